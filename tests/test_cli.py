@@ -1,0 +1,116 @@
+"""Argument checking: one line on stderr, exit code 2, never a traceback."""
+import subprocess
+import sys
+
+import pytest
+
+import repro
+from conftest import ROOT
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--users", "abc"], "argument --users: 'abc' is not a whole number of at least 1 (see --help)"),
+    (["--users", "0"], "argument --users: '0' is not a whole number of at least 1 (see --help)"),
+    (["--step", "0"], "argument --step: '0' is not a whole number of at least 1 (see --help)"),
+    (["--think-time", "-1"], "argument --think-time: '-1' is not a number of seconds, 0 or more "
+                             "(see --help)"),
+    (["--step-seconds", "0"], "argument --step-seconds: '0' is not a number of seconds above 0 "
+                              "(see --help)"),
+    (["--timeout", "nan"], "argument --timeout: 'nan' is not a number of seconds above 0 "
+                           "(see --help)"),
+    (["--workers", "1.5"], "argument --workers: '1.5' is not a whole number of at least 1 "
+                           "(see --help)"),
+    (["--max-connections", "3"], "argument --max-connections: '3' is not a whole number of at "
+                                 "least 10 (see --help)"),
+    (["--ramp", "zigzag"], "argument --ramp: 'zigzag' is not one of adaptive, linear "
+                           "(see --help)"),
+    (["--setups", "sync,turbo"], "unknown setup turbo in --setups; choose from sync, async"),
+    (["--bogus"], "unrecognized arguments: --bogus (see --help)"),
+    (["serve"], "the following arguments are required: SETUP (see --help)"),
+    (["serve", "turbo"], "argument SETUP: 'turbo' is not one of sync, async "
+                         "(see --help)"),
+    (["serve", "sync", "--port", "70000"], "argument --port: '70000' is not a port number from 1 "
+                                           "to 65535 (see --help)"),
+    (["--dsn", "mysql://x@localhost/db"], "--dsn must be a URL like "
+                                          "postgresql://user:password@host:5432/db, not "
+                                          "'mysql://x@localhost/db'"),
+    (["--dsn", "postgresql://u:secret@127.0.0.1:5432/db", "--max-connections", "50"],
+     "--max-connections sets up the private cluster only; with a DSN, set max_connections on "
+     "that server instead"),
+])
+def test_bad_arguments_get_one_line_and_exit_2(argv, message, capsys, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert repro.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"repro.py: error: {message}\n"
+
+
+def test_unreachable_dsn_exits_2_with_the_password_masked(capsys, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with __import__("socket").socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert repro.main(["--dsn", f"postgresql://me:hunter2@127.0.0.1:{port}/db", "--users", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith(f"repro.py: error: cannot connect to the database given by --dsn "
+                          f"(postgresql://me:***@127.0.0.1:{port}/db): ")
+    assert "hunter2" not in err
+
+
+def test_database_url_is_used_when_no_dsn_is_given(capsys, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://me:pw@127.0.0.1:1/db")
+    assert repro.main(["--users", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "given by DATABASE_URL (postgresql://me:***@127.0.0.1:1/db)" in err
+
+
+def test_port_in_use_for_serve(capsys, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert repro.main(["serve", "sync", "--port", str(port)]) == 2
+    assert capsys.readouterr().err == (f"repro.py: error: port {port} on 127.0.0.1 is in use; "
+                                       f"pick another with --port or leave it out\n")
+
+
+def test_no_postgres_anywhere_names_the_three_ways_out(capsys, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(repro, "find_postgres_bindir", lambda: None)
+    assert repro.main(["--users", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "install PostgreSQL" in err and "docker compose up -d" in err and "--dsn" in err
+
+
+def test_help_exits_0(capsys):
+    assert repro.main(["--help"]) == 0
+    assert "--users N" in capsys.readouterr().out
+
+
+def test_a_real_process_prints_no_traceback():
+    proc = subprocess.run([sys.executable, str(ROOT / "repro.py"), "--users", "abc"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == ("repro.py: error: argument --users: 'abc' is not a whole number of "
+                           "at least 1 (see --help)\n")
+
+
+def test_mask_dsn():
+    assert repro.mask_dsn("postgresql://u:p%40ss@h:5/db?sslmode=require&password=x") == \
+        "postgresql://u:***@h:5/db?sslmode=require&password=***"
+    assert repro.mask_dsn("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_import_has_no_side_effects():
+    code = ("import os, sys; sys.path.insert(0, %r); import repro, django.conf; "
+            "print(django.conf.settings.configured, len(os.listdir('/proc/self/task')))" % str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60).stdout.split()
+    assert out == ["False", "1"]
