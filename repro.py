@@ -69,6 +69,8 @@ STOP_ERROR_RATE = 0.5
 STOP_AFTER_STEPS = 2
 SIMILAR_WITHIN = 0.15
 RESOLUTION = 0.10  # the adaptive ramp's largest step, as a share of the users
+# Above this share of one core, the load generator may be what limits a step.
+CLIENT_CPU_WARNING = 80.0
 
 DEFAULT_USERS = 300
 DEFAULT_STEP = 10
@@ -537,6 +539,8 @@ def threshold_rules(step: int, ramp: str) -> list[str]:
         f"- A step counts the requests that started in its first --step-seconds and holds "
         f"until all of them have ended; req/s is successful responses per second of that "
         f"window. A threshold lies above the step before the one named: {resolution}.",
+        f"- client CPU % is the load generator's own CPU time per second, in % of one core; "
+        f"near 100% the load generator, not the server, would be the limit.",
         f"- Two setups differ substantially when the smaller value is more than "
         f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({step} users) away.",
     ]
@@ -676,6 +680,11 @@ def render_markdown(report: Report) -> str:
             out += render_steps(r)
             out.append("")
         out.append(f"Ramp: {r.stop_reason}. Warm-up: {r.warmup or '-'}.")
+        busy = [s.users for s in r.steps if s.client_cpu_pct >= CLIENT_CPU_WARNING]
+        if busy:
+            out.append(f"Warning: the load generator used {CLIENT_CPU_WARNING:.0f}% or more of a "
+                       f"core at {_join([str(u) for u in busy])} users; those steps may measure "
+                       f"the client, not the server.")
         for pattern, count in r.log_findings.items():
             if count:
                 out.append(f"Server log: {count} x {LOG_FINDINGS[pattern]}.")
@@ -773,7 +782,8 @@ def seed_database(dsn: str) -> None:
         with conn.cursor() as cur:
             cur.execute(f"ANALYZE {TABLE}")
     except psycopg2.Error as e:
-        raise ReproError(f"could not seed table {TABLE}: {first_line(str(e))}") from None
+        raise UsageError(f"could not create and fill table {TABLE}: {first_line(str(e))}; "
+                         f"repro needs a database user that may create tables") from None
     finally:
         conn.close()
 
@@ -1628,7 +1638,16 @@ def report_settings(config: Config) -> dict[str, object]:
 
 
 def command_line(config: Config) -> str:
-    return " ".join(["python", PROG, *map(shlex.quote, config.argv)])
+    """The command as typed, with any password in a DSN masked."""
+    words, after_dsn = [], False
+    for word in config.argv:
+        if after_dsn:
+            word = mask_dsn(word)
+        elif word.startswith("--dsn="):
+            word = "--dsn=" + mask_dsn(word[len("--dsn="):])
+        after_dsn = word == "--dsn"
+        words.append(shlex.quote(word))
+    return " ".join(["python", PROG, *words])
 
 
 def run_benchmark(config: Config, stop: StopFlag) -> Report:
@@ -1644,11 +1663,10 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
         progress(f"PostgreSQL {db.version} ready ({db.source}); table {TABLE} seeded")
         for name in config.setups:
             try:
-                result = run_setup(SETUPS[name], db, config, workdir, stop)
-            except Interrupted as e:
-                interrupted = signal.Signals(e.signum).name
-                break
-            results.append(result)
+                results.append(run_setup(SETUPS[name], db, config, workdir, stop))
+            except Interrupted:
+                if not results:
+                    raise  # nothing measured: nothing to report
             if stop:
                 interrupted = signal.Signals(stop.signum).name
                 break

@@ -114,3 +114,10 @@ def test_import_has_no_side_effects():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60).stdout.split()
     assert out == ["False", "1"]
+
+
+def test_command_line_in_the_report_masks_the_password():
+    config = repro.parse_config(["--dsn", "postgresql://u:pw@h/db", "--users", "5"])
+    assert repro.command_line(config) == "python repro.py --dsn 'postgresql://u:***@h/db' --users 5"
+    config = repro.parse_config(["--dsn=postgresql://u:pw@h/db"])
+    assert repro.command_line(config) == "python repro.py '--dsn=postgresql://u:***@h/db'"

@@ -83,6 +83,15 @@ def test_interrupted_report_with_a_failed_setup_golden():
     check_golden("report_interrupted.md", text)
 
 
+def test_a_busy_load_generator_is_called_out():
+    busy = repro.dataclasses.replace(SYNC.steps[-1], client_cpu_pct=91.0)
+    sync = repro.dataclasses.replace(SYNC, steps=SYNC.steps[:-1] + (busy,))
+    text = repro.render_markdown(report(setups=(sync, ASYNC)))
+    assert ("Warning: the load generator used 80% or more of a core at 60 users; those steps "
+            "may measure the client, not the server.") in text
+    assert "Warning" not in repro.render_markdown(report())
+
+
 def test_thresholds_in_the_summary_follow_the_rules():
     sync, async_ = SYNC.thresholds, ASYNC.thresholds
     assert (sync.slowdown_users, sync.error_users, sync.peak_rps, sync.peak_users) == \

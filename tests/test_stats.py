@@ -247,3 +247,14 @@ def test_verdict(winners, expected):
     metrics = ["Slowdown", "Errors", "Peak throughput"]
     comparisons = [repro.Comparison(m, w, "") for m, w in zip(metrics, winners)]
     assert repro.verdict(comparisons) == expected
+
+
+# --- the data ---------------------------------------------------------------------
+
+def test_rows_have_the_original_shape():
+    rows = repro.pokemon_rows()
+    assert len(rows) == 800 and all(len(r) == len(repro.COLUMNS) == 13 for r in rows)
+    assert [r[0] for r in rows] == list(range(1, 801))
+    assert rows == sorted(rows, key=lambda r: (r[1], r[2]))
+    assert [r[1] for r in rows].count(repro.DETAIL_NUMBER) == 1
+    assert rows == repro.pokemon_rows()  # the same every time

@@ -1,0 +1,310 @@
+"""The real thing, small: a private PostgreSQL, real Gunicorn and Uvicorn
+workers, a real aiohttp load, through the command line.  Every test also
+checks that no process and no temp dir outlives repro."""
+import json
+import os
+import re
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+import repro
+from conftest import ROOT
+
+SMALL = ["--users", "20", "--step", "10", "--step-seconds", "1"]
+
+
+@pytest.fixture
+def sandbox():
+    """TMPDIR and a marker in the environment of everything repro starts, so
+    that leftovers can be found by what they inherited, whatever they are."""
+    # Under /tmp, not pytest's 0700 tmp_path: as root, PostgreSQL runs as
+    # another user, who must reach the temp dir.
+    tmp = Path(tempfile.mkdtemp(prefix="repro-test-"))
+    tmp.chmod(0o755)
+    mark = uuid.uuid4().hex
+    env = dict(os.environ, TMPDIR=str(tmp), REPRO_TEST_MARK=mark, PYTHONUNBUFFERED="1")
+    env.pop("DATABASE_URL", None)
+    yield Sandbox(tmp, mark, env)
+    leftovers = processes_marked(mark)
+    for pid in leftovers:
+        os.kill(pid, signal.SIGKILL)
+    remaining = os.listdir(tmp)
+    subprocess.run(["rm", "-rf", str(tmp)])
+    assert not leftovers, f"processes left behind: {leftovers}"
+    assert not remaining, f"left in TMPDIR: {remaining}"
+
+
+class Sandbox:
+    def __init__(self, tmp, mark, env):
+        self.tmp, self.mark, self.env = tmp, mark, env
+
+    def run(self, *args, timeout=240):
+        return subprocess.run([sys.executable, str(ROOT / "repro.py"), *args], env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def start(self, *args):
+        return subprocess.Popen([sys.executable, str(ROOT / "repro.py"), *args], env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def assert_clean(self):
+        deadline = time.monotonic() + 5
+        while processes_marked(self.mark) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert processes_marked(self.mark) == []
+        assert os.listdir(self.tmp) == []
+
+
+def processes_marked(mark):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if f"REPRO_TEST_MARK={mark}".encode() in environ and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+class Lines:
+    """A child's output, line by line, read in a thread so that waiting for
+    a line has a deadline."""
+
+    def __init__(self, stream):
+        self.queue, self.seen = queue.Queue(), []
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream):
+        for line in stream:
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def wait_for(self, pattern, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.seen)}")
+
+    def rest(self, timeout=60):
+        lines = []
+        while True:
+            line = self.queue.get(timeout=timeout)
+            if line is None:
+                return "".join(self.seen + lines)
+            lines.append(line)
+
+
+def finish(proc, stdout=None, stderr=None, timeout=120):
+    """Wait for the child; its whole stdout and stderr."""
+    if stdout is None and stderr is None:
+        out, err = proc.communicate(timeout=timeout)
+        return out, err
+    proc.wait(timeout=timeout)
+    out = stdout.rest() if stdout else proc.stdout.read()
+    err = stderr.rest() if stderr else proc.stderr.read()
+    return out, err
+
+
+def test_small_run_end_to_end(sandbox):
+    out_json = sandbox.tmp.parent / f"{sandbox.mark}.json"
+    try:
+        proc = sandbox.run(*SMALL, "--json", str(out_json))
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(out_json.read_text())
+    finally:
+        out_json.unlink(missing_ok=True)
+    report = proc.stdout
+    for heading in ("# Do async Django views make this app faster?", "## Environment",
+                    "## Summary", "## sync: sync view on Gunicorn, sync workers (WSGI)",
+                    "## async: async view on Gunicorn + uvicorn_worker.UvicornWorker (ASGI)",
+                    "## 2021 and this run", "## Conclusion"):
+        assert heading in report
+    assert "private throwaway cluster" in report
+    assert re.search(r"\| sync +\| .* \| completed +\|", report)
+    assert re.search(r"\| async +\| .* \| completed +\|", report)
+    assert "This run agrees with 2021" in report or "This run disagrees with 2021" in report
+    # Progress went to stderr, one line per step.
+    assert len(re.findall(r"(sync|async) +\d+ users", proc.stderr)) == 4
+
+    assert [s["name"] for s in data["setups"]] == ["sync", "async"]
+    assert data["settings"]["plan"] == [10, 20]
+    assert re.match(r"\d+\.\d+", data["environment"]["postgres_version"])
+    assert data["environment"]["max_connections"] == 100
+    for setup in data["setups"]:
+        assert setup["stop_reason"] == "completed" and setup["error"] is None
+        assert [s["users"] for s in setup["steps"]] == [10, 20]
+        for step in setup["steps"]:
+            # 10 users thinking 1 s for a 1 s window: about one request each.
+            assert step["requests"] >= step["users"] * 0.5
+            assert step["failures"] == 0 and step["p50_ms"] > 0
+            assert step["p50_ms"] <= step["p95_ms"] <= step["p99_ms"]
+            assert 0 < step["client_cpu_pct"] < 100
+        assert setup["peak_rps"] > 0 and setup["peak_users"] in (10, 20)
+    sandbox.assert_clean()
+
+
+def test_sigint_mid_ramp_prints_what_was_measured_and_leaves_nothing(sandbox):
+    proc = sandbox.start("--users", "300", "--step", "10", "--step-seconds", "1")
+    stderr = Lines(proc.stderr)
+    stderr.wait_for(r"sync +20 users", 120)
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc, stderr=stderr)
+    assert proc.returncode == 130, err
+    assert "**Interrupted (SIGINT): what was measured until then.**" in out
+    assert re.search(r"\| sync +\| .* \| interrupted at \d+ users +\|", out)
+    assert "## async" not in out
+    assert re.search(r"^\| +20 \| ", out, re.M)  # the steps measured are in the table
+    sandbox.assert_clean()
+
+
+@pytest.mark.parametrize("moment, signum, code", [
+    (r"starting a private PostgreSQL", signal.SIGTERM, 143),
+    (r"sync: starting Gunicorn", signal.SIGINT, 130),
+])
+def test_signal_during_setup_leaves_nothing(sandbox, moment, signum, code):
+    proc = sandbox.start(*SMALL)
+    stderr = Lines(proc.stderr)
+    stderr.wait_for(moment, 60)
+    proc.send_signal(signum)
+    out, err = finish(proc, stderr=stderr)
+    assert proc.returncode == code, err
+    assert out == ""
+    assert f"interrupted by {signal.Signals(signum).name} before anything was measured" in err
+    sandbox.assert_clean()
+
+
+def test_sigterm_while_the_second_setup_starts_reports_the_first(sandbox):
+    proc = sandbox.start(*SMALL)
+    stderr = Lines(proc.stderr)
+    stderr.wait_for(r"async: starting", 120)
+    proc.send_signal(signal.SIGTERM)
+    out, err = finish(proc, stderr=stderr)
+    assert proc.returncode == 143, err
+    assert "**Interrupted (SIGTERM)" in out
+    assert re.search(r"\| sync +\| .* \| completed +\|", out)
+    assert "## async" not in out
+    sandbox.assert_clean()
+
+
+def gunicorn_master(parent_pid, interface):
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat[1]) == parent_pid and f"make_app('{interface}')" in cmdline:
+            return int(pid)
+    return None
+
+
+def test_a_server_that_dies_is_reported_and_the_other_setup_still_runs(sandbox):
+    proc = sandbox.start("--users", "40", "--step", "10", "--step-seconds", "1")
+    stderr = Lines(proc.stderr)
+    stderr.wait_for(r"sync +10 users", 120)
+    master = gunicorn_master(proc.pid, "wsgi")
+    assert master is not None
+    os.kill(master, signal.SIGKILL)
+    out, err = finish(proc, stderr=stderr, timeout=180)
+    assert proc.returncode == 1, err
+    assert re.search(r"\| sync +\| .* \| server died at \d+ users +\|", out)
+    assert "exited with code -9; last lines of its log:" in out
+    assert "Booting worker" in out  # the log tail is in the report
+    assert re.search(r"\| async +\| .* \| completed +\|", out)
+    sandbox.assert_clean()
+
+
+def test_a_server_that_never_starts_is_an_error_with_its_log_tail(tmp_path):
+    broken = repro.Server("broken", "Gunicorn with a worker class that does not exist",
+                          "wsgi", "no_such_module.NoWorker")
+    db = repro.Database("postgresql://nobody@127.0.0.1:1/none", "nowhere", "0", 0)
+    with pytest.raises(repro.ReproError) as failure:
+        with repro.running_server(broken, repro.VIEWS["sync"], db, 1, tmp_path / "log",
+                                  repro.StopFlag()):
+            pass
+    message = str(failure.value)
+    assert "did not start" in message and "last lines of its log" in message
+    assert "no_such_module" in message
+
+
+def test_serve_keeps_a_setup_running_until_ctrl_c(sandbox):
+    proc = sandbox.start("serve", "async", "--workers", "2")
+    stdout = Lines(proc.stdout)
+    url = stdout.wait_for(r"^http://127\.0\.0\.1:\d+/async/$", 60).strip()
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = response.read().decode()
+        assert response.status == 200
+    assert "<dt>name</dt><dd>Pikachu</dd>" in body
+    assert body.count("<li>") == repro.ROW_COUNT
+    proc.send_signal(signal.SIGINT)
+    finish(proc, stdout=stdout)
+    assert proc.returncode == 0
+    sandbox.assert_clean()
+
+
+def test_external_dsn_is_used_and_only_repro_table_is_touched(sandbox, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(sandbox.tmp))
+    monkeypatch.setenv("REPRO_TEST_MARK", sandbox.mark)
+    import psycopg2
+    with tempfile.TemporaryDirectory() as work:
+        os.chmod(work, 0o755)
+        with repro.private_postgres(Path(work), 50, repro.StopFlag()) as db:
+            conn = psycopg2.connect(db.dsn)
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("CREATE TABLE mine (x int)")
+                cur.execute("INSERT INTO mine VALUES (42)")
+            dsn = db.dsn.replace("repro@", "repro:secret@")
+            proc = sandbox.run("--dsn", dsn, "--setups", "async", "--users", "10",
+                               "--step-seconds", "1")
+            assert proc.returncode == 0, proc.stderr
+            assert "given by --dsn: postgresql://repro:***@127.0.0.1" in proc.stdout
+            assert "max_connections 50" in proc.stdout
+            assert "secret" not in proc.stdout + proc.stderr
+            with conn.cursor() as cur:
+                cur.execute("SELECT x FROM mine")
+                assert cur.fetchall() == [(42,)]
+                cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                            "ORDER BY 1")
+                assert cur.fetchall() == [("mine",), (repro.TABLE,)]
+                cur.execute(f"SELECT count(*) FROM {repro.TABLE}")
+                assert cur.fetchone() == (repro.ROW_COUNT,)
+            conn.close()
+    sandbox.assert_clean()
+
+
+def test_seeding_is_idempotent_and_deterministic(tmp_path):
+    import psycopg2
+    with tempfile.TemporaryDirectory() as work:
+        os.chmod(work, 0o755)
+        with repro.private_postgres(Path(work), 20, repro.StopFlag()) as db:
+            repro.seed_database(db.dsn)
+            repro.seed_database(db.dsn)
+            conn = psycopg2.connect(db.dsn)
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT * FROM {repro.TABLE} ORDER BY id")
+                rows = cur.fetchall()
+                cur.execute(repro.DETAIL_SQL)
+                detail = cur.fetchall()
+            conn.close()
+    assert rows == repro.pokemon_rows()
+    assert len(detail) == 1 and detail[0][2] == "Pikachu"
