@@ -75,11 +75,17 @@ CLIENT_CPU_WARNING = 80.0
 DEFAULT_USERS = 300
 DEFAULT_STEP = 10
 DEFAULT_STEP_SECONDS = 2.0
+DEFAULT_MIN_REQUESTS = 50
 DEFAULT_THINK_TIME = 1.0
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 4
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_RAMP = "adaptive"
+
+# A step's window also waits for --min-requests requests (medians of a
+# handful of requests are noise), but never beyond this many times
+# --step-seconds.
+MAX_WINDOW_FACTOR = 5
 
 # Deadlines for things that normally take about a second.
 POSTGRES_START_SECONDS = 30.0
@@ -91,7 +97,7 @@ TICK = 0.05
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 REQUIRED_MODULES = {
     "django": "django",
@@ -136,8 +142,9 @@ class UsageError(ReproError):
     exit_code = EXIT_USAGE
 
 
-class Interrupted(ReproError):
-    """SIGINT or SIGTERM arrived; the signal number picks the exit code."""
+class Interrupted(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived; the signal number picks the exit
+    code.  Not a ReproError: handlers of failures must not swallow it."""
 
     def __init__(self, signum: int):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
@@ -170,6 +177,7 @@ class Config:
     users: int = DEFAULT_USERS
     step: int = DEFAULT_STEP
     step_seconds: float = DEFAULT_STEP_SECONDS
+    min_requests: int = DEFAULT_MIN_REQUESTS
     ramp: str = DEFAULT_RAMP
     think_time: float = DEFAULT_THINK_TIME
     timeout: float = DEFAULT_TIMEOUT
@@ -179,6 +187,10 @@ class Config:
     dsn_origin: Optional[str] = None  # "--dsn" or "DATABASE_URL"
     json_path: Optional[str] = None
     port: Optional[int] = None
+
+    @property
+    def plan(self) -> list[int]:
+        return RAMPS[self.ramp](self.users, self.step)
 
 
 @dataclass(frozen=True)
@@ -400,33 +412,40 @@ class Comparison:
     text: str
 
 
-def _threshold_text(users: Optional[int], max_users: int) -> str:
-    return f"none up to {max_users} users" if users is None else f"at {users} users"
+@dataclass(frozen=True)
+class Reached:
+    """One setup's threshold: at `users`, or (None) not up to `max_users`."""
+    name: str
+    users: Optional[int]
+    max_users: int
+
+    @property
+    def value(self) -> int:
+        # A threshold not reached is only known to lie above the highest step.
+        return self.max_users if self.users is None else self.users
+
+    def text(self) -> str:
+        return f"{self.name} {fmt_threshold(self.users, self.max_users, prose=True)}"
 
 
-def compare_thresholds(metric: str, a: str, a_th: Optional[int], a_max: int,
-                       b: str, b_th: Optional[int], b_max: int, step: int) -> Comparison:
+def compare_thresholds(metric: str, a: Reached, b: Reached, step: int) -> Comparison:
     """Higher is better: a threshold reached later means more users served."""
-    if a_th is None and b_th is None:
+    both = f"{a.text()}, {b.text()}"
+    if a.users is None and b.users is None:
         return Comparison(metric, None, f"{metric}: neither setup reached it "
-                          f"({a} up to {a_max}, {b} up to {b_max} users).")
-    # A threshold not reached is only known to lie above the highest step.
-    a_val = a_th if a_th is not None else a_max
-    b_val = b_th if b_th is not None else b_max
-    a_lower_bound = a_th is None
-    b_lower_bound = b_th is None
-    high, low = (a, b) if a_val >= b_val else (b, a)
-    high_val, low_val = max(a_val, b_val), min(a_val, b_val)
-    diff = (high_val - low_val) / high_val if high_val else 0.0
-    both = f"{a} {_threshold_text(a_th, a_max)}, {b} {_threshold_text(b_th, b_max)}"
-    low_is_bound = (high == a and b_lower_bound) or (high == b and a_lower_bound)
-    if diff <= SIMILAR_WITHIN or high_val - low_val <= step or low_is_bound:
+                          f"({a.name} up to {a.max_users}, {b.name} up to {b.max_users} users).")
+    high, low = (a, b) if a.value >= b.value else (b, a)
+    if low.users is None:
+        return Comparison(metric, None, f"{metric}: {both}: cannot tell which holds more; "
+                          f"{low.name} was measured up to {low.max_users} users only.")
+    diff = (high.value - low.value) / high.value
+    if diff <= SIMILAR_WITHIN or high.value - low.value <= step:
         return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
                           f"({diff:.0%} apart; the rule needs more than {SIMILAR_WITHIN:.0%} "
                           f"and more than one step of {step}).")
-    more = "at least " if (high == a and a_lower_bound) or (high == b and b_lower_bound) else ""
-    return Comparison(metric, high, f"{metric}: {both}: {high} holds {more}"
-                      f"{high_val / low_val - 1:.0%} more users before it is reached.")
+    more = "at least " if high.users is None else ""
+    return Comparison(metric, high.name, f"{metric}: {both}: {high.name} holds {more}"
+                      f"{high.value / low.value - 1:.0%} more users before it is reached.")
 
 
 def compare_rates(metric: str, a: str, a_val: float, b: str, b_val: float) -> Comparison:
@@ -444,25 +463,26 @@ def compare_rates(metric: str, a: str, a_val: float, b: str, b_val: float) -> Co
 def compare_setups(a: SetupResult, b: SetupResult, step: int) -> list[Comparison]:
     ta, tb = a.thresholds, b.thresholds
     return [
-        compare_thresholds("Slowdown", a.name, ta.slowdown_users, ta.max_users,
-                           b.name, tb.slowdown_users, tb.max_users, step),
-        compare_thresholds("Errors", a.name, ta.error_users, ta.max_users,
-                           b.name, tb.error_users, tb.max_users, step),
+        compare_thresholds("Slowdown", Reached(a.name, ta.slowdown_users, ta.max_users),
+                           Reached(b.name, tb.slowdown_users, tb.max_users), step),
+        compare_thresholds("Errors", Reached(a.name, ta.error_users, ta.max_users),
+                           Reached(b.name, tb.error_users, tb.max_users), step),
         compare_rates("Peak throughput", a.name, ta.peak_rps, b.name, tb.peak_rps),
     ]
 
 
-def verdict(comparisons: Sequence[Comparison], sync: str = "sync", async_: str = "async") -> str:
-    async_wins = [c.metric.lower() for c in comparisons if c.winner == async_]
-    sync_wins = [c.metric.lower() for c in comparisons if c.winner == sync]
+def verdict(comparisons: Sequence[Comparison], where: str = "here") -> str:
+    async_wins = [c.metric.lower() for c in comparisons if c.winner == "async"]
+    sync_wins = [c.metric.lower() for c in comparisons if c.winner == "sync"]
     if not async_wins and not sync_wins:
         return ("No substantial difference on any measure: the async view did not make "
-                "this app faster here.")
+                f"this app faster {where}.")
     rest = " and no worse on the rest" if len(async_wins + sync_wins) < len(comparisons) else ""
     if async_wins and not sync_wins:
-        return f"The async setup did better on {_join(async_wins)}{rest}: async paid off here."
+        return f"The async setup did better on {_join(async_wins)}{rest}: async paid off {where}."
     if sync_wins and not async_wins:
-        return f"The sync setup did better on {_join(sync_wins)}{rest}: async did not pay off here."
+        return (f"The sync setup did better on {_join(sync_wins)}{rest}: async did not pay off "
+                f"{where}.")
     return (f"Mixed: async did better on {_join(async_wins)}, sync on {_join(sync_wins)}.")
 
 
@@ -506,7 +526,9 @@ def fmt_ms(value: Optional[float]) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def fmt_threshold(users: Optional[int], max_users: int) -> str:
+def fmt_threshold(users: Optional[int], max_users: int, prose: bool = False) -> str:
+    if prose:
+        return f"none up to {max_users} users" if users is None else f"at {users} users"
     return f"none up to {max_users}" if users is None else str(users)
 
 
@@ -536,7 +558,7 @@ def threshold_rules(step: int, ramp: str) -> list[str]:
         "- A lone noisy step does not set a threshold; the last step measured needs no "
         "confirmation. Latencies are of successful responses. A threshold not reached is "
         "\"none up to N\", N being the highest step measured.",
-        f"- A step counts the requests that started in its first --step-seconds and holds "
+        f"- A step counts the requests that started in its window (see Ramp above) and holds "
         f"until all of them have ended; req/s is successful responses per second of that "
         f"window. A threshold lies above the step before the one named: {resolution}.",
         f"- client CPU % is the load generator's own CPU time per second, in % of one core; "
@@ -562,8 +584,9 @@ def render_environment(report: Report) -> list[str]:
                     f"startproject middleware, asyncio debug off"],
         ["Load", f"closed loop (like Locust), aiohttp, one connection per user; think time "
                  f"{st['think_time']:g} s, timeout {st['timeout']:g} s"],
-        ["Ramp", f"{st['ramp']}, {len(st['plan'])} steps measured for {st['step_seconds']:g} s "
-                 f"each: {' '.join(map(str, st['plan']))} users"],
+        ["Ramp", f"{st['ramp']}, {len(st['plan'])} steps: {' '.join(map(str, st['plan']))} "
+                 f"users; each measured for {st['step_seconds']:g} s and at least "
+                 f"{st['min_requests']} requests (at most {MAX_WINDOW_FACTOR * st['step_seconds']:g} s)"],
     ]
     return md_table(["", ""], rows, "ll")
 
@@ -632,10 +655,10 @@ def render_published(report: Report, by_name: dict[str, SetupResult]) -> list[st
 def published_comparisons() -> list[Comparison]:
     s, a = PUBLISHED_2021["sync"], PUBLISHED_2021["async"]
     return [
-        compare_thresholds("Slowdown", "sync", s.slowdown_users, s.slowdown_users,
-                           "async", a.slowdown_users, a.slowdown_users, PUBLISHED_STEP),
-        compare_thresholds("Errors", "sync", s.error_users, s.error_users,
-                           "async", a.error_users, a.error_users, PUBLISHED_STEP),
+        compare_thresholds("Slowdown", Reached("sync", s.slowdown_users, s.slowdown_users),
+                           Reached("async", a.slowdown_users, a.slowdown_users), PUBLISHED_STEP),
+        compare_thresholds("Errors", Reached("sync", s.error_users, s.error_users),
+                           Reached("async", a.error_users, a.error_users), PUBLISHED_STEP),
     ]
 
 
@@ -657,7 +680,7 @@ def render_conclusion(report: Report, by_name: dict[str, SetupResult]) -> list[s
     agree = _async_paid_off(ours) == _async_paid_off(theirs)
     lines.append(
         f"The 2021 numbers, by the same rule: {' '.join(c.text for c in theirs)} "
-        f"{verdict(theirs)} This run {'agrees' if agree else 'disagrees'} with 2021 on "
+        f"{verdict(theirs, 'in 2021')} This run {'agrees' if agree else 'disagrees'} with 2021 on "
         f"whether async paid off.")
     if report.interrupted or sync.error or async_.error:
         lines += ["", "Caution: this run was cut short (see the ramp column); the thresholds are "
@@ -765,8 +788,9 @@ def seed_database(dsn: str) -> None:
     from psycopg2.extras import execute_values
 
     wanted = [name for name, _ in COLUMNS]
-    conn = psycopg2.connect(dsn, connect_timeout=10)
+    conn = None
     try:
+        conn = psycopg2.connect(dsn, connect_timeout=10)
         with conn, conn.cursor() as cur:
             cur.execute("SELECT column_name FROM information_schema.columns "
                         "WHERE table_schema = current_schema() AND table_name = %s "
@@ -782,10 +806,11 @@ def seed_database(dsn: str) -> None:
         with conn.cursor() as cur:
             cur.execute(f"ANALYZE {TABLE}")
     except psycopg2.Error as e:
-        raise UsageError(f"could not create and fill table {TABLE}: {first_line(str(e))}; "
+        raise ReproError(f"could not create and fill table {TABLE}: {first_line(str(e))}; "
                          f"repro needs a database user that may create tables") from None
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 # ---------------------------------------------------------------------------
@@ -994,12 +1019,18 @@ def first_line(text: str) -> str:
 
 
 def mask_dsn(dsn: str) -> str:
-    parts = urllib.parse.urlsplit(dsn)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-    query = re.sub(r"(password=)[^&]*", r"\1***", parts.query)
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    """The DSN with its password, in any of the places one can be, as ***."""
+    masked = re.sub(r"(password\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", dsn, flags=re.I)
+    scheme, sep, rest = masked.partition("://")
+    if not sep:
+        return masked
+    # The user info ends at the last '@' before the query: a password may
+    # hold an unescaped '@' or '/'.
+    at = rest.rfind("@", 0, len(rest.split("?")[0]))
+    user, colon, _ = rest[:max(at, 0)].partition(":")
+    if at < 0 or not colon:
+        return masked
+    return f"{scheme}://{user}:***{rest[at:]}"
 
 
 def free_port() -> int:
@@ -1056,6 +1087,9 @@ class RunAs:
     gid: int
     name: str
 
+    def popen_kwargs(self) -> dict:
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
 
 def _reachable_by(path: Path, who: RunAs) -> bool:
     """Whether `who` may enter path and every directory above it."""
@@ -1094,9 +1128,7 @@ def managed_process(name: str, argv: Sequence[str], log_path: Path, *, stop_sign
     """Start a process in its own process group (so a terminal's Ctrl-C
     reaches repro only, which then stops things in order) and always stop
     it, and anything it started, on the way out."""
-    extra = {}
-    if run_as is not None:
-        extra = {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
+    extra = run_as.popen_kwargs() if run_as else {}
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -1128,10 +1160,11 @@ def wait_until(ready: Callable[[], bool], proc: ManagedProcess, deadline_seconds
     deadline = time.monotonic() + deadline_seconds
     while True:
         stop.check()
-        if ready():
-            return
+        # Dead first: a port race could let some other server answer.
         if not proc.alive():
             raise ReproError(f"{what} did not start: {proc.died_message()}")
+        if ready():
+            return
         if time.monotonic() > deadline:
             raise ReproError(f"{what} did not answer within {deadline_seconds:.0f} s; "
                              f"last lines of its log:\n{tail(proc.log_path)}")
@@ -1241,8 +1274,7 @@ def private_postgres(workdir: Path, max_connections: int, stop: StopFlag) -> Ite
         [str(bindir / "initdb"), "-D", str(datadir), "--no-sync", "-U", "repro",
          "--auth=trust", "-E", "UTF8", "--locale=C"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        cwd=home, start_new_session=True,
-        **({"user": run_as.uid, "group": run_as.gid, "extra_groups": []} if run_as else {}))
+        cwd=home, start_new_session=True, timeout=120, **(run_as.popen_kwargs() if run_as else {}))
     stop.check()
     if initdb.returncode != 0:
         raise ReproError(f"initdb failed (code {initdb.returncode}):\n"
@@ -1257,7 +1289,7 @@ def private_postgres(workdir: Path, max_connections: int, stop: StopFlag) -> Ite
                              cwd=home, run_as=run_as) as proc:
             started = _wait_for_postgres(proc, dsn, stop, last_try=attempt == 2)
             if started:
-                version, actual_max = query_database(dsn)
+                version, actual_max = query_database(dsn)  # it just accepted a connection
                 yield Database(dsn, f"private throwaway cluster from {bindir}", version, actual_max)
                 return
 
@@ -1269,8 +1301,6 @@ def _wait_for_postgres(proc: ManagedProcess, dsn: str, stop: StopFlag, last_try:
         wait_until(lambda: _accepts_connections(dsn), proc, POSTGRES_START_SECONDS, stop,
                    "PostgreSQL")
         return True
-    except Interrupted:
-        raise
     except ReproError:
         if not last_try and not proc.alive() and "could not bind" in tail(proc.log_path):
             return False
@@ -1350,13 +1380,20 @@ class RunningServer:
     base_url: str
 
 
+# Straight to loopback: an http_proxy in the environment must not intercept.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _view_answers(url: str) -> Optional[int]:
+    """The HTTP status our server answers with, None while nothing answers."""
+    import http.client
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
+        with _NO_PROXY.open(url, timeout=5) as response:
+            # Only repro's views send this header: not some other server.
+            return response.status if response.headers.get("X-Repro-Worker") else None
     except urllib.error.HTTPError as e:
         return e.code
-    except (urllib.error.URLError, OSError):
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
         return None
 
 
@@ -1367,8 +1404,8 @@ def running_server(server: Server, view: View, db: Database, workers: int, log_p
     env = dict(os.environ)
     env[ENV_DSN] = db.dsn
     env[ENV_SECRET] = secrets.token_urlsafe(50)
-    # The 2021 image ran with asyncio debug mode on; here it is off unless a
-    # later switch turns it on, so an inherited setting must not leak in.
+    # The 2021 image ran with asyncio debug mode on; here it is off (the
+    # report says so), so an inherited setting must not leak in.
     env.pop("PYTHONASYNCIODEBUG", None)
     argv = gunicorn_argv(server, port, workers)
     base_url = f"http://127.0.0.1:{port}"
@@ -1402,19 +1439,23 @@ def log_findings(log_path: Path) -> dict[str, int]:
 # ---------------------------------------------------------------------------
 
 class LoadRecorder:
+    """Appends what happened; knows what is still in flight."""
+
     def __init__(self) -> None:
         self.samples: list[Sample] = []
         self.in_flight: dict[int, float] = {}
-        self._next_token = 0
+        self.started = 0
 
     def begin(self) -> tuple[int, float]:
-        self._next_token += 1
+        self.started += 1
         start = time.perf_counter()
-        self.in_flight[self._next_token] = start
-        return self._next_token, start
+        self.in_flight[self.started] = start
+        return self.started, start
 
-    def finish(self, token: int, start: float, outcome: str) -> None:
-        self.samples.append(Sample(start, time.perf_counter(), outcome))
+    def finish(self, token: int, start: float, outcome: Optional[str]) -> None:
+        """outcome None: the request was abandoned (the ramp ended)."""
+        if outcome is not None:
+            self.samples.append(Sample(start, time.perf_counter(), outcome))
         del self.in_flight[token]
 
     def oldest_in_flight(self) -> Optional[float]:
@@ -1450,20 +1491,40 @@ async def closed_loop_user(session, url: str, think_time: float, first_delay: fl
     await asyncio.sleep(first_delay)
     while True:
         token, start = recorder.begin()
-        outcome, _ = await fetch_once(session, url)
-        recorder.finish(token, start, outcome)
+        outcome = None
+        try:
+            outcome, _ = await fetch_once(session, url)
+        except Exception as e:  # a client-side surprise is a failure too, not a hang
+            outcome = f"client_{type(e).__name__}"
+        finally:
+            recorder.finish(token, start, outcome)
         await asyncio.sleep(think_time)
 
 
-async def warm_up(url: str, workers: int, timeout: float, stop: StopFlag) -> str:
+async def until_stopped(awaitable, stop: StopFlag):
+    """Await, but give up within a tick of Ctrl-C."""
+    task = asyncio.ensure_future(awaitable)
+    while not task.done():
+        await asyncio.wait({task}, timeout=TICK)
+        if stop and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            stop.check()
+    return task.result()
+
+
+async def warm_up(url: str, workers: int, server: ManagedProcess, stop: StopFlag) -> str:
     """Send requests on fresh connections until every worker has answered a
     few; none of them is counted."""
     seen: dict[str, int] = {}
     sent = 0
     deadline = time.monotonic() + WARMUP_SECONDS
-    async with client_session(timeout, force_close=True) as session:
-        while time.monotonic() < deadline and not stop:
-            results = await asyncio.gather(*(fetch_once(session, url) for _ in range(2 * workers)))
+    async with client_session(WARMUP_SECONDS, force_close=True) as session:
+        while time.monotonic() < deadline:
+            batch = asyncio.gather(*(fetch_once(session, url) for _ in range(2 * workers)))
+            results = await until_stopped(batch, stop)
+            if not server.alive():
+                raise ReproError(f"during warm-up, {server.died_message()}")
             sent += len(results)
             for outcome, worker in results:
                 if outcome == "ok" and worker:
@@ -1478,53 +1539,67 @@ async def warm_up(url: str, workers: int, timeout: float, stop: StopFlag) -> str
 class RampRecord:
     windows: tuple[StepWindow, ...]
     samples: tuple[Sample, ...]
+    steps: tuple[StepStats, ...]  # step_stats() of each window, computed as the ramp went
     stop_reason: str
-    error: Optional[str] = None
+    error: Optional[str] = None  # the server's death, with its log tail
 
 
 async def run_ramp(url: str, plan: Sequence[int], config: Config, stop: StopFlag,
                    server: ManagedProcess, on_step: Callable[[StepStats], None]) -> RampRecord:
     recorder = LoadRecorder()
     windows: list[StepWindow] = []
-    stats: list[StepStats] = []
+    steps: list[StepStats] = []
     users: list[asyncio.Task] = []
     sessions = []
-    reason, error = "completed", None
+
+    def record(reason: str, error: Optional[str] = None) -> RampRecord:
+        return RampRecord(tuple(windows), tuple(recorder.samples), tuple(steps), reason, error)
+
     try:
         for target in plan:
             start, cpu_start = time.perf_counter(), time.process_time()
+            first_sample, first_request = len(recorder.samples), recorder.started
             new = target - len(users)
             for i in range(new):
                 session = client_session(config.timeout)
                 sessions.append(session)
-                # Spread over one think time, as if each new user had just
-                # finished a request at a random moment: no thundering herd.
+                # New users start at evenly spread moments of one think time,
+                # as if each had just had a response: the arrival rate is the
+                # steady state's from the step's first moment, with no herd.
                 delay = config.think_time * i / new
                 users.append(asyncio.create_task(
                     closed_loop_user(session, url, config.think_time, delay, recorder)))
-            window_end = start + config.step_seconds
+            window_end = None
             while True:
                 if stop:
-                    reason = (f"interrupted at {target} users (that step is not counted)")
-                    return RampRecord(tuple(windows), tuple(recorder.samples), reason)
+                    return record(f"interrupted at {target} users (that step is not counted)")
                 if not server.alive():
-                    reason = f"server died at {target} users (that step is not counted)"
-                    return RampRecord(tuple(windows), tuple(recorder.samples), reason,
-                                      server.died_message())
-                if time.perf_counter() >= window_end:
+                    return record(f"server died at {target} users (that step is not counted)",
+                                  server.died_message())
+                now = time.perf_counter()
+                if window_end is None:
+                    # The window lasts --step-seconds, and longer (up to
+                    # MAX_WINDOW_FACTOR times) until it holds enough requests
+                    # for a median worth the name.
+                    enough = recorder.started - first_request >= config.min_requests
+                    if now >= start + config.step_seconds and (
+                            enough or now >= start + MAX_WINDOW_FACTOR * config.step_seconds):
+                        window_end = now
+                else:
                     oldest = recorder.oldest_in_flight()
                     if oldest is None or oldest >= window_end:
                         break
                 await asyncio.sleep(TICK)
             windows.append(StepWindow(target, start, window_end, time.perf_counter(),
                                       time.process_time() - cpu_start))
-            stats.append(step_stats(windows[-1], recorder.samples))
-            on_step(stats[-1])
-            early = early_stop_reason(stats)
+            # Requests of this step started after it did, so ended after
+            # everything recorded before it: no need to look further back.
+            steps.append(step_stats(windows[-1], recorder.samples[first_sample:]))
+            on_step(steps[-1])
+            early = early_stop_reason(steps)
             if early:
-                reason = early
-                break
-        return RampRecord(tuple(windows), tuple(recorder.samples), reason, error)
+                return record(early)
+        return record("completed")
     finally:
         for task in users:
             task.cancel()
@@ -1552,31 +1627,50 @@ def step_line(setup: str, s: StepStats) -> str:
             f"client CPU {s.client_cpu_pct:>3.0f}%  {s.seconds:.1f} s")
 
 
+@contextlib.contextmanager
+def prepared_database(config: Config, stop: StopFlag) -> Iterator[tuple[Path, Database]]:
+    """A private temp dir and a seeded database, both gone on the way out."""
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="repro-"))
+        stack.callback(remove_tree, workdir)
+        db = stack.enter_context(open_database(config, workdir, stop))
+        try:
+            seed_database(db.dsn)
+        except ReproError as e:
+            # A DSN whose user may not create tables is bad input; a private
+            # cluster that cannot be seeded is repro's own failure.
+            raise (UsageError(str(e)) if config.dsn else e) from None
+        progress(f"PostgreSQL {db.version} ready ({db.source}); table {TABLE} seeded")
+        yield workdir, db
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        print(f"{PROG}: warning: could not remove {path}", file=sys.stderr)
+
+
 def run_setup(setup: Setup, db: Database, config: Config, workdir: Path,
               stop: StopFlag) -> SetupResult:
     """Measure one setup.  A server that fails is reported, not raised; an
     interruption before the ramp starts is raised (nothing to report)."""
     view, server = VIEWS[setup.view], SERVERS[setup.server]
     log_path = workdir / f"{setup.name}-server.log"
-    plan = RAMPS[config.ramp](config.users, config.step)
+    plan = config.plan
     result = dict(name=setup.name, view=view.name, server=server.description)
     progress(f"{setup.name}: starting {server.description} with {config.workers} workers")
     try:
         with running_server(server, view, db, config.workers, log_path, stop) as running:
             url = running.base_url + view.path
-            warmup = asyncio.run(warm_up(url, config.workers, config.timeout, stop))
-            stop.check()
+            warmup = asyncio.run(warm_up(url, config.workers, running.process, stop))
             progress(f"{setup.name}: warm-up: {warmup}; ramping {plan[0]}..{plan[-1]} users")
             ramp = asyncio.run(run_ramp(url, plan, config, stop, running.process,
                                         lambda s: progress(step_line(setup.name, s))))
-    except Interrupted:
-        raise
     except ReproError as e:
         return SetupResult(**result, steps=(), stop_reason="not measured", error=str(e),
                            log_findings=log_findings(log_path))
-    return SetupResult(**result, steps=ramp_stats(ramp.windows, ramp.samples),
-                       stop_reason=ramp.stop_reason, warmup=warmup, error=ramp.error,
-                       log_findings=log_findings(log_path))
+    return SetupResult(**result, steps=ramp.steps, stop_reason=ramp.stop_reason, warmup=warmup,
+                       error=ramp.error, log_findings=log_findings(log_path))
 
 
 def read_cpu_model() -> str:
@@ -1628,12 +1722,13 @@ def collect_environment(db: Database) -> Environment:
 def report_settings(config: Config) -> dict[str, object]:
     return {
         "setups": list(config.setups), "users": config.users, "step": config.step,
-        "step_seconds": config.step_seconds, "ramp": config.ramp,
+        "step_seconds": config.step_seconds, "min_requests": config.min_requests,
+        "ramp": config.ramp,
         "think_time": config.think_time,
         "timeout": config.timeout, "workers": config.workers,
         "max_connections": None if config.dsn else config.max_connections,
         "dsn": mask_dsn(config.dsn) if config.dsn else None,
-        "plan": RAMPS[config.ramp](config.users, config.step),
+        "plan": config.plan,
     }
 
 
@@ -1654,13 +1749,8 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
     began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results: list[SetupResult] = []
     interrupted = None
-    with contextlib.ExitStack() as stack:
-        workdir = Path(tempfile.mkdtemp(prefix="repro-"))
-        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        db = stack.enter_context(open_database(config, workdir, stop))
-        seed_database(db.dsn)
+    with prepared_database(config, stop) as (workdir, db):
         environment = collect_environment(db)
-        progress(f"PostgreSQL {db.version} ready ({db.source}); table {TABLE} seeded")
         for name in config.setups:
             try:
                 results.append(run_setup(SETUPS[name], db, config, workdir, stop))
@@ -1675,25 +1765,21 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
                   seconds=time.monotonic() - began, interrupted=interrupted)
 
 
-def serve(config: Config, stop: StopFlag) -> int:
+def serve(config: Config, stop: StopFlag) -> None:
+    """Keep one setup running until a signal (which main() turns into 130/143)."""
     setup = SETUPS[config.setups[0]]
     view, server = VIEWS[setup.view], SERVERS[setup.server]
-    with contextlib.ExitStack() as stack:
-        workdir = Path(tempfile.mkdtemp(prefix="repro-"))
-        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
-        db = stack.enter_context(open_database(config, workdir, stop))
-        seed_database(db.dsn)
-        running = stack.enter_context(running_server(
-            server, view, db, config.workers, workdir / "server.log", stop, config.port))
+    with prepared_database(config, stop) as (workdir, db), running_server(
+            server, view, db, config.workers, workdir / "server.log", stop, config.port) as running:
         print(f"{setup.name}: {view.name} view ({view.description}) on {server.description}, "
               f"{config.workers} workers, PostgreSQL {db.version} ({db.source})\n"
               f"{running.base_url}{view.path}\n"
               f"Press Ctrl-C to stop.", flush=True)
-        while not stop:
+        while True:
+            stop.check()
             if not running.process.alive():
                 raise ReproError(running.process.died_message())
-            time.sleep(0.2)
-    return EXIT_OK
+            time.sleep(TICK)
 
 
 # ---------------------------------------------------------------------------
@@ -1701,7 +1787,13 @@ def serve(config: Config, stop: StopFlag) -> int:
 # ---------------------------------------------------------------------------
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, **kwargs):
+        # No abbreviations: '--ds URL' would slip past the password masking.
+        super().__init__(allow_abbrev=False, **kwargs)
+
     def error(self, message: str):
+        # argparse echoes the arguments it rejects: mask any password in them.
+        message = re.sub(r"\S+://\S+", lambda m: mask_dsn(m.group()), mask_dsn(message))
         raise UsageError(f"{message} (see --help)")
 
 
@@ -1755,6 +1847,10 @@ def build_parsers() -> tuple[Parser, Parser]:
     run.add_argument("--step-seconds", type=positive_float, default=DEFAULT_STEP_SECONDS,
                      metavar="S", help=f"measuring window of each step (default "
                      f"{DEFAULT_STEP_SECONDS:g}); a step also holds until its requests end")
+    run.add_argument("--min-requests", type=positive_int, default=DEFAULT_MIN_REQUESTS,
+                     metavar="N", help=f"a step's window also lasts until N requests have "
+                     f"started in it, up to {MAX_WINDOW_FACTOR}x --step-seconds "
+                     f"(default {DEFAULT_MIN_REQUESTS})")
     run.add_argument("--ramp", type=_choice(RAMPS), default=DEFAULT_RAMP, metavar="{%s}"
                      % ",".join(RAMPS),
                      help="adaptive (default): each step adds --step users or 10%% of the "
@@ -1788,9 +1884,7 @@ def parse_config(argv: Sequence[str]) -> Config:
     if dsn is None and os.environ.get("DATABASE_URL"):
         dsn, origin = os.environ["DATABASE_URL"], "DATABASE_URL"
     if dsn is not None:
-        if urllib.parse.urlsplit(dsn).scheme not in ("postgres", "postgresql"):
-            raise UsageError(f"{origin} must be a URL like postgresql://user:password@host:5432/db,"
-                             f" not {mask_dsn(dsn)!r}")
+        check_dsn(dsn, origin)
         if args.max_connections is not None:
             raise UsageError("--max-connections sets up the private cluster only; with a DSN, "
                              "set max_connections on that server instead")
@@ -1799,22 +1893,56 @@ def parse_config(argv: Sequence[str]) -> Config:
                   max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS)
     if serving:
         if args.port is not None:
-            try:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", args.port))
-            except OSError:
-                raise UsageError(f"port {args.port} on 127.0.0.1 is in use; pick another with "
-                                 f"--port or leave it out") from None
+            check_port(args.port)
         return Config(command="serve", setups=(args.setup,), port=args.port, **common)
 
-    setups = tuple(s.strip() for s in args.setups.split(",") if s.strip())
+    if args.json_path:
+        check_writable(args.json_path)
+    # Each setup once, in the order given.
+    setups = tuple(dict.fromkeys(s.strip() for s in args.setups.split(",") if s.strip()))
     unknown = [s for s in setups if s not in SETUPS]
     if unknown or not setups:
         raise UsageError(f"unknown setup {', '.join(unknown) or '(none)'} in --setups; "
                          f"choose from {', '.join(SETUPS)}")
     return Config(command="run", setups=setups, users=args.users, step=args.step,
-                  step_seconds=args.step_seconds, ramp=args.ramp, think_time=args.think_time,
+                  step_seconds=args.step_seconds, min_requests=args.min_requests,
+                  ramp=args.ramp, think_time=args.think_time,
                   timeout=args.timeout, json_path=args.json_path, **common)
+
+
+def check_dsn(dsn: str, origin: str) -> None:
+    try:
+        parts = urllib.parse.urlsplit(dsn)
+        parts.port  # noqa: B018 -- parsing the port is what raises for a bad one
+    except ValueError:
+        raise UsageError(f"{origin} is not a valid URL: {mask_dsn(dsn)!r}") from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        # Not echoed: a key=value DSN may carry a password anywhere.
+        raise UsageError(f"{origin} must be a URL like postgresql://user:password@host:5432/db "
+                         f"(key=value connection strings are not supported)")
+
+
+def check_port(port: int) -> None:
+    with socket.socket() as s:
+        # As Gunicorn binds it: a port in TIME_WAIT is free to use.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except PermissionError:
+            raise UsageError(f"no permission to listen on port {port}; pick one above 1023 "
+                             f"with --port") from None
+        except OSError:
+            raise UsageError(f"port {port} on 127.0.0.1 is in use; pick another with --port "
+                             f"or leave it out") from None
+
+
+def check_writable(path: str) -> None:
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK) or (
+            target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"cannot write --json {path}: give a file in a directory you can "
+                         f"write to")
 
 
 def check_dependencies() -> None:
@@ -1848,27 +1976,32 @@ def raise_open_file_limit(users: int) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     stop = StopFlag()
-    previous = {sig: signal.signal(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, stop.set) for sig in EXIT_SIGNAL}
+    serving = False
     try:
         config = parse_config(argv)
+        serving = config.command == "serve"
         check_dependencies()
         raise_open_file_limit(config.users)
-        if config.command == "serve":
-            return serve(config, stop)
+        if serving:
+            serve(config, stop)  # returns only by raising
         report = run_benchmark(config, stop)
+        sys.stdout.write(render_markdown(report))
+        sys.stdout.flush()
+        code = EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK
+        if report.interrupted:
+            code = EXIT_SIGNAL[signal.Signals[report.interrupted]]
         if config.json_path:
             try:
                 Path(config.json_path).write_text(json.dumps(report_to_json(report), indent=2))
             except OSError as e:
                 print(f"{PROG}: error: cannot write --json {config.json_path}: {e.strerror}",
                       file=sys.stderr)
-        sys.stdout.write(render_markdown(report))
-        sys.stdout.flush()
-        if report.interrupted:
-            return EXIT_SIGNAL[signal.Signals[report.interrupted]]
-        return EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK
+                code = code or EXIT_FAILED
+        return code
     except Interrupted as e:
-        print(f"{PROG}: {e} before anything was measured", file=sys.stderr)
+        print(f"{PROG}: {'stopped' if serving else e}"
+              f"{'' if serving else ' before anything was measured'}", file=sys.stderr)
         return e.exit_code
     except ReproError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

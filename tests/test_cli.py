@@ -32,8 +32,19 @@ from conftest import ROOT
     (["serve", "sync", "--port", "70000"], "argument --port: '70000' is not a port number from 1 "
                                            "to 65535 (see --help)"),
     (["--dsn", "mysql://x@localhost/db"], "--dsn must be a URL like "
-                                          "postgresql://user:password@host:5432/db, not "
-                                          "'mysql://x@localhost/db'"),
+                                          "postgresql://user:password@host:5432/db (key=value "
+                                          "connection strings are not supported)"),
+    (["--dsn", "host=db password=hunter2"], "--dsn must be a URL like "
+                                            "postgresql://user:password@host:5432/db (key=value "
+                                            "connection strings are not supported)"),
+    (["--dsn", "postgresql://u:hunter2@[x/db"], "--dsn is not a valid URL: "
+                                                "'postgresql://u:***@[x/db'"),
+    (["--dsn", "postgresql://u:hunter2@h:99999/db"], "--dsn is not a valid URL: "
+                                                     "'postgresql://u:***@h:99999/db'"),
+    (["--ds", "postgresql://u:hunter2@h/db"], "unrecognized arguments: --ds "
+                                              "postgresql://u:***@h/db (see --help)"),
+    (["--json", "/no/such/dir/out.json"], "cannot write --json /no/such/dir/out.json: give a "
+                                          "file in a directory you can write to"),
     (["--dsn", "postgresql://u:secret@127.0.0.1:5432/db", "--max-connections", "50"],
      "--max-connections sets up the private cluster only; with a DSN, set max_connections on "
      "that server instead"),
@@ -102,10 +113,17 @@ def test_a_real_process_prints_no_traceback():
                            "at least 1 (see --help)\n")
 
 
-def test_mask_dsn():
-    assert repro.mask_dsn("postgresql://u:p%40ss@h:5/db?sslmode=require&password=x") == \
-        "postgresql://u:***@h:5/db?sslmode=require&password=***"
-    assert repro.mask_dsn("postgresql://u@h/db") == "postgresql://u@h/db"
+@pytest.mark.parametrize("dsn, masked", [
+    ("postgresql://u:p%40ss@h:5/db?sslmode=require&password=x",
+     "postgresql://u:***@h:5/db?sslmode=require&password=***"),
+    ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("postgresql://u:p@s/s@h/db", "postgresql://u:***@h/db"),
+    ("postgres://h/db?user=a@b", "postgres://h/db?user=a@b"),
+    ("host=x password='a b' user=z", "host=x password=*** user=z"),
+    ("postgresql://u:pw@[x/db", "postgresql://u:***@[x/db"),
+])
+def test_mask_dsn(dsn, masked):
+    assert repro.mask_dsn(dsn) == masked
 
 
 def test_import_has_no_side_effects():

@@ -20,7 +20,7 @@ import pytest
 import repro
 from conftest import ROOT
 
-SMALL = ["--users", "20", "--step", "10", "--step-seconds", "1"]
+SMALL = ["--users", "20", "--step", "10", "--step-seconds", "1", "--min-requests", "1"]
 
 
 @pytest.fixture
@@ -163,7 +163,8 @@ def test_small_run_end_to_end(sandbox):
 
 
 def test_sigint_mid_ramp_prints_what_was_measured_and_leaves_nothing(sandbox):
-    proc = sandbox.start("--users", "300", "--step", "10", "--step-seconds", "1")
+    proc = sandbox.start("--users", "300", "--step", "10", "--step-seconds", "1",
+                         "--min-requests", "1")
     stderr = Lines(proc.stderr)
     stderr.wait_for(r"sync +20 users", 120)
     proc.send_signal(signal.SIGINT)
@@ -218,7 +219,8 @@ def gunicorn_master(parent_pid, interface):
 
 
 def test_a_server_that_dies_is_reported_and_the_other_setup_still_runs(sandbox):
-    proc = sandbox.start("--users", "40", "--step", "10", "--step-seconds", "1")
+    proc = sandbox.start("--users", "40", "--step", "10", "--step-seconds", "1",
+                         "--min-requests", "1")
     stderr = Lines(proc.stderr)
     stderr.wait_for(r"sync +10 users", 120)
     master = gunicorn_master(proc.pid, "wsgi")
@@ -256,8 +258,9 @@ def test_serve_keeps_a_setup_running_until_ctrl_c(sandbox):
     assert "<dt>name</dt><dd>Pikachu</dd>" in body
     assert body.count("<li>") == repro.ROW_COUNT
     proc.send_signal(signal.SIGINT)
-    finish(proc, stdout=stdout)
-    assert proc.returncode == 0
+    _, err = finish(proc, stdout=stdout)
+    assert proc.returncode == 130
+    assert err.endswith("repro.py: stopped\n")
     sandbox.assert_clean()
 
 
@@ -275,11 +278,13 @@ def test_external_dsn_is_used_and_only_repro_table_is_touched(sandbox, monkeypat
                 cur.execute("INSERT INTO mine VALUES (42)")
             dsn = db.dsn.replace("repro@", "repro:secret@")
             proc = sandbox.run("--dsn", dsn, "--setups", "async", "--users", "10",
-                               "--step-seconds", "1")
+                               "--step-seconds", "1", "--min-requests", "15")
             assert proc.returncode == 0, proc.stderr
             assert "given by --dsn: postgresql://repro:***@127.0.0.1" in proc.stdout
             assert "max_connections 50" in proc.stdout
             assert "secret" not in proc.stdout + proc.stderr
+            # 10 users for a 1 s window: the window grew to hold 15 requests.
+            assert re.search(r"^\| +10 \| +(1[5-9]|2\d) \| ", proc.stdout, re.M), proc.stdout
             with conn.cursor() as cur:
                 cur.execute("SELECT x FROM mine")
                 assert cur.fetchall() == [(42,)]

@@ -194,34 +194,42 @@ def test_adaptive_plan_never_steps_more_than_step_or_ten_percent(users, step):
 
 # --- comparisons and the verdict ----------------------------------------------------
 
+R = repro.Reached
+
+
 def test_thresholds_within_fifteen_percent_are_no_substantial_difference():
-    c = repro.compare_thresholds("Slowdown", "sync", 140, 300, "async", 121, 300, 10)
+    c = repro.compare_thresholds("Slowdown", R("sync", 140, 300), R("async", 121, 300), 10)
     assert c.winner is None
     assert c.text == ("Slowdown: sync at 140 users, async at 121 users: no substantial difference "
                       "(14% apart; the rule needs more than 15% and more than one step of 10).")
 
 
 def test_one_step_apart_is_never_substantial():
-    c = repro.compare_thresholds("Slowdown", "sync", 20, 300, "async", 10, 300, 10)
+    c = repro.compare_thresholds("Slowdown", R("sync", 20, 300), R("async", 10, 300), 10)
     assert c.winner is None
 
 
 def test_a_threshold_reached_later_wins():
-    c = repro.compare_thresholds("Slowdown", "sync", 140, 300, "async", 80, 300, 10)
+    c = repro.compare_thresholds("Slowdown", R("sync", 140, 300), R("async", 80, 300), 10)
     assert c.winner == "sync"
     assert c.text == ("Slowdown: sync at 140 users, async at 80 users: sync holds 75% more "
                       "users before it is reached.")
 
 
 def test_a_threshold_not_reached_is_a_lower_bound():
-    c = repro.compare_thresholds("Errors", "sync", None, 300, "async", 215, 300, 10)
+    c = repro.compare_thresholds("Errors", R("sync", None, 300), R("async", 215, 300), 10)
     assert c.winner == "sync"
     assert c.text == ("Errors: sync none up to 300 users, async at 215 users: sync holds at least "
                       "40% more users before it is reached.")
     # Not reached up to 200 says nothing against a threshold at 190.
-    c = repro.compare_thresholds("Errors", "sync", None, 200, "async", 190, 300, 10)
+    c = repro.compare_thresholds("Errors", R("sync", None, 200), R("async", 190, 300), 10)
     assert c.winner is None
-    both = repro.compare_thresholds("Errors", "sync", None, 300, "async", None, 300, 10)
+    # Nor, when the ramp was cut short at 100, against one at 200.
+    c = repro.compare_thresholds("Errors", R("sync", None, 100), R("async", 200, 300), 10)
+    assert c.winner is None
+    assert c.text == ("Errors: sync none up to 100 users, async at 200 users: cannot tell which "
+                      "holds more; sync was measured up to 100 users only.")
+    both = repro.compare_thresholds("Errors", R("sync", None, 300), R("async", None, 300), 10)
     assert both.winner is None
     assert both.text == "Errors: neither setup reached it (sync up to 300, async up to 300 users)."
 
@@ -247,6 +255,7 @@ def test_verdict(winners, expected):
     metrics = ["Slowdown", "Errors", "Peak throughput"]
     comparisons = [repro.Comparison(m, w, "") for m, w in zip(metrics, winners)]
     assert repro.verdict(comparisons) == expected
+    assert repro.verdict(comparisons, "in 2021") == expected.replace(" here.", " in 2021.")
 
 
 # --- the data ---------------------------------------------------------------------
@@ -258,3 +267,28 @@ def test_rows_have_the_original_shape():
     assert rows == sorted(rows, key=lambda r: (r[1], r[2]))
     assert [r[1] for r in rows].count(repro.DETAIL_NUMBER) == 1
     assert rows == repro.pokemon_rows()  # the same every time
+
+
+# --- the load generator's bookkeeping ----------------------------------------------
+
+def test_a_client_side_surprise_is_a_failure_not_a_hang():
+    """A request that raises must leave nothing in flight, or its step would
+    wait for it forever."""
+    import asyncio
+
+    class Exploding:
+        def get(self, url, **kwargs):
+            raise RuntimeError("boom")
+
+    async def one_user():
+        recorder = repro.LoadRecorder()
+        task = asyncio.create_task(repro.closed_loop_user(Exploding(), "http://x/", 10.0, 0.0,
+                                                          recorder))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return recorder
+
+    recorder = asyncio.run(one_user())
+    assert [s.outcome for s in recorder.samples] == ["client_RuntimeError"]
+    assert recorder.in_flight == {}
