@@ -21,6 +21,13 @@ orchestration, the command line and main().
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Ctrl-C before main() takes over (while importing): die by the signal,
+    # as a shell expects, not with a KeyboardInterrupt traceback.  Only when
+    # run as a script; `import repro` changes nothing.
+    import signal as _signal
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+
 import argparse
 import asyncio
 import contextlib
@@ -81,6 +88,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 4
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_RAMP = "adaptive"
+MAX_USERS = 100_000
+MAX_WORKERS = 256
 
 # A step's window also waits for --min-requests requests (medians of a
 # handful of requests are noise), but never beyond this many times
@@ -252,6 +261,7 @@ class SetupResult:
     warmup: str = ""
     error: Optional[str] = None  # the setup could not be measured (fully)
     log_findings: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False  # a signal cut its ramp short
 
     @property
     def thresholds(self) -> Thresholds:
@@ -324,10 +334,6 @@ def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
     )
 
 
-def ramp_stats(windows: Sequence[StepWindow], samples: Sequence[Sample]) -> tuple[StepStats, ...]:
-    return tuple(step_stats(w, samples) for w in windows)
-
-
 def _first_confirmed(flags: Sequence[bool]) -> Optional[int]:
     """Index of the first step whose flag holds at that step and at the next
     one (a lone noisy step does not set a threshold; the last step needs no
@@ -342,11 +348,11 @@ def find_thresholds(steps: Sequence[StepStats]) -> Thresholds:
     if not steps:
         return Thresholds(None, None, None, 0.0, None, 0)
     baseline = steps[0].p50_ms
-    if baseline is None:
-        slowdown = None
-    else:
-        slowed = [s.p50_ms is None or s.p50_ms >= SLOWDOWN_FACTOR * baseline for s in steps]
-        slowdown = _first_confirmed(slowed)
+    # A step without one successful response counts as slowed down; without
+    # a baseline, no other step can be judged slow.
+    slowed = [s.p50_ms is None or (baseline is not None and s.p50_ms >= SLOWDOWN_FACTOR * baseline)
+              for s in steps]
+    slowdown = _first_confirmed(slowed)
     erring = [s.requests > 0 and s.error_rate >= ERROR_RATE for s in steps]
     errors = _first_confirmed(erring)
     peak = max(steps, key=lambda s: (s.rps, -s.users))
@@ -410,6 +416,7 @@ class Comparison:
     metric: str
     winner: Optional[str]  # the better setup's name, or None: no substantial difference
     text: str
+    decided: bool = True  # False: the ramp did not go far enough to tell
 
 
 @dataclass(frozen=True)
@@ -429,17 +436,27 @@ class Reached:
 
 
 def compare_thresholds(metric: str, a: Reached, b: Reached, step: int) -> Comparison:
-    """Higher is better: a threshold reached later means more users served."""
+    """Higher is better: a threshold reached later means more users served.
+    A threshold not reached is only a lower bound, which decides the
+    comparison only when even the bound is substantially higher."""
     both = f"{a.text()}, {b.text()}"
     if a.users is None and b.users is None:
         return Comparison(metric, None, f"{metric}: neither setup reached it "
-                          f"({a.name} up to {a.max_users}, {b.name} up to {b.max_users} users).")
-    high, low = (a, b) if a.value >= b.value else (b, a)
+                          f"({a.name} up to {a.max_users}, {b.name} up to {b.max_users} users).",
+                          decided=False)
+    # On a tie the bound is higher: its true value lies above it.
+    high, low = sorted((a, b), key=lambda r: (r.value, r.users is None), reverse=True)
     if low.users is None:
         return Comparison(metric, None, f"{metric}: {both}: cannot tell which holds more; "
-                          f"{low.name} was measured up to {low.max_users} users only.")
+                          f"{low.name} was measured up to {low.max_users} users only.",
+                          decided=False)
     diff = (high.value - low.value) / high.value
-    if diff <= SIMILAR_WITHIN or high.value - low.value <= step:
+    substantial = diff > SIMILAR_WITHIN and high.value - low.value > step
+    if not substantial and high.users is None:
+        return Comparison(metric, None, f"{metric}: {both}: {high.name} holds at least as many "
+                          f"users; whether substantially more, a ramp beyond {high.max_users} "
+                          f"users would tell.", decided=False)
+    if not substantial:
         return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
                           f"({diff:.0%} apart; the rule needs more than {SIMILAR_WITHIN:.0%} "
                           f"and more than one step of {step}).")
@@ -474,7 +491,11 @@ def compare_setups(a: SetupResult, b: SetupResult, step: int) -> list[Comparison
 def verdict(comparisons: Sequence[Comparison], where: str = "here") -> str:
     async_wins = [c.metric.lower() for c in comparisons if c.winner == "async"]
     sync_wins = [c.metric.lower() for c in comparisons if c.winner == "sync"]
+    undecided = [c.metric.lower() for c in comparisons if not c.decided]
     if not async_wins and not sync_wins:
+        if undecided:
+            return (f"No substantial difference shown ({_join(undecided)} undecided: ramp to more "
+                    f"users with --users): the async view did not make this app faster {where}.")
         return ("No substantial difference on any measure: the async view did not make "
                 f"this app faster {where}.")
     rest = " and no worse on the rest" if len(async_wins + sync_wins) < len(comparisons) else ""
@@ -1024,13 +1045,33 @@ def mask_dsn(dsn: str) -> str:
     scheme, sep, rest = masked.partition("://")
     if not sep:
         return masked
-    # The user info ends at the last '@' before the query: a password may
-    # hold an unescaped '@' or '/'.
-    at = rest.rfind("@", 0, len(rest.split("?")[0]))
+    # The user info ends at the last '@': a password may hold an unescaped
+    # '@', '/' or '?'.  Masking a little too much beats leaking.
+    at = rest.rfind("@")
     user, colon, _ = rest[:max(at, 0)].partition(":")
-    if at < 0 or not colon:
+    if at < 0 or not colon or "/" in user:
         return masked
     return f"{scheme}://{user}:***{rest[at:]}"
+
+
+def dsn_password(dsn: str) -> Optional[str]:
+    scheme, sep, rest = dsn.partition("://")
+    at = rest.rfind("@")
+    user, colon, password = rest[:max(at, 0)].partition(":")
+    return password if sep and at >= 0 and colon else None
+
+
+def scrub(text: str, dsn: str) -> str:
+    """A driver's error message with every form of the DSN's password, and
+    every piece of it a parser could have split off, replaced by ***."""
+    password = dsn_password(dsn)
+    if not password:
+        return text
+    forms = {password, urllib.parse.unquote(password)}
+    forms |= {piece for form in list(forms) for piece in re.split(r"[@/?#:]", form)}
+    for form in sorted((f for f in forms if len(f) >= 2), key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
 
 
 def free_port() -> int:
@@ -1148,11 +1189,34 @@ def stop_process(popen: subprocess.Popen, stop_signal: int) -> None:
             popen.wait(STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             pass
-    # Whatever is left of the group (workers, backends) goes too.
+    # Whatever is left of the group (workers, backends) goes too, and is
+    # gone, not merely signalled, when this returns.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(popen.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         popen.wait(STOP_GRACE_SECONDS)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while _group_alive(popen.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies do not count:
+    they hold nothing, and an init that does not reap would keep them)."""
+    if not os.path.isdir("/proc"):
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def wait_until(ready: Callable[[], bool], proc: ManagedProcess, deadline_seconds: float,
@@ -1235,8 +1299,8 @@ def external_database(dsn: str, origin: str) -> Database:
         version, max_connections = query_database(dsn)
     except psycopg2.Error as e:
         raise UsageError(f"cannot connect to the database given by {origin} "
-                         f"({mask_dsn(dsn)}): {first_line(str(e))}; check the URL and that "
-                         f"the server is running") from None
+                         f"({mask_dsn(dsn)}): {scrub(first_line(str(e)), dsn)}; check the URL "
+                         f"and that the server is running") from None
     return Database(dsn, f"given by {origin}: {mask_dsn(dsn)}", version, max_connections)
 
 
@@ -1259,10 +1323,16 @@ def private_postgres(workdir: Path, max_connections: int, stop: StopFlag) -> Ite
         raise UsageError(f"repro runs as root, so PostgreSQL runs as '{run_as.name}', who cannot "
                          f"reach the temp dir {workdir.parent}; set TMPDIR to a directory that "
                          f"user can reach, e.g. TMPDIR=/tmp")
-    progress(f"starting a private PostgreSQL from {bindir}")
     home = workdir / "postgres"
-    home.mkdir()
     datadir, sockdir = home / "data", home / "socket"
+    # PostgreSQL reads -k as a comma-separated list, and a Unix socket's
+    # path has room for about 107 bytes.
+    if "," in str(sockdir) or len(str(sockdir / ".s.PGSQL.65535.lock")) > 107:
+        raise UsageError(f"PostgreSQL cannot put its socket under the temp dir {workdir.parent} "
+                         f"(a comma, or too long a path); set TMPDIR to a short directory, "
+                         f"e.g. TMPDIR=/tmp")
+    progress(f"starting a private PostgreSQL from {bindir}")
+    home.mkdir()
     sockdir.mkdir(mode=0o700)
     if run_as is not None:
         # The cluster's owner must reach its directory, and nothing more.
@@ -1542,6 +1612,7 @@ class RampRecord:
     steps: tuple[StepStats, ...]  # step_stats() of each window, computed as the ramp went
     stop_reason: str
     error: Optional[str] = None  # the server's death, with its log tail
+    interrupted: bool = False
 
 
 async def run_ramp(url: str, plan: Sequence[int], config: Config, stop: StopFlag,
@@ -1552,8 +1623,9 @@ async def run_ramp(url: str, plan: Sequence[int], config: Config, stop: StopFlag
     users: list[asyncio.Task] = []
     sessions = []
 
-    def record(reason: str, error: Optional[str] = None) -> RampRecord:
-        return RampRecord(tuple(windows), tuple(recorder.samples), tuple(steps), reason, error)
+    def record(reason: str, error: Optional[str] = None, interrupted: bool = False) -> RampRecord:
+        return RampRecord(tuple(windows), tuple(recorder.samples), tuple(steps), reason, error,
+                          interrupted)
 
     try:
         for target in plan:
@@ -1572,7 +1644,8 @@ async def run_ramp(url: str, plan: Sequence[int], config: Config, stop: StopFlag
             window_end = None
             while True:
                 if stop:
-                    return record(f"interrupted at {target} users (that step is not counted)")
+                    return record(f"interrupted at {target} users (that step is not counted)",
+                                  interrupted=True)
                 if not server.alive():
                     return record(f"server died at {target} users (that step is not counted)",
                                   server.died_message())
@@ -1670,7 +1743,8 @@ def run_setup(setup: Setup, db: Database, config: Config, workdir: Path,
         return SetupResult(**result, steps=(), stop_reason="not measured", error=str(e),
                            log_findings=log_findings(log_path))
     return SetupResult(**result, steps=ramp.steps, stop_reason=ramp.stop_reason, warmup=warmup,
-                       error=ramp.error, log_findings=log_findings(log_path))
+                       error=ramp.error, log_findings=log_findings(log_path),
+                       interrupted=ramp.interrupted)
 
 
 def read_cpu_model() -> str:
@@ -1758,8 +1832,10 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
                 if not results:
                     raise  # nothing measured: nothing to report
             if stop:
-                interrupted = signal.Signals(stop.signum).name
                 break
+    # A signal that came while the last server was stopping cut nothing short.
+    if stop and (len(results) < len(config.setups) or results[-1].interrupted):
+        interrupted = signal.Signals(stop.signum).name
     return Report(command=command_line(config), started=started, environment=environment,
                   settings=report_settings(config), setups=tuple(results),
                   seconds=time.monotonic() - began, interrupted=interrupted)
@@ -1820,10 +1896,14 @@ def _number(kind: type, check: Callable[[float], bool], wanted: str) -> Callable
 
 
 positive_int = _number(int, lambda v: v >= 1, "a whole number of at least 1")
+user_count = _number(int, lambda v: 1 <= v <= MAX_USERS, f"a whole number from 1 to {MAX_USERS}")
+worker_count = _number(int, lambda v: 1 <= v <= MAX_WORKERS,
+                       f"a whole number from 1 to {MAX_WORKERS}")
 positive_float = _number(float, lambda v: v > 0, "a number of seconds above 0")
 non_negative_float = _number(float, lambda v: v >= 0, "a number of seconds, 0 or more")
 port_number = _number(int, lambda v: 1 <= v <= 65535, "a port number from 1 to 65535")
-connections = _number(int, lambda v: v >= 10, "a whole number of at least 10")
+# PostgreSQL itself takes up to 262143, if the machine has the memory.
+connections = _number(int, lambda v: 10 <= v <= 10000, "a whole number from 10 to 10000")
 
 
 def _add_database_options(parser: argparse.ArgumentParser) -> None:
@@ -1833,14 +1913,14 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-connections", type=connections, metavar="N",
                         help=f"max_connections of the private cluster "
                              f"(default {DEFAULT_MAX_CONNECTIONS}, as stock PostgreSQL)")
-    parser.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS, metavar="N",
+    parser.add_argument("--workers", type=worker_count, default=DEFAULT_WORKERS, metavar="N",
                         help=f"Gunicorn workers per server (default {DEFAULT_WORKERS})")
 
 
 def build_parsers() -> tuple[Parser, Parser]:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
                  "print a Markdown report. 'python repro.py serve SETUP' keeps one setup running.")
-    run.add_argument("--users", type=positive_int, default=DEFAULT_USERS, metavar="N",
+    run.add_argument("--users", type=user_count, default=DEFAULT_USERS, metavar="N",
                      help=f"ramp up to N concurrent users (default {DEFAULT_USERS})")
     run.add_argument("--step", type=positive_int, default=DEFAULT_STEP, metavar="N",
                      help=f"add N users per step (default {DEFAULT_STEP})")
@@ -1896,7 +1976,7 @@ def parse_config(argv: Sequence[str]) -> Config:
             check_port(args.port)
         return Config(command="serve", setups=(args.setup,), port=args.port, **common)
 
-    if args.json_path:
+    if args.json_path is not None:
         check_writable(args.json_path)
     # Each setup once, in the order given.
     setups = tuple(dict.fromkeys(s.strip() for s in args.setups.split(",") if s.strip()))
@@ -1911,15 +1991,20 @@ def parse_config(argv: Sequence[str]) -> Config:
 
 
 def check_dsn(dsn: str, origin: str) -> None:
-    try:
-        parts = urllib.parse.urlsplit(dsn)
-        parts.port  # noqa: B018 -- parsing the port is what raises for a bad one
-    except ValueError:
-        raise UsageError(f"{origin} is not a valid URL: {mask_dsn(dsn)!r}") from None
-    if parts.scheme not in ("postgres", "postgresql"):
+    """A URL both drivers read the same way, or a UsageError that does not
+    echo what might be a password."""
+    if not re.match(r"postgres(ql)?://", dsn):
         # Not echoed: a key=value DSN may carry a password anywhere.
         raise UsageError(f"{origin} must be a URL like postgresql://user:password@host:5432/db "
                          f"(key=value connection strings are not supported)")
+    password = dsn_password(dsn) or ""
+    if re.search(r"[@/?#]", password) or re.search(r"%(?![0-9A-Fa-f]{2})|%00", dsn):
+        raise UsageError(f"{origin} has characters that must be percent-encoded (in a password, "
+                         f"@ as %40, / as %2F, ? as %3F, # as %23, % as %25)")
+    try:
+        urllib.parse.urlsplit(dsn).port  # noqa: B018 -- parsing the port is what raises
+    except ValueError:
+        raise UsageError(f"{origin} is not a valid URL: {mask_dsn(dsn)!r}") from None
 
 
 def check_port(port: int) -> None:
@@ -1937,6 +2022,8 @@ def check_port(port: int) -> None:
 
 
 def check_writable(path: str) -> None:
+    if not path:
+        raise UsageError("--json needs a file name")
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if target.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK) or (
@@ -1989,8 +2076,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stdout.write(render_markdown(report))
         sys.stdout.flush()
         code = EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK
-        if report.interrupted:
-            code = EXIT_SIGNAL[signal.Signals[report.interrupted]]
+        if stop:
+            # Even when it only came during the final teardown: a caller who
+            # sent a signal gets the signal's exit code.
+            code = EXIT_SIGNAL[stop.signum]
+            if not report.interrupted:
+                print(f"{PROG}: {signal.Signals(stop.signum).name} came while shutting down; "
+                      f"the run had finished", file=sys.stderr)
         if config.json_path:
             try:
                 Path(config.json_path).write_text(json.dumps(report_to_json(report), indent=2))

@@ -1,4 +1,5 @@
 """Argument checking: one line on stderr, exit code 2, never a traceback."""
+import os
 import subprocess
 import sys
 
@@ -8,9 +9,16 @@ import repro
 from conftest import ROOT
 
 
+ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ as %40, / as "
+          "%2F, ? as %3F, # as %23, % as %25)")
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["--users", "abc"], "argument --users: 'abc' is not a whole number of at least 1 (see --help)"),
-    (["--users", "0"], "argument --users: '0' is not a whole number of at least 1 (see --help)"),
+    (["--users", "abc"], "argument --users: 'abc' is not a whole number from 1 to 100000 "
+                         "(see --help)"),
+    (["--users", "0"], "argument --users: '0' is not a whole number from 1 to 100000 (see --help)"),
+    (["--users", "99999999999999999999"], "argument --users: '99999999999999999999' is not a "
+                                          "whole number from 1 to 100000 (see --help)"),
     (["--step", "0"], "argument --step: '0' is not a whole number of at least 1 (see --help)"),
     (["--think-time", "-1"], "argument --think-time: '-1' is not a number of seconds, 0 or more "
                              "(see --help)"),
@@ -18,10 +26,15 @@ from conftest import ROOT
                               "(see --help)"),
     (["--timeout", "nan"], "argument --timeout: 'nan' is not a number of seconds above 0 "
                            "(see --help)"),
-    (["--workers", "1.5"], "argument --workers: '1.5' is not a whole number of at least 1 "
+    (["--workers", "1.5"], "argument --workers: '1.5' is not a whole number from 1 to 256 "
                            "(see --help)"),
-    (["--max-connections", "3"], "argument --max-connections: '3' is not a whole number of at "
-                                 "least 10 (see --help)"),
+    (["--workers", "100000"], "argument --workers: '100000' is not a whole number from 1 to 256 "
+                              "(see --help)"),
+    (["--max-connections", "3"], "argument --max-connections: '3' is not a whole number from 10 "
+                                 "to 10000 (see --help)"),
+    (["--max-connections", "999999999"], "argument --max-connections: '999999999' is not a whole "
+                                         "number from 10 to 10000 (see --help)"),
+    (["--json", ""], "--json needs a file name"),
     (["--ramp", "zigzag"], "argument --ramp: 'zigzag' is not one of adaptive, linear "
                            "(see --help)"),
     (["--setups", "sync,turbo"], "unknown setup turbo in --setups; choose from sync, async"),
@@ -39,6 +52,10 @@ from conftest import ROOT
                                             "connection strings are not supported)"),
     (["--dsn", "postgresql://u:hunter2@[x/db"], "--dsn is not a valid URL: "
                                                 "'postgresql://u:***@[x/db'"),
+    (["--dsn", "postgresql://u:PW%ZZx@127.0.0.1:1/db"], ENCODE),
+    (["--dsn", "postgresql://u:PW%00x@127.0.0.1:1/db"], ENCODE),
+    (["--dsn", "postgresql://u:PW?x@127.0.0.1:1/db"], ENCODE),
+    (["--dsn", "postgresql://u:PW@x@127.0.0.1:1/db"], ENCODE),
     (["--dsn", "postgresql://u:hunter2@h:99999/db"], "--dsn is not a valid URL: "
                                                      "'postgresql://u:***@h:99999/db'"),
     (["--ds", "postgresql://u:hunter2@h/db"], "unrecognized arguments: --ds "
@@ -78,6 +95,27 @@ def test_database_url_is_used_when_no_dsn_is_given(capsys, monkeypatch):
     assert "given by DATABASE_URL (postgresql://me:***@127.0.0.1:1/db)" in err
 
 
+def test_driver_errors_never_echo_the_password():
+    dsn = "postgresql://me:s3cr%2Fet@127.0.0.1:1/db"
+    message = 'could not connect: password "s3cr/et" or s3cr%2Fet or s3cr, et'
+    assert repro.scrub(message, dsn) == 'could not connect: password "***" or *** or ***, ***'
+
+
+def test_temp_dir_postgres_cannot_put_its_socket_in(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    odd = tmp_path / "a,b"
+    odd.mkdir()
+    monkeypatch.setenv("TMPDIR", str(odd))
+    monkeypatch.setattr(repro.tempfile, "tempdir", None)
+    monkeypatch.setattr(repro, "unprivileged_user", lambda: None)
+    assert repro.main(["--users", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"repro.py: error: PostgreSQL cannot put its socket under the temp dir "
+                          f"{odd} (a comma, or too long a path)")
+    assert os.listdir(odd) == []
+
+
 def test_port_in_use_for_serve(capsys, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     import socket
@@ -109,8 +147,8 @@ def test_a_real_process_prints_no_traceback():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stdout == ""
-    assert proc.stderr == ("repro.py: error: argument --users: 'abc' is not a whole number of "
-                           "at least 1 (see --help)\n")
+    assert proc.stderr == ("repro.py: error: argument --users: 'abc' is not a whole number "
+                           "from 1 to 100000 (see --help)\n")
 
 
 @pytest.mark.parametrize("dsn, masked", [

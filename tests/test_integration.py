@@ -206,6 +206,20 @@ def test_sigterm_while_the_second_setup_starts_reports_the_first(sandbox):
     sandbox.assert_clean()
 
 
+def test_a_signal_during_the_last_teardown_keeps_the_report_and_its_exit_code(sandbox):
+    proc = sandbox.start("--setups", "sync", "--users", "10", "--step-seconds", "1",
+                         "--min-requests", "1")
+    stderr = Lines(proc.stderr)
+    stderr.wait_for(r"sync +10 users", 120)  # the last step: the rest is teardown
+    proc.send_signal(signal.SIGTERM)
+    out, err = finish(proc, stderr=stderr)
+    assert proc.returncode == 143, err
+    assert "Interrupted" not in out
+    assert re.search(r"\| sync +\| .* \| completed +\|", out)
+    assert "repro.py: SIGTERM came while shutting down; the run had finished" in err
+    sandbox.assert_clean()
+
+
 def gunicorn_master(parent_pid, interface):
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:

@@ -67,7 +67,7 @@ def test_ramp_stats_assigns_each_sample_to_one_step():
     windows = [StepWindow(1, 0.0, 1.0, 1.2, 0.0), StepWindow(2, 1.2, 2.2, 2.3, 0.0)]
     samples = [Sample(0.5, 0.6, "ok"), Sample(1.1, 1.3, "ok"), Sample(1.5, 1.6, "ok"),
                Sample(2.0, 2.25, "ok")]
-    first, second = repro.ramp_stats(windows, samples)
+    first, second = (repro.step_stats(w, samples) for w in windows)
     assert (first.requests, second.requests) == (1, 2)
 
 
@@ -130,10 +130,10 @@ def test_step_without_successful_response_counts_as_slowed_down():
     assert (t.slowdown_users, t.error_users) == (30, 30)
 
 
-def test_lowest_step_without_successes_leaves_slowdown_undefined():
+def test_lowest_step_without_successes_is_slowed_down_already():
     steps = [step(10, None, failures=100, rps=0), step(20, None, failures=100, rps=0)]
     t = repro.find_thresholds(steps)
-    assert (t.baseline_ms, t.slowdown_users, t.error_users) == (None, None, 10)
+    assert (t.baseline_ms, t.slowdown_users, t.error_users) == (None, 10, 10)
     assert (t.peak_rps, t.peak_users) == (0.0, None)
 
 
@@ -223,14 +223,22 @@ def test_a_threshold_not_reached_is_a_lower_bound():
                       "40% more users before it is reached.")
     # Not reached up to 200 says nothing against a threshold at 190.
     c = repro.compare_thresholds("Errors", R("sync", None, 200), R("async", 190, 300), 10)
-    assert c.winner is None
+    assert (c.winner, c.decided) == (None, False)
+    assert c.text == ("Errors: sync none up to 200 users, async at 190 users: sync holds at least "
+                      "as many users; whether substantially more, a ramp beyond 200 users would "
+                      "tell.")
+    # A tie with a bound: the bound is the higher one.
+    c = repro.compare_thresholds("Errors", R("sync", 30, 30), R("async", None, 30), 10)
+    assert (c.winner, c.decided) == (None, False)
+    assert c.text.startswith("Errors: sync at 30 users, async none up to 30 users: async holds at "
+                             "least as many users")
     # Nor, when the ramp was cut short at 100, against one at 200.
     c = repro.compare_thresholds("Errors", R("sync", None, 100), R("async", 200, 300), 10)
-    assert c.winner is None
+    assert (c.winner, c.decided) == (None, False)
     assert c.text == ("Errors: sync none up to 100 users, async at 200 users: cannot tell which "
                       "holds more; sync was measured up to 100 users only.")
     both = repro.compare_thresholds("Errors", R("sync", None, 300), R("async", None, 300), 10)
-    assert both.winner is None
+    assert (both.winner, both.decided) == (None, False)
     assert both.text == "Errors: neither setup reached it (sync up to 300, async up to 300 users)."
 
 
@@ -240,6 +248,15 @@ def test_rates():
     assert c.text == ("Peak throughput: sync 135.5 req/s, async 105.5 req/s: async reaches only "
                       "78% of sync's.")
     assert repro.compare_rates("Peak throughput", "sync", 100.0, "async", 90.0).winner is None
+
+
+def test_verdict_says_what_was_not_decided():
+    comparisons = [repro.Comparison("Slowdown", None, ""),
+                   repro.Comparison("Errors", None, "", decided=False),
+                   repro.Comparison("Peak throughput", None, "")]
+    assert repro.verdict(comparisons) == (
+        "No substantial difference shown (errors undecided: ramp to more users with --users): "
+        "the async view did not make this app faster here.")
 
 
 @pytest.mark.parametrize("winners, expected", [
