@@ -56,6 +56,16 @@ class Sandbox:
         return subprocess.Popen([sys.executable, str(ROOT / "repro.py"), *args], env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+    def signal_when(self, pattern, signum, *args, timeout=120):
+        """Run repro, send it signum once stderr shows pattern; its exit
+        code, stdout and stderr."""
+        proc = self.start(*args)
+        stderr = Lines(proc.stderr)
+        stderr.wait_for(pattern, timeout)
+        proc.send_signal(signum)
+        out, err = finish(proc, stderr=stderr)
+        return proc.returncode, out, err
+
     def assert_clean(self):
         deadline = time.monotonic() + 5
         while processes_marked(self.mark) and time.monotonic() < deadline:
@@ -114,14 +124,11 @@ class Lines:
 
 
 def finish(proc, stdout=None, stderr=None, timeout=120):
-    """Wait for the child; its whole stdout and stderr."""
-    if stdout is None and stderr is None:
-        out, err = proc.communicate(timeout=timeout)
-        return out, err
+    """Wait for the child, both pipes drained all along (by the Lines
+    given, or new ones); its whole stdout and stderr."""
+    stdout, stderr = stdout or Lines(proc.stdout), stderr or Lines(proc.stderr)
     proc.wait(timeout=timeout)
-    out = stdout.rest() if stdout else proc.stdout.read()
-    err = stderr.rest() if stderr else proc.stderr.read()
-    return out, err
+    return stdout.rest(), stderr.rest()
 
 
 def test_small_run_end_to_end(sandbox):
@@ -163,13 +170,10 @@ def test_small_run_end_to_end(sandbox):
 
 
 def test_sigint_mid_ramp_prints_what_was_measured_and_leaves_nothing(sandbox):
-    proc = sandbox.start("--users", "300", "--step", "10", "--step-seconds", "1",
-                         "--min-requests", "1")
-    stderr = Lines(proc.stderr)
-    stderr.wait_for(r"sync +20 users", 120)
-    proc.send_signal(signal.SIGINT)
-    out, err = finish(proc, stderr=stderr)
-    assert proc.returncode == 130, err
+    code, out, err = sandbox.signal_when(r"sync +20 users", signal.SIGINT, "--users", "300",
+                                         "--step", "10", "--step-seconds", "1",
+                                         "--min-requests", "1")
+    assert code == 130, err
     assert "**Interrupted (SIGINT): what was measured until then.**" in out
     assert re.search(r"\| sync +\| .* \| interrupted at \d+ users +\|", out)
     assert "## async" not in out
@@ -182,24 +186,16 @@ def test_sigint_mid_ramp_prints_what_was_measured_and_leaves_nothing(sandbox):
     (r"sync: starting Gunicorn", signal.SIGINT, 130),
 ])
 def test_signal_during_setup_leaves_nothing(sandbox, moment, signum, code):
-    proc = sandbox.start(*SMALL)
-    stderr = Lines(proc.stderr)
-    stderr.wait_for(moment, 60)
-    proc.send_signal(signum)
-    out, err = finish(proc, stderr=stderr)
-    assert proc.returncode == code, err
+    returncode, out, err = sandbox.signal_when(moment, signum, *SMALL)
+    assert returncode == code, err
     assert out == ""
     assert f"interrupted by {signal.Signals(signum).name} before anything was measured" in err
     sandbox.assert_clean()
 
 
 def test_sigterm_while_the_second_setup_starts_reports_the_first(sandbox):
-    proc = sandbox.start(*SMALL)
-    stderr = Lines(proc.stderr)
-    stderr.wait_for(r"async: starting", 120)
-    proc.send_signal(signal.SIGTERM)
-    out, err = finish(proc, stderr=stderr)
-    assert proc.returncode == 143, err
+    code, out, err = sandbox.signal_when(r"async: starting", signal.SIGTERM, *SMALL)
+    assert code == 143, err
     assert "**Interrupted (SIGTERM)" in out
     assert re.search(r"\| sync +\| .* \| completed +\|", out)
     assert "## async" not in out
@@ -207,13 +203,11 @@ def test_sigterm_while_the_second_setup_starts_reports_the_first(sandbox):
 
 
 def test_a_signal_during_the_last_teardown_keeps_the_report_and_its_exit_code(sandbox):
-    proc = sandbox.start("--setups", "sync", "--users", "10", "--step-seconds", "1",
-                         "--min-requests", "1")
-    stderr = Lines(proc.stderr)
-    stderr.wait_for(r"sync +10 users", 120)  # the last step: the rest is teardown
-    proc.send_signal(signal.SIGTERM)
-    out, err = finish(proc, stderr=stderr)
-    assert proc.returncode == 143, err
+    # The last step's line: what follows is teardown.
+    code, out, err = sandbox.signal_when(r"sync +10 users", signal.SIGTERM, "--setups", "sync",
+                                         "--users", "10", "--step-seconds", "1",
+                                         "--min-requests", "1")
+    assert code == 143, err
     assert "Interrupted" not in out
     assert re.search(r"\| sync +\| .* \| completed +\|", out)
     assert "repro.py: SIGTERM came while shutting down; the run had finished" in err
