@@ -283,11 +283,28 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Settings:
+    """What of the Config a report needs to be read (passwords masked)."""
+    setups: tuple[str, ...]
+    users: int
+    step: int
+    step_seconds: float
+    min_requests: int
+    ramp: str
+    plan: tuple[int, ...]
+    think_time: float
+    timeout: float
+    workers: int
+    max_connections: Optional[int]  # of the private cluster; None with a DSN
+    dsn: Optional[str]
+
+
+@dataclass(frozen=True)
 class Report:
     command: str
     started: str
     environment: Environment
-    settings: dict[str, object]
+    settings: Settings
     setups: tuple[SetupResult, ...]
     seconds: float
     interrupted: Optional[str] = None
@@ -601,13 +618,13 @@ def render_environment(report: Report) -> list[str]:
         ["Uvicorn stack", env.uvicorn_stack],
         ["PostgreSQL", f"{env.postgres_version}, {env.postgres_source}, "
                        f"max_connections {env.max_connections}"],
-        ["Servers", f"{st['workers']} Gunicorn workers per setup; Django DEBUG=False, "
+        ["Servers", f"{st.workers} Gunicorn workers per setup; Django DEBUG=False, "
                     f"startproject middleware, asyncio debug off"],
         ["Load", f"closed loop (like Locust), aiohttp, one connection per user; think time "
-                 f"{st['think_time']:g} s, timeout {st['timeout']:g} s"],
-        ["Ramp", f"{st['ramp']}, {len(st['plan'])} steps: {' '.join(map(str, st['plan']))} "
-                 f"users; each measured for {st['step_seconds']:g} s and at least "
-                 f"{st['min_requests']} requests (at most {MAX_WINDOW_FACTOR * st['step_seconds']:g} s)"],
+                 f"{st.think_time:g} s, timeout {st.timeout:g} s"],
+        ["Ramp", f"{st.ramp}, {len(st.plan)} steps: {' '.join(map(str, st.plan))} users; each "
+                 f"measured for {st.step_seconds:g} s and at least {st.min_requests} requests "
+                 f"(at most {MAX_WINDOW_FACTOR * st.step_seconds:g} s)"],
     ]
     return md_table(["", ""], rows, "ll")
 
@@ -693,7 +710,7 @@ def render_conclusion(report: Report, by_name: dict[str, SetupResult]) -> list[s
     if sync is None or async_ is None or not sync.steps or not async_.steps:
         missing = [n for n, r in (("sync", sync), ("async", async_)) if r is None or not r.steps]
         return [f"No conclusion: the {_join(missing)} setup has no measurements in this run."]
-    step = int(report.settings["step"])
+    step = report.settings.step
     ours = compare_setups(sync, async_, step)
     lines = [f"- {c.text}" for c in ours]
     lines += ["", f"**{verdict(ours)}**", ""]
@@ -717,7 +734,7 @@ def render_markdown(report: Report) -> str:
         out += ["", f"**Interrupted ({report.interrupted}): what was measured until then.**"]
     out += ["", "## Environment", "", *render_environment(report)]
     out += ["", "## Summary", "", *render_summary(report.setups), "",
-            *threshold_rules(int(report.settings["step"]), str(report.settings["ramp"]))]
+            *threshold_rules(report.settings.step, report.settings.ramp)]
     for r in report.setups:
         out += ["", f"## {r.name}: {r.view} view on {r.server}", ""]
         if r.steps:
@@ -756,7 +773,7 @@ def report_to_json(report: Report) -> dict:
         "command": report.command, "started": report.started, "seconds": report.seconds,
         "interrupted": report.interrupted,
         "environment": dataclasses.asdict(report.environment),
-        "settings": report.settings, "setups": setups,
+        "settings": dataclasses.asdict(report.settings), "setups": setups,
     }
 
 
@@ -1793,17 +1810,13 @@ def collect_environment(db: Database) -> Environment:
         max_connections=db.max_connections)
 
 
-def report_settings(config: Config) -> dict[str, object]:
-    return {
-        "setups": list(config.setups), "users": config.users, "step": config.step,
-        "step_seconds": config.step_seconds, "min_requests": config.min_requests,
-        "ramp": config.ramp,
-        "think_time": config.think_time,
-        "timeout": config.timeout, "workers": config.workers,
-        "max_connections": None if config.dsn else config.max_connections,
-        "dsn": mask_dsn(config.dsn) if config.dsn else None,
-        "plan": config.plan,
-    }
+def report_settings(config: Config) -> Settings:
+    return Settings(
+        setups=config.setups, users=config.users, step=config.step,
+        step_seconds=config.step_seconds, min_requests=config.min_requests, ramp=config.ramp,
+        plan=tuple(config.plan), think_time=config.think_time, timeout=config.timeout,
+        workers=config.workers, max_connections=None if config.dsn else config.max_connections,
+        dsn=mask_dsn(config.dsn) if config.dsn else None)
 
 
 def command_line(config: Config) -> str:

@@ -32,10 +32,10 @@ ENV = Environment(
     postgres_version="15.18", postgres_source="private throwaway cluster from /usr/lib/pg/bin",
     max_connections=100)
 
-SETTINGS = {"setups": ["sync", "async"], "users": 60, "step": 10, "step_seconds": 2.0,
-            "min_requests": 50,
-            "ramp": "adaptive", "think_time": 1.0, "timeout": 30.0, "workers": 4,
-            "max_connections": 100, "dsn": None, "plan": [10, 20, 30, 40, 50, 60]}
+SETTINGS = repro.Settings(
+    setups=("sync", "async"), users=60, step=10, step_seconds=2.0, min_requests=50,
+    ramp="adaptive", plan=(10, 20, 30, 40, 50, 60), think_time=1.0, timeout=30.0, workers=4,
+    max_connections=100, dsn=None)
 
 SYNC = SetupResult(
     name="sync", view="sync", server="Gunicorn, sync workers (WSGI)",
