@@ -1056,26 +1056,33 @@ def first_line(text: str) -> str:
     return lines[0] if lines else text.strip()
 
 
-def mask_dsn(dsn: str) -> str:
-    """The DSN with its password, in any of the places one can be, as ***."""
-    masked = re.sub(r"(password\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", dsn, flags=re.I)
-    scheme, sep, rest = masked.partition("://")
-    if not sep:
-        return masked
-    # The user info ends at the last '@': a password may hold an unescaped
-    # '@', '/' or '?'.  Masking a little too much beats leaking.
-    at = rest.rfind("@")
-    user, colon, _ = rest[:max(at, 0)].partition(":")
-    if at < 0 or not colon or "/" in user:
-        return masked
-    return f"{scheme}://{user}:***{rest[at:]}"
-
-
-def dsn_password(dsn: str) -> Optional[str]:
+def _split_userinfo(dsn: str) -> Optional[tuple[str, str, str, str]]:
+    """(scheme, user, password, '@' and the rest) of a URL that carries a
+    password, else None.  The user info ends at the last '@': a password
+    may hold an unescaped '@', '/' or '?'.  A '/' before the ':' means the
+    '@' belongs to the path or query, not to a password."""
     scheme, sep, rest = dsn.partition("://")
     at = rest.rfind("@")
     user, colon, password = rest[:max(at, 0)].partition(":")
-    return password if sep and at >= 0 and colon else None
+    if not sep or at < 0 or not colon or "/" in user:
+        return None
+    return scheme, user, password, rest[at:]
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password, in any of the places one can be, as ***.
+    Masking a little too much beats leaking."""
+    masked = re.sub(r"(password\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", dsn, flags=re.I)
+    parts = _split_userinfo(masked)
+    if parts is None:
+        return masked
+    scheme, user, _, tail = parts
+    return f"{scheme}://{user}:***{tail}"
+
+
+def dsn_password(dsn: str) -> Optional[str]:
+    parts = _split_userinfo(dsn)
+    return None if parts is None else parts[2]
 
 
 def scrub(text: str, dsn: str) -> str:

@@ -95,6 +95,15 @@ def test_database_url_is_used_when_no_dsn_is_given(capsys, monkeypatch):
     assert "given by DATABASE_URL (postgresql://me:***@127.0.0.1:1/db)" in err
 
 
+def test_mask_and_password_read_the_user_info_alike():
+    # A '/' before the ':' puts the '@' in the path or query: no password.
+    dsn = "postgres://h/db?user=a:b@c"
+    assert repro.dsn_password(dsn) is None
+    assert repro.mask_dsn(dsn) == dsn
+    repro.check_dsn(dsn, "--dsn")  # no UsageError
+    assert repro.dsn_password("postgresql://u:p%40w@h:5432/db") == "p%40w"
+
+
 def test_driver_errors_never_echo_the_password():
     dsn = "postgresql://me:s3cr%2Fet@127.0.0.1:1/db"
     message = 'could not connect: password "s3cr/et" or s3cr%2Fet or s3cr, et'
