@@ -108,15 +108,20 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
-REQUIRED_MODULES = {
-    "django": "django",
-    "asyncpg": "asyncpg",
-    "psycopg2": "psycopg2-binary",
-    "gunicorn": "gunicorn",
-    "uvicorn": "uvicorn",
-    "uvicorn_worker": "uvicorn-worker",
-    "aiohttp": "aiohttp",
-}
+# requirements.txt, as (module to import, distribution, lowest version); a
+# test keeps the two equal.  Checked before anything starts, so that a
+# Python without them gets one line instead of a traceback.
+REQUIREMENTS = (
+    ("django", "django", "5.2"),
+    ("asyncpg", "asyncpg", "0.29"),
+    ("psycopg2", "psycopg2-binary", "2.9"),
+    ("gunicorn", "gunicorn", "23"),
+    ("uvicorn", "uvicorn", "0.30"),
+    ("uvicorn_worker", "uvicorn-worker", "0.2"),
+    ("aiohttp", "aiohttp", "3.9"),
+)
+SETUP_COMMANDS = ("python3 -m venv .venv && . .venv/bin/activate",
+                  "pip install -r requirements.txt")
 REPORTED_PACKAGES = (
     "Django", "gunicorn", "uvicorn", "uvicorn-worker", "asyncpg",
     "psycopg2-binary", "psycopg2", "aiohttp", "uvloop", "httptools",
@@ -2052,13 +2057,33 @@ def check_writable(path: str) -> None:
                          f"write to")
 
 
-def check_dependencies() -> None:
+def missing_requirements() -> list[str]:
+    """Each requirement this Python lacks, or has in too old a version."""
     import importlib.util
-    missing = [pkg for module, pkg in REQUIRED_MODULES.items()
-               if importlib.util.find_spec(module) is None]
-    if missing:
-        raise UsageError(f"missing Python packages: {', '.join(missing)}; "
-                         f"run: pip install -r requirements.txt")
+    from importlib import metadata
+    problems = []
+    for module, dist, lowest in REQUIREMENTS:
+        if importlib.util.find_spec(module) is None:
+            problems.append(dist)
+            continue
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            # psycopg2 may come as psycopg2 rather than psycopg2-binary.
+            continue
+        if _version_key(version)[:3] < _version_key(lowest):
+            problems.append(f"{dist} {version} (needs {lowest} or newer)")
+    return problems
+
+
+def check_dependencies() -> None:
+    missing = missing_requirements()
+    if not missing:
+        return
+    in_venv = sys.prefix != sys.base_prefix
+    how = (f"run: {SETUP_COMMANDS[1]}" if in_venv else
+           f"set up with: {SETUP_COMMANDS[0]}, then: {SETUP_COMMANDS[1]}")
+    raise UsageError(f"missing Python packages: {', '.join(missing)}; {how}")
 
 
 def raise_open_file_limit(users: int) -> None:

@@ -186,3 +186,55 @@ def test_command_line_in_the_report_masks_the_password():
     assert repro.command_line(config) == "python repro.py --dsn 'postgresql://u:***@h/db' --users 5"
     config = repro.parse_config(["--dsn=postgresql://u:pw@h/db"])
     assert repro.command_line(config) == "python repro.py '--dsn=postgresql://u:***@h/db'"
+
+
+def requirement_lines():
+    """requirements.txt as (distribution, lowest version), extras dropped."""
+    pairs = []
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, lowest = line.partition(">=")
+            pairs.append((name.split("[")[0].strip().lower(), lowest.strip()))
+    return pairs
+
+
+def test_the_dependency_check_knows_every_line_of_requirements_txt():
+    assert [(dist, lowest) for _, dist, lowest in repro.REQUIREMENTS] == requirement_lines()
+
+
+@pytest.mark.parametrize("module, dist", [(m, d) for m, d, _ in repro.REQUIREMENTS])
+def test_each_missing_package_is_named_in_one_line(monkeypatch, capsys, module, dist):
+    # find_spec answers None for a module whose sys.modules entry is None:
+    # to repro this Python lacks just that package.
+    monkeypatch.setitem(sys.modules, module, None)
+    assert repro.main(["--users", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"repro.py: error: missing Python packages: {dist}; ")
+    assert "pip install -r requirements.txt" in err
+
+
+def test_too_old_a_package_is_named_with_the_version_it_needs(monkeypatch, capsys):
+    monkeypatch.setattr(repro, "REQUIREMENTS", (("django", "django", "99.1"),))
+    assert repro.main([]) == 2
+    version = repro.package_version("django")
+    assert capsys.readouterr().err == (f"repro.py: error: missing Python packages: django "
+                                       f"{version} (needs 99.1 or newer); run: pip install -r "
+                                       f"requirements.txt\n" if sys.prefix != sys.base_prefix
+                                       else f"repro.py: error: missing Python packages: django "
+                                       f"{version} (needs 99.1 or newer); set up with: python3 "
+                                       f"-m venv .venv && . .venv/bin/activate, then: pip "
+                                       f"install -r requirements.txt\n")
+
+
+def test_a_python_without_any_requirement_gets_the_set_up_commands():
+    # -S: no site-packages at all, as a fresh system Python.
+    proc = subprocess.run([sys.executable, "-S", str(ROOT / "repro.py")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    dists = ", ".join(dist for _, dist, _ in repro.REQUIREMENTS)
+    assert proc.stderr == (f"repro.py: error: missing Python packages: {dists}; set up with: "
+                           f"python3 -m venv .venv && . .venv/bin/activate, then: pip install "
+                           f"-r requirements.txt\n")
+    assert proc.stdout == ""
