@@ -284,13 +284,14 @@ def test_external_dsn_is_used_and_only_repro_table_is_touched(sandbox, monkeypat
             with conn.cursor() as cur:
                 cur.execute("CREATE TABLE mine (x int)")
                 cur.execute("INSERT INTO mine VALUES (42)")
-            dsn = db.dsn.replace("repro@", "repro:secret@")
+            dsn, password = db.dsn, repro.dsn_password(db.dsn)
+            assert password and len(password) >= 32  # the private cluster's, of this run
             proc = sandbox.run("--dsn", dsn, "--setups", "async", "--users", "10",
                                "--step-seconds", "1", "--min-requests", "15")
             assert proc.returncode == 0, proc.stderr
             assert "given by --dsn: postgresql://repro:***@127.0.0.1" in proc.stdout
             assert "max_connections 50" in proc.stdout
-            assert "secret" not in proc.stdout + proc.stderr
+            assert password not in proc.stdout + proc.stderr
             # 10 users for a 1 s window: the window grew to hold 15 requests.
             assert re.search(r"^\| +10 \| +(1[5-9]|2\d) \| ", proc.stdout, re.M), proc.stdout
             with conn.cursor() as cur:
@@ -321,3 +322,45 @@ def test_seeding_is_idempotent_and_deterministic(tmp_path):
             conn.close()
     assert rows == repro.pokemon_rows()
     assert len(detail) == 1 and detail[0][2] == "Pikachu"
+
+
+def test_no_other_os_user_gets_into_the_private_cluster(sandbox):
+    if os.geteuid() != 0:
+        pytest.skip("acting as another OS user (nobody) needs root")
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    psql = repro.find_postgres_bindir() / "psql"
+    proc = sandbox.start("serve", "sync", "--workers", "1")
+    stdout = Lines(proc.stdout)
+    try:
+        url = stdout.wait_for(r"^http://127\.0\.0\.1:\d+/sync/$", 60).strip()
+        hint = stdout.wait_for(r"^PostgreSQL: ", 10)
+        assert re.match(r"PostgreSQL: postgresql://repro:\*\*\*@127\.0\.0\.1:\d+/postgres "
+                        r"\(password in \S+, readable by you only", hint), hint
+        # Where the cluster listens, as it says itself: line 5 of
+        # postmaster.pid is its socket directory, line 6 its TCP address.
+        [pidfile] = sandbox.tmp.glob("repro-*/postgres/data/postmaster.pid")
+        lines = pidfile.read_text().splitlines()
+        port, sockdir, address = lines[3], lines[4], lines[5]
+        assert address == "127.0.0.1"
+        attempts = []
+        for host in (address, sockdir, "localhost", "::1"):
+            for role in ("repro", "postgres"):
+                attempt = subprocess.run(
+                    [str(psql), "-w", "-h", host, "-p", port, "-U", role, "-d", "postgres",
+                     "-c", "SELECT 1"], user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[],
+                    env={"PATH": "/usr/bin:/bin", "PGCONNECT_TIMEOUT": "5"}, cwd="/",
+                    capture_output=True, text=True, timeout=30)
+                attempts.append((host, role, attempt.returncode, attempt.stderr.strip()))
+        let_in = [a for a in attempts if a[2] == 0]
+        assert not let_in, let_in
+        # Refused for a reason that holds, not because psql itself broke.
+        reasons = " ".join(a[3] for a in attempts)
+        assert "no password supplied" in reasons and "Permission denied" in reasons, attempts
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        finish(proc, stdout=stdout)
+    assert proc.returncode == 130
+    sandbox.assert_clean()
