@@ -12,11 +12,13 @@ from the numbers.
 
     python repro.py                 # both setups, 10..300 users
     python repro.py --users 400     # ramp up to 400 users
+    python repro.py --repeat 3      # each setup three times, interleaved
+    python repro.py --arrival 300   # open loop: ramp the arrival rate instead
     python repro.py serve async     # keep one setup running for your own tools
 
-The file reads top-down: constants, data types, statistics and thresholds,
-report rendering, the Django app, process management, the load generator,
-orchestration, the command line and main().
+The file reads top-down: constants, data types, statistics, thresholds and
+the ramp's plan, report rendering, the Django app, process management, the
+load generator, orchestration, the command line and main().
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ if __name__ == "__main__":
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
+import errno
 import glob
 import hashlib
+import heapq
+import itertools
 import json
 import math
 import os
@@ -41,10 +47,12 @@ import platform
 import random
 import re
 import secrets
+import selectors
 import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,6 +69,7 @@ from typing import Callable, Iterator, Optional, Sequence
 # ---------------------------------------------------------------------------
 
 PROG = "repro.py"
+SCHEMA = 2  # of the JSON that --json writes
 
 # The one table repro ever creates, fills or drops in a database.
 TABLE = "repro_pokemon"
@@ -77,30 +86,47 @@ ERROR_RATE = 0.01
 STOP_ERROR_RATE = 0.5
 STOP_AFTER_STEPS = 2
 SIMILAR_WITHIN = 0.15
-RESOLUTION = 0.10  # the adaptive ramp's largest step, as a share of the users
+RESOLUTION = 0.10  # a fine step: 10% of the level, or --step if that is more
+COARSE_FACTOR = 2  # the search's coarse step: the level doubles
+# A window whose arrivals and completions differ by more than this share
+# did not measure a steady state: the report says so.
+STEADY_WITHIN = 0.05
 # Above this share of one core, the load generator may be what limits a step.
 CLIENT_CPU_WARNING = 80.0
 
 DEFAULT_USERS = 300
 DEFAULT_STEP = 10
-DEFAULT_STEP_SECONDS = 2.0
+DEFAULT_STEP_SECONDS = 1.0
 DEFAULT_MIN_REQUESTS = 50
 DEFAULT_THINK_TIME = 1.0
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 4
 DEFAULT_MAX_CONNECTIONS = 100
-DEFAULT_RAMP = "adaptive"
+DEFAULT_RAMP = "search"
+DEFAULT_MAX_IN_FLIGHT = 1000
+DEFAULT_REPEAT = 1
 MAX_USERS = 100_000
+MAX_RATE = 100_000
 MAX_WORKERS = 256
+MAX_REPEAT = 50
+MAX_LOAD_PROCESSES = 64
 
 # A step's window also waits for --min-requests requests (medians of a
 # handful of requests are noise), but never beyond this many times
 # --step-seconds.
 MAX_WINDOW_FACTOR = 5
+# In open loop nobody thinks: a new rate settles for this long, plus the
+# previous step's median latency.
+OPEN_LOOP_SETTLE = 1.0
+# One load generator process per this many requests per second the ramp can
+# ask for, up to one per core.  Measured: one process sent 4,000 req/s, a new
+# connection each, on a quarter of a core (6,000 kept alive: an eighth).
+RATE_PER_LOAD_PROCESS = 5000
 
 # Deadlines for things that normally take about a second.
 POSTGRES_START_SECONDS = 30.0
 SERVER_START_SECONDS = 60.0
+LOADGEN_START_SECONDS = 30.0
 WARMUP_SECONDS = 20.0
 STOP_GRACE_SECONDS = 10.0
 TICK = 0.05
@@ -169,16 +195,23 @@ class Interrupted(Exception):
 
 
 class StopFlag:
-    """Set by signal handlers (which do nothing else); polled everywhere."""
+    """Set by signal handlers (which do nothing else); polled everywhere.
+    A second signal means: hurry, skip graceful shutdowns."""
 
     def __init__(self) -> None:
         self.signum: Optional[int] = None
+        self.count = 0
 
     def set(self, signum: int, _frame=None) -> None:
-        self.signum = signum
+        self.signum = self.signum or signum
+        self.count += 1
 
     def __bool__(self) -> bool:
         return self.signum is not None
+
+    @property
+    def hurry(self) -> bool:
+        return self.count >= 2
 
     def check(self) -> None:
         if self.signum is not None:
@@ -203,28 +236,47 @@ class Config:
     dsn_origin: Optional[str] = None  # "--dsn" or "DATABASE_URL"
     json_path: Optional[str] = None
     port: Optional[int] = None
+    repeat: int = DEFAULT_REPEAT
+    arrival: Optional[int] = None  # open loop up to this many req/s
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    load_processes: Optional[int] = None  # None: one per RATE_PER_LOAD_PROCESS
 
     @property
-    def plan(self) -> list[int]:
-        return RAMPS[self.ramp](self.users, self.step)
+    def open_loop(self) -> bool:
+        return self.arrival is not None
+
+    @property
+    def top(self) -> int:
+        """The highest level of the ramp: users, or req/s in open loop."""
+        return self.arrival if self.arrival is not None else self.users
+
+    @property
+    def unit(self) -> str:
+        return "req/s" if self.open_loop else "users"
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One request as the load generator saw it.  Times are perf_counter()."""
+    """One request as the load generator saw it.  Times are perf_counter(),
+    which is one clock for all processes of the machine.  In open loop,
+    start is when the request was due, not when it went out."""
 
     start: float
     end: float
-    outcome: str  # "ok", "timeout", "connection" or "http_<status>"
+    outcome: str  # "ok", "timeout", "connection", "http_<status>", "protocol"
 
 
 @dataclass(frozen=True)
 class StepWindow:
-    """One step of a ramp.  Requests that start in [start, window_end) count
-    for it; the step lasts until every one of them has ended (end)."""
+    """One step of a ramp.  The load changed at start; it settled until
+    window_start; requests that started in [window_start, window_end)
+    count for the step, which lasted until every one of them had ended
+    (end)."""
 
-    users: int
+    level: int  # users, or req/s in open loop
+    order: int  # 1 for the first step measured, and so on
     start: float
+    window_start: float
     window_end: float
     end: float
     cpu_seconds: float  # the load generator's own CPU time during the step
@@ -232,30 +284,72 @@ class StepWindow:
 
 @dataclass(frozen=True)
 class StepStats:
-    users: int
-    requests: int
+    level: int
+    order: int
+    requests: int  # started in the window
     failures: int
     failures_by_kind: dict[str, int]
-    rps: float  # successful responses per second of the measuring window
+    rps: float  # successful responses completed per second of the window
+    arrival_rps: float  # requests started per second of the window
+    completion_rps: float  # responses of any kind completed per second of the window
     p50_ms: Optional[float]  # latency percentiles of successful responses
     p95_ms: Optional[float]
     p99_ms: Optional[float]
     client_cpu_pct: float  # of one core
-    seconds: float  # how long the step was held, its tail included
+    client_cpu_ms: Optional[float]  # per request sent during the step
+    settle_seconds: float
+    seconds: float  # how long the step was held, settling and tail included
 
     @property
     def error_rate(self) -> float:
         return self.failures / self.requests if self.requests else 0.0
 
+    @property
+    def steady(self) -> bool:
+        """Arrivals and completions agree: the window saw a steady state,
+        not a queue filling up or draining."""
+        high = max(self.arrival_rps, self.completion_rps)
+        return high == 0 or abs(self.arrival_rps - self.completion_rps) <= STEADY_WITHIN * high
+
 
 @dataclass(frozen=True)
 class Thresholds:
     baseline_ms: Optional[float]
-    slowdown_users: Optional[int]
-    error_users: Optional[int]
+    slowdown: Optional[int]  # a level: users, or req/s in open loop
+    errors: Optional[int]
     peak_rps: float
-    peak_users: Optional[int]
-    max_users: int  # the highest step measured: "none up to max_users"
+    peak_level: Optional[int]
+    max_level: int  # the highest step measured: "none up to max_level"
+    plateau_spread: Optional[float]  # (max - min) / median of req/s on the plateau
+    sustained: Optional[int]  # the highest level measured below both thresholds
+
+
+@dataclass(frozen=True)
+class RampResult:
+    """One ramp of one setup: a repeat."""
+    steps: tuple[StepStats, ...]  # in the order measured
+    stop_reason: str  # "completed", or why the ramp ended early
+    warmup: str = ""
+    error: Optional[str] = None  # the setup could not be measured (fully)
+    log_findings: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False  # a signal cut its ramp short
+    restarts: int = 0  # the server started afresh for a lower level
+    step: int = DEFAULT_STEP  # the ramp's fine step
+
+    @property
+    def by_level(self) -> tuple[StepStats, ...]:
+        return tuple(sorted(self.steps, key=lambda s: s.level))
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return find_thresholds(self.by_level, self.step)
+
+    @property
+    def client_cpu_ms(self) -> Optional[float]:
+        """The load generator's CPU per request, over the whole ramp."""
+        sent = [(s.client_cpu_ms, s.requests) for s in self.steps if s.client_cpu_ms is not None]
+        weight = sum(n for _, n in sent)
+        return sum(ms * n for ms, n in sent) / weight if weight else None
 
 
 @dataclass(frozen=True)
@@ -263,16 +357,25 @@ class SetupResult:
     name: str
     view: str
     server: str
-    steps: tuple[StepStats, ...]
-    stop_reason: str  # "completed", or why the ramp ended early
-    warmup: str = ""
-    error: Optional[str] = None  # the setup could not be measured (fully)
-    log_findings: dict[str, int] = field(default_factory=dict)
-    interrupted: bool = False  # a signal cut its ramp short
+    ramps: tuple[RampResult, ...]  # one per repeat, in the order run
+
+    @property
+    def measured(self) -> tuple[RampResult, ...]:
+        return tuple(r for r in self.ramps if r.steps)
 
     @property
     def thresholds(self) -> Thresholds:
-        return find_thresholds(self.steps)
+        """Each measure's median over the repeats (the lower middle one for
+        an even count, so that it is a level that was measured)."""
+        return median_thresholds([r.thresholds for r in self.measured])
+
+    @property
+    def error(self) -> Optional[str]:
+        return next((r.error for r in self.ramps if r.error), None)
+
+    @property
+    def interrupted(self) -> bool:
+        return any(r.interrupted for r in self.ramps)
 
 
 @dataclass(frozen=True)
@@ -287,23 +390,34 @@ class Environment:
     postgres_version: str
     postgres_source: str
     max_connections: int
+    postgres_private: bool = True
+    container: Optional[str] = None  # what repro detected it runs in, if any
+    virtual_machine: bool = False
 
 
 @dataclass(frozen=True)
 class Settings:
     """What of the Config a report needs to be read (passwords masked)."""
     setups: tuple[str, ...]
-    users: int
+    top: int
+    unit: str  # "users" or "req/s"
     step: int
     step_seconds: float
     min_requests: int
     ramp: str
-    plan: tuple[int, ...]
+    plan: tuple[int, ...]  # the fixed ramps' levels; empty for the search
     think_time: float
     timeout: float
     workers: int
     max_connections: Optional[int]  # of the private cluster; None with a DSN
     dsn: Optional[str]
+    repeat: int = 1
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    load_processes: int = 1
+
+    @property
+    def open_loop(self) -> bool:
+        return self.unit == "req/s"
 
 
 @dataclass(frozen=True)
@@ -335,91 +449,173 @@ def percentile(sorted_values: Sequence[float], q: float) -> Optional[float]:
 
 
 def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
-    """Statistics of the samples that started inside the step's window."""
-    counted = [s for s in samples if window.start <= s.start < window.window_end]
+    """A step's statistics.  Latencies and failures are of the requests that
+    started in the window (the step held until they ended, so slow ones are
+    not dropped for being slow); throughput is of the responses that
+    completed in it, as Locust and wrk count it."""
+    low, high = window.window_start, window.window_end
+    counted = [s for s in samples if low <= s.start < high]
     latencies = sorted((s.end - s.start) * 1000.0 for s in counted if s.outcome == "ok")
     failures_by_kind: dict[str, int] = {}
     for s in counted:
         if s.outcome != "ok":
             failures_by_kind[s.outcome] = failures_by_kind.get(s.outcome, 0) + 1
-    window_seconds = window.window_end - window.start
+    completed = [s for s in samples if low <= s.end < high]
+    completed_ok = sum(1 for s in completed if s.outcome == "ok")
+    during = sum(1 for s in samples if window.start <= s.end < window.end)
+    seconds = high - low
     held = window.end - window.start
     return StepStats(
-        users=window.users,
+        level=window.level,
+        order=window.order,
         requests=len(counted),
         failures=len(counted) - len(latencies),
         failures_by_kind=dict(sorted(failures_by_kind.items())),
-        rps=len(latencies) / window_seconds if window_seconds > 0 else 0.0,
+        rps=completed_ok / seconds if seconds > 0 else 0.0,
+        arrival_rps=len(counted) / seconds if seconds > 0 else 0.0,
+        completion_rps=len(completed) / seconds if seconds > 0 else 0.0,
         p50_ms=percentile(latencies, 50),
         p95_ms=percentile(latencies, 95),
         p99_ms=percentile(latencies, 99),
         client_cpu_pct=100.0 * window.cpu_seconds / held if held > 0 else 0.0,
+        client_cpu_ms=1000.0 * window.cpu_seconds / during if during else None,
+        settle_seconds=window.window_start - window.start,
         seconds=held,
     )
 
 
-def _first_confirmed(flags: Sequence[bool]) -> Optional[int]:
+def baseline_of(steps: Sequence[StepStats]) -> Optional[float]:
+    """The lower median of the two lowest levels (given in order of level).
+    Both are low load; the search measures them at different moments (the
+    second one last), so that a passing disturbance of the machine, which
+    only ever adds latency, does not set the baseline."""
+    medians = [s.p50_ms for s in steps[:2] if s.p50_ms is not None]
+    return min(medians) if medians else None
+
+
+def is_slowed(s: StepStats, baseline: Optional[float]) -> bool:
+    """Its median is at least SLOWDOWN_FACTOR times the baseline.  A step
+    without one successful response counts as slowed down; without a
+    baseline no other step can be judged slow."""
+    return s.p50_ms is None or (baseline is not None and s.p50_ms >= SLOWDOWN_FACTOR * baseline)
+
+
+def is_erring(s: StepStats) -> bool:
+    return s.requests > 0 and s.error_rate >= ERROR_RATE
+
+
+def slowed_flags(steps: Sequence[StepStats]) -> list[bool]:
+    """Per step, given in order of level: is it slowed down?"""
+    baseline = baseline_of(steps)
+    return [is_slowed(s, baseline) for s in steps]
+
+
+def erring_flags(steps: Sequence[StepStats]) -> list[bool]:
+    return [is_erring(s) for s in steps]
+
+
+def confirms(level: int, above: int, step: int) -> bool:
+    """Whether a level measured above `level` is near enough to confirm a
+    threshold there: at most two fine steps higher."""
+    return above <= fine_up(fine_up(level, step), step)
+
+
+def _first_confirmed(flags: Sequence[bool], levels: Sequence[int], step: int,
+                     last_counts: bool = True) -> Optional[int]:
     """Index of the first step whose flag holds at that step and at the next
-    one (a lone noisy step does not set a threshold; the last step needs no
-    confirmation, there is nothing after it)."""
+    level measured, at most two fine steps higher (a lone noisy step does
+    not set a threshold).  The highest step needs no confirmation when
+    nothing above it was to be measured."""
     for i, flag in enumerate(flags):
-        if flag and (i == len(flags) - 1 or flags[i + 1]):
+        if not flag:
+            continue
+        if i == len(flags) - 1:
+            if last_counts:
+                return i
+        elif flags[i + 1] and confirms(levels[i], levels[i + 1], step):
             return i
     return None
 
 
-def find_thresholds(steps: Sequence[StepStats]) -> Thresholds:
+def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP) -> Thresholds:
+    """Thresholds of one ramp's steps, given in order of level; `step` is
+    its fine step."""
     if not steps:
-        return Thresholds(None, None, None, 0.0, None, 0)
-    baseline = steps[0].p50_ms
-    # A step without one successful response counts as slowed down; without
-    # a baseline, no other step can be judged slow.
-    slowed = [s.p50_ms is None or (baseline is not None and s.p50_ms >= SLOWDOWN_FACTOR * baseline)
-              for s in steps]
-    slowdown = _first_confirmed(slowed)
-    erring = [s.requests > 0 and s.error_rate >= ERROR_RATE for s in steps]
-    errors = _first_confirmed(erring)
-    peak = max(steps, key=lambda s: (s.rps, -s.users))
+        return Thresholds(None, None, None, 0.0, None, 0, None, None)
+    slowed, erring = slowed_flags(steps), erring_flags(steps)
+    levels = [s.level for s in steps]
+    slowdown = _first_confirmed(slowed, levels, step)
+    errors = _first_confirmed(erring, levels, step)
+    peak = max(steps, key=lambda s: (s.rps, -s.level))
+    # The plateau: from the slowdown threshold up to, not including, the
+    # error threshold.  Throughput there should hold still.
+    spread = None
+    if slowdown is not None:
+        plateau = [s.rps for s in steps[slowdown:errors]]
+        if len(plateau) >= 2 and statistics.median(plateau) > 0:
+            spread = (max(plateau) - min(plateau)) / statistics.median(plateau)
+    limit = min((i for i in (slowdown, errors) if i is not None), default=len(steps))
+    fine = [s.level for s, slow, err in zip(steps[:limit], slowed, erring) if not (slow or err)]
     return Thresholds(
-        baseline_ms=baseline,
-        slowdown_users=None if slowdown is None else steps[slowdown].users,
-        error_users=None if errors is None else steps[errors].users,
+        baseline_ms=baseline_of(steps),
+        slowdown=None if slowdown is None else steps[slowdown].level,
+        errors=None if errors is None else steps[errors].level,
         peak_rps=peak.rps,
-        peak_users=peak.users if peak.rps > 0 else None,
-        max_users=steps[-1].users,
+        peak_level=peak.level if peak.rps > 0 else None,
+        max_level=steps[-1].level,
+        plateau_spread=spread,
+        sustained=fine[-1] if fine else None,
     )
 
 
+def _median_level(values: Sequence[tuple[Optional[int], int]]) -> tuple[Optional[int], int]:
+    """Median of (level, max_level) pairs, a level not reached ranking above
+    every level reached; the lower middle one for an even count."""
+    ranked = sorted(values, key=lambda v: (v[0] is None, v[0] if v[0] is not None else v[1]))
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
+    if not each:
+        return find_thresholds(())
+    if len(each) == 1:
+        return each[0]
+    slowdown, max_slow = _median_level([(t.slowdown, t.max_level) for t in each])
+    errors, max_err = _median_level([(t.errors, t.max_level) for t in each])
+    peak = statistics.median_low([t.peak_rps for t in each])
+    peak_t = next(t for t in each if t.peak_rps == peak)
+    spreads = [t.plateau_spread for t in each if t.plateau_spread is not None]
+    baselines = [t.baseline_ms for t in each if t.baseline_ms is not None]
+    sustained = [t.sustained for t in each if t.sustained is not None]
+    return Thresholds(
+        baseline_ms=statistics.median_low(baselines) if baselines else None,
+        slowdown=slowdown, errors=errors, peak_rps=peak, peak_level=peak_t.peak_level,
+        # "none up to N" must name a level every repeat measured up to.
+        max_level=min(t.max_level for t in each),
+        plateau_spread=statistics.median_low(spreads) if spreads else None,
+        sustained=statistics.median_low(sustained) if sustained else None,
+    )
+
+
+def threshold_range(values: Sequence[tuple[Optional[int], int]]) -> str:
+    """'100-121' over the repeats' (level, max_level); a level not reached
+    shows as '>N'."""
+    def text(v: tuple[Optional[int], int]) -> str:
+        return f">{v[1]}" if v[0] is None else str(v[0])
+    ranked = sorted(values, key=lambda v: (v[0] is None, v[0] if v[0] is not None else v[1]))
+    low, high = text(ranked[0]), text(ranked[-1])
+    if low == high:
+        return low
+    return f"{low}-{high}" if ">" not in high else f"{low} to {high}"
+
+
 def early_stop_reason(steps: Sequence[StepStats]) -> Optional[str]:
-    """Why a ramp that is clearly past both thresholds should stop, or None."""
+    """Why a fixed ramp that is clearly past both thresholds should stop."""
     last = steps[-STOP_AFTER_STEPS:]
     if len(last) == STOP_AFTER_STEPS and all(s.error_rate > STOP_ERROR_RATE for s in last):
-        return (f"stopped at {last[-1].users} users: more than {STOP_ERROR_RATE:.0%} "
+        return (f"stopped at {last[-1].level}: more than {STOP_ERROR_RATE:.0%} "
                 f"of requests failed for {STOP_AFTER_STEPS} steps in a row")
     return None
-
-
-def linear_plan(users: int, step: int) -> list[int]:
-    """step, 2*step, ... users: the plain Locust-style ramp."""
-    plan = list(range(step, users + 1, step))
-    if not plan or plan[-1] != users:
-        plan.append(users)
-    return plan
-
-
-def adaptive_plan(users: int, step: int) -> list[int]:
-    """Each step adds `step` users or RESOLUTION of the users already there,
-    whichever is more.  A threshold is then known to within one step, which
-    is never coarser than the linear ramp's where the step is below
-    RESOLUTION of the threshold, nor coarser than RESOLUTION elsewhere; and
-    a ramp to 300 takes 22 steps instead of 30."""
-    plan = [min(step, users)]
-    while plan[-1] < users:
-        plan.append(min(users, max(plan[-1] + step, round(plan[-1] * (1 + RESOLUTION)))))
-    return plan
-
-
-RAMPS = {"adaptive": adaptive_plan, "linear": linear_plan}
 
 
 def most_common_failure(steps: Sequence[StepStats]) -> Optional[str]:
@@ -432,8 +628,108 @@ def most_common_failure(steps: Sequence[StepStats]) -> Optional[str]:
     return max(sorted(totals), key=lambda k: totals[k])
 
 
+# ---------------------------------------------------------------------------
+# The ramp's plan: which level to measure next (pure functions of the steps)
+# ---------------------------------------------------------------------------
+
+
+def fine_up(level: int, step: int) -> int:
+    """One fine step up: `step` more, or RESOLUTION more, whichever is more."""
+    return max(level + step, round(level * (1 + RESOLUTION)))
+
+
+def linear_plan(top: int, step: int) -> list[int]:
+    """step, 2*step, ... top: the plain Locust-style ramp."""
+    plan = list(range(step, top + 1, step))
+    if not plan or plan[-1] != top:
+        plan.append(top)
+    return plan
+
+
+def adaptive_plan(top: int, step: int) -> list[int]:
+    """Fine steps all the way: a threshold is known to within one step, and
+    a ramp to 300 takes 22 steps instead of 30."""
+    plan = [min(step, top)]
+    while plan[-1] < top:
+        plan.append(min(top, fine_up(plan[-1], step)))
+    return plan
+
+
+def _between(low: int, high: int) -> int:
+    """The geometric middle: thresholds are judged in ratios."""
+    return min(high - 1, max(low + 1, round(math.sqrt(low * high))))
+
+
+def search_next(steps: Sequence[StepStats], top: int, step: int) -> Optional[int]:
+    """The knee search.  It starts at the lowest level (`step`), jumps to
+    four times it, then doubles the level until a threshold shows; one fine
+    step above confirms it (or shows it was noise); the gap below it is then
+    bisected until it is one fine step wide; and the doubling goes on for
+    the other threshold, up to `top`.  Before the first bisection (or last)
+    comes twice the lowest level, the second low-load window of the
+    baseline, some time after the first.  Each threshold thus ends up
+    between measured levels one fine step apart, as on a ramp of fine steps,
+    without measuring every level far below or above it."""
+    if not steps:
+        return min(step, top)
+    by_level = sorted(steps, key=lambda s: s.level)
+    levels = [s.level for s in by_level]
+    highest = levels[-1]
+    second = 2 * step if 2 * step < top and 2 * step not in levels else None
+    for flags in (slowed_flags(by_level), erring_flags(by_level)):
+        for i, flag in enumerate(flags):
+            if not flag:
+                continue
+            last = i == len(levels) - 1
+            if not last and confirms(levels[i], levels[i + 1], step):
+                if not flags[i + 1]:
+                    continue  # a lone noisy level: not a threshold
+            elif not (last and highest >= top):
+                return min(top, fine_up(levels[i], step))  # confirm it, one fine step up
+            # The threshold: narrow the gap below it to one fine step; the
+            # second baseline window first, which may move the threshold.
+            if i > 0 and levels[i] > fine_up(levels[i - 1], step):
+                return second or _between(levels[i - 1], levels[i])
+            break
+        else:
+            if highest < top:
+                coarse = 4 * step if highest == step else highest * COARSE_FACTOR
+                return min(top, max(fine_up(highest, step), coarse))
+    return second
+
+
+def _fixed(plan: Callable[[int, int], list[int]]) -> Callable[..., Optional[int]]:
+    def next_level(steps: Sequence[StepStats], top: int, step: int) -> Optional[int]:
+        levels = plan(top, step)
+        if early_stop_reason(steps) or len(steps) >= len(levels):
+            return None
+        return levels[len(steps)]
+    return next_level
+
+
+@dataclass(frozen=True)
+class RampKind:
+    name: str
+    next_level: Callable[..., Optional[int]]  # (steps, top, step) -> the next level, or None
+    plan: Optional[Callable[[int, int], list[int]]]  # the fixed ramps' levels
+    description: str
+
+
+RAMPS = {
+    "search": RampKind("search", search_next, None,
+                       "doubles the level until a threshold shows, then bisects the gap below "
+                       "it to one fine step"),
+    "adaptive": RampKind("adaptive", _fixed(adaptive_plan), adaptive_plan,
+                         "every fine step up, one after the other"),
+    "linear": RampKind("linear", _fixed(linear_plan), linear_plan,
+                       "every --step up, one after the other"),
+}
+
+
+# ---------------------------------------------------------------------------
 # Comparing two setups.  A difference is substantial when it is more than
 # SIMILAR_WITHIN of the larger value and more than one ramp step.
+# ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Comparison:
@@ -441,59 +737,69 @@ class Comparison:
     winner: Optional[str]  # the better setup's name, or None: no substantial difference
     text: str
     decided: bool = True  # False: the ramp did not go far enough to tell
+    noisy: bool = False  # True: the medians differ, the repeats do not all agree
 
 
 @dataclass(frozen=True)
 class Reached:
-    """One setup's threshold: at `users`, or (None) not up to `max_users`."""
+    """One setup's threshold: at `level`, or (None) not up to `max_level`."""
     name: str
-    users: Optional[int]
-    max_users: int
+    level: Optional[int]
+    max_level: int
+    unit: str = "users"
 
     @property
     def value(self) -> int:
         # A threshold not reached is only known to lie above the highest step.
-        return self.max_users if self.users is None else self.users
+        return self.max_level if self.level is None else self.level
 
     def text(self) -> str:
-        return f"{self.name} {fmt_threshold(self.users, self.max_users, prose=True)}"
+        return f"{self.name} {fmt_threshold(self.level, self.max_level, self.unit, prose=True)}"
 
 
 def compare_thresholds(metric: str, a: Reached, b: Reached, step: int) -> Comparison:
-    """Higher is better: a threshold reached later means more users served.
+    """Higher is better: a threshold reached later means more load served.
     A threshold not reached is only a lower bound, which decides the
     comparison only when even the bound is substantially higher."""
+    unit = a.unit
     both = f"{a.text()}, {b.text()}"
-    if a.users is None and b.users is None:
+    if a.level is None and b.level is None:
         return Comparison(metric, None, f"{metric}: neither setup reached it "
-                          f"({a.name} up to {a.max_users}, {b.name} up to {b.max_users} users).",
+                          f"({a.name} up to {a.max_level}, {b.name} up to {b.max_level} {unit}).",
                           decided=False)
     # On a tie the bound is higher: its true value lies above it.
-    high, low = sorted((a, b), key=lambda r: (r.value, r.users is None), reverse=True)
-    if low.users is None:
+    high, low = sorted((a, b), key=lambda r: (r.value, r.level is None), reverse=True)
+    if low.level is None:
         return Comparison(metric, None, f"{metric}: {both}: cannot tell which holds more; "
-                          f"{low.name} was measured up to {low.max_users} users only.",
+                          f"{low.name} was measured up to {low.max_level} {unit} only.",
                           decided=False)
     diff = (high.value - low.value) / high.value
     substantial = diff > SIMILAR_WITHIN and high.value - low.value > step
-    if not substantial and high.users is None:
-        return Comparison(metric, None, f"{metric}: {both}: {high.name} holds at least as many "
-                          f"users; whether substantially more, a ramp beyond {high.max_users} "
-                          f"users would tell.", decided=False)
+    if not substantial and high.level is None:
+        return Comparison(metric, None, f"{metric}: {both}: {high.name} holds at least as "
+                          f"much; whether substantially more, a ramp beyond {high.max_level} "
+                          f"{unit} would tell.", decided=False)
     if not substantial:
         return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
                           f"({diff:.0%} apart; the rule needs more than {SIMILAR_WITHIN:.0%} "
                           f"and more than one step of {step}).")
-    more = "at least " if high.users is None else ""
+    more = "at least " if high.level is None else ""
     return Comparison(metric, high.name, f"{metric}: {both}: {high.name} holds {more}"
-                      f"{high.value / low.value - 1:.0%} more users before it is reached.")
+                      f"{high.value / low.value - 1:.0%} more {unit} before it is reached.")
 
 
-def compare_rates(metric: str, a: str, a_val: float, b: str, b_val: float) -> Comparison:
+def compare_rates(metric: str, a: str, a_val: float, a_saturated: bool,
+                  b: str, b_val: float, b_saturated: bool) -> Comparison:
+    """A peak is the most a setup delivered; it is its capacity only if the
+    load saturated it (its slowdown threshold was reached)."""
     high, low = (a, b) if a_val >= b_val else (b, a)
     high_val, low_val = max(a_val, b_val), min(a_val, b_val)
+    low_saturated = a_saturated if low == a else b_saturated
     diff = (high_val - low_val) / high_val if high_val else 0.0
     both = f"{a} {a_val:.1f} req/s, {b} {b_val:.1f} req/s"
+    if not low_saturated and (diff > SIMILAR_WITHIN or not (a_saturated or b_saturated)):
+        return Comparison(metric, None, f"{metric}: {both}: cannot tell; the load never "
+                          f"slowed {low} down, so its peak is not its capacity.", decided=False)
     if diff <= SIMILAR_WITHIN:
         return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
                           f"({diff:.0%} apart).")
@@ -501,34 +807,66 @@ def compare_rates(metric: str, a: str, a_val: float, b: str, b_val: float) -> Co
                       f"{low_val / high_val:.0%} of {high}'s.")
 
 
-def compare_setups(a: SetupResult, b: SetupResult, step: int) -> list[Comparison]:
-    ta, tb = a.thresholds, b.thresholds
+def compare_thresholds_of(name_a: str, ta: Thresholds, name_b: str, tb: Thresholds, step: int,
+                          unit: str) -> list[Comparison]:
     return [
-        compare_thresholds("Slowdown", Reached(a.name, ta.slowdown_users, ta.max_users),
-                           Reached(b.name, tb.slowdown_users, tb.max_users), step),
-        compare_thresholds("Errors", Reached(a.name, ta.error_users, ta.max_users),
-                           Reached(b.name, tb.error_users, tb.max_users), step),
-        compare_rates("Peak throughput", a.name, ta.peak_rps, b.name, tb.peak_rps),
+        compare_thresholds("Slowdown", Reached(name_a, ta.slowdown, ta.max_level, unit),
+                           Reached(name_b, tb.slowdown, tb.max_level, unit), step),
+        compare_thresholds("Errors", Reached(name_a, ta.errors, ta.max_level, unit),
+                           Reached(name_b, tb.errors, tb.max_level, unit), step),
+        compare_rates("Peak throughput", name_a, ta.peak_rps, ta.slowdown is not None,
+                      name_b, tb.peak_rps, tb.slowdown is not None),
     ]
+
+
+def compare_setups(a: SetupResult, b: SetupResult, step: int, unit: str) -> list[Comparison]:
+    """By the medians; with repeats, a winner only where every repeat agrees."""
+    overall = compare_thresholds_of(a.name, a.thresholds, b.name, b.thresholds, step, unit)
+    pairs = list(zip(a.measured, b.measured))
+    if len(pairs) < 2:
+        return overall
+    each = [compare_thresholds_of(a.name, ra.thresholds, b.name, rb.thresholds, step, unit)
+            for ra, rb in pairs]
+    agreed = []
+    for i, c in enumerate(overall):
+        winners = [e[i].winner for e in each]
+        if c.winner is not None and any(w != c.winner for w in winners):
+            said = ", ".join(w or "neither" for w in winners)
+            c = Comparison(c.metric, None, f"{c.text[:-1]}; but the {len(pairs)} repeats "
+                           f"do not all agree (better: {said}), so this is within the noise.",
+                           noisy=True)
+        elif c.winner is not None:
+            c = dataclasses.replace(c, text=f"{c.text[:-1]}, in each of the {len(pairs)} "
+                                    f"repeats.")
+        agreed.append(c)
+    return agreed
 
 
 def verdict(comparisons: Sequence[Comparison], where: str = "here") -> str:
     async_wins = [c.metric.lower() for c in comparisons if c.winner == "async"]
     sync_wins = [c.metric.lower() for c in comparisons if c.winner == "sync"]
-    undecided = [c.metric.lower() for c in comparisons if not c.decided]
+    undecided = [c.metric.lower() for c in comparisons if not c.decided or c.noisy]
     if not async_wins and not sync_wins:
+        noisy = [c.metric.lower() for c in comparisons if c.noisy]
+        if noisy:
+            return (f"The repeats do not agree on {_join(noisy)}: the difference is within the "
+                    f"noise, so whether the async view made this app faster {where} cannot be "
+                    f"told (run more repeats, or on a quieter machine).")
         if undecided:
-            return (f"No substantial difference shown ({_join(undecided)} undecided: ramp to more "
-                    f"users with --users): the async view did not make this app faster {where}.")
+            return (f"No substantial difference shown ({_join(undecided)} undecided: ramp "
+                    f"further): the async view did not make this app faster {where}.")
         return ("No substantial difference on any measure: the async view did not make "
                 f"this app faster {where}.")
-    rest = " and no worse on the rest" if len(async_wins + sync_wins) < len(comparisons) else ""
+    # What the winner did not win was either a tie or could not be told.
+    ties = len(comparisons) - len(async_wins + sync_wins) - len(undecided)
+    rest = (" and no worse on the rest" if ties and not undecided else
+            f" ({_join(undecided)} undecided)" if undecided else "")
     if async_wins and not sync_wins:
         return f"The async setup did better on {_join(async_wins)}{rest}: async paid off {where}."
     if sync_wins and not async_wins:
         return (f"The sync setup did better on {_join(sync_wins)}{rest}: async did not pay off "
                 f"{where}.")
-    return (f"Mixed: async did better on {_join(async_wins)}, sync on {_join(sync_wins)}.")
+    return f"Mixed: async did better on {_join(async_wins)}, sync on {_join(sync_wins)}."
 
 
 def _join(words: Sequence[str]) -> str:
@@ -549,6 +887,9 @@ class Published:
 PUBLISHED_2021 = {"sync": Published(130, 310), "async": Published(100, 280)}
 PUBLISHED_MACHINE = "8-core AMD, Docker (app and Postgres containers), Locust, read by eye"
 PUBLISHED_STEP = 10
+
+FAILURE_NAMES = {"timeout": "timeout", "connection": "connection error",
+                 "protocol": "malformed response"}
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
@@ -571,10 +912,11 @@ def fmt_ms(value: Optional[float]) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def fmt_threshold(users: Optional[int], max_users: int, prose: bool = False) -> str:
+def fmt_threshold(level: Optional[int], max_level: int, unit: str = "users",
+                  prose: bool = False) -> str:
     if prose:
-        return f"none up to {max_users} users" if users is None else f"at {users} users"
-    return f"none up to {max_users}" if users is None else str(users)
+        return f"none up to {max_level} {unit}" if level is None else f"at {level} {unit}"
+    return f"none up to {max_level}" if level is None else str(level)
 
 
 def fmt_kind(kind: Optional[str]) -> str:
@@ -582,7 +924,7 @@ def fmt_kind(kind: Optional[str]) -> str:
         return "none"
     if kind.startswith("http_"):
         return "HTTP " + kind[5:]
-    return {"timeout": "timeout", "connection": "connection error"}.get(kind, kind)
+    return FAILURE_NAMES.get(kind, kind)
 
 
 def fmt_duration(seconds: float) -> str:
@@ -590,35 +932,79 @@ def fmt_duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
-def threshold_rules(step: int, ramp: str) -> list[str]:
-    resolution = (f"within {step} users or {RESOLUTION:.0%}, whichever is more" if ramp == "adaptive"
-                  else f"within {step} users")
-    return [
-        f"- **Slowdown at**: the lowest user count whose median latency is at least "
-        f"{SLOWDOWN_FACTOR:g}x the baseline (the median of the lowest step), and still is at "
-        f"the next step; a step without one successful response counts as slowed down.",
-        f"- **Errors at**: the lowest user count where {ERROR_RATE:.0%} or more of the requests "
-        f"fail (timeout, connection error or an HTTP status other than 200), and still do "
-        f"at the next step.",
-        "- A lone noisy step does not set a threshold; the last step measured needs no "
-        "confirmation. Latencies are of successful responses. A threshold not reached is "
-        "\"none up to N\", N being the highest step measured.",
-        f"- A step counts the requests that started in its window (see Ramp above) and holds "
-        f"until all of them have ended; req/s is successful responses per second of that "
-        f"window. A threshold lies above the step before the one named: {resolution}.",
-        f"- client CPU % is the load generator's own CPU time per second, in % of one core; "
-        f"near 100% the load generator, not the server, would be the limit.",
+def fmt_share(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def threshold_rules(st: Settings) -> list[str]:
+    unit = st.unit
+    resolution = (f"within {st.step} {unit} or {RESOLUTION:.0%}, whichever is more"
+                  if st.ramp != "linear" else f"within {st.step} {unit}")
+    lines = [
+        f"- **Slowdown at**: the lowest level whose median latency is at least "
+        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower median of the two lowest levels), and still is at "
+        f"the next level measured; a step without one successful response counts as slowed "
+        f"down.",
+        f"- **Errors at**: the lowest level where {ERROR_RATE:.0%} or more of the requests "
+        f"fail (a timeout, a connection error, an HTTP status other than 200 or a malformed "
+        f"response), and still do at the next level measured.",
+        "- The next level measured above must be at most two fine steps higher: a lone noisy "
+        "step does not set a threshold. The highest level measured needs no confirmation. "
+        "Latencies are of successful responses. A threshold not reached is \"none up to N\", "
+        "N being the highest level measured.",
+        f"- A threshold lies above the level measured just below it: {resolution}.",
+        "- req/s counts the successful responses completed during a step's window, as Locust "
+        "and wrk do. Latencies and failures are of the requests sent during the window, held "
+        "until each has ended. Where the requests sent and the responses completed per second "
+        f"differ by more than {STEADY_WITHIN:.0%}, the window did not see a steady state: its "
+        "req/s is marked *.",
+        "- **Plateau spread**: (max - min) / median of req/s over the levels from the slowdown "
+        "threshold up to, not including, the error threshold: how still throughput held once "
+        "the setup was saturated.",
+        "- client CPU % is the load generator's own CPU time per second, in % of one core; "
+        "near 100% the load generator, not the server, would be the limit.",
         f"- Two setups differ substantially when the smaller value is more than "
-        f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({step} users) away.",
+        f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({st.step} {unit}) away. "
+        f"A peak counts as a setup's capacity only if the load slowed it down.",
     ]
+    if st.open_loop:
+        lines.append(f"- **Sustained**: the highest rate measured below both thresholds (its "
+                     f"median within {SLOWDOWN_FACTOR:g}x the lowest rate's, under "
+                     f"{ERROR_RATE:.0%} errors); the users it corresponds to are that rate "
+                     f"times (think time + its median latency).")
+    if st.repeat > 1:
+        lines.append(f"- With {st.repeat} repeats (run interleaved, one setup after the other), "
+                     f"each value is the median (the lower middle one of an even count) with "
+                     f"the range in brackets; a comparison names a winner only when every "
+                     f"repeat does.")
+    return lines
+
+
+def machine_kind(env: Environment) -> str:
+    parts = [f"in a container ({env.container})" if env.container else "not in a container"]
+    if env.virtual_machine:
+        parts.insert(0, "virtual machine")
+    return ", ".join(parts)
 
 
 def render_environment(report: Report) -> list[str]:
     env, st = report.environment, report.settings
     packages = ", ".join(f"{name} {version}" for name, version in env.packages.items())
+    processes = f"{st.load_processes} process{'es' if st.load_processes > 1 else ''}"
+    load = (f"open loop, up to {st.max_in_flight} in flight" if st.open_loop else
+            f"closed loop, think time {st.think_time:g} s") + (
+        f", timeout {st.timeout:g} s; repro's HTTP/1.1 client in {processes}")
+    if st.plan:
+        ramp = f"{st.ramp}, {len(st.plan)} steps: {' '.join(map(str, st.plan))} {st.unit}"
+    else:
+        ramp = (f"{st.ramp} from {st.step} to {st.top} {st.unit}, fine step {st.step} "
+                f"{st.unit} or {RESOLUTION:.0%}")
+    if st.repeat > 1:
+        ramp += f"; {st.repeat} repeats, interleaved"
     rows = [
         ["CPU", f"{env.cpu_model} ({env.cpu_count} cores)"],
         ["Memory", env.memory],
+        ["Machine", machine_kind(env)],
         ["OS", env.os],
         ["Python", env.python],
         ["Packages", packages],
@@ -627,51 +1013,165 @@ def render_environment(report: Report) -> list[str]:
                        f"max_connections {env.max_connections}"],
         ["Servers", f"{st.workers} Gunicorn workers per setup; Django DEBUG=False, "
                     f"startproject middleware, asyncio debug off"],
-        ["Load", f"closed loop (like Locust), aiohttp, one connection per user; think time "
-                 f"{st.think_time:g} s, timeout {st.timeout:g} s"],
-        ["Ramp", f"{st.ramp}, {len(st.plan)} steps: {' '.join(map(str, st.plan))} users; each "
-                 f"measured for {st.step_seconds:g} s and at least {st.min_requests} requests "
-                 f"(at most {MAX_WINDOW_FACTOR * st.step_seconds:g} s)"],
+        ["Load", load],
+        ["Ramp", ramp],
     ]
     return md_table(["", ""], rows, "ll")
 
 
+def render_method(st: Settings) -> list[str]:
+    """How the load was made and each step measured, in words."""
+    if st.open_loop:
+        load = (f"- **Load**: open loop. GETs go out on a fixed schedule whatever the answers, "
+                f"at most {st.max_in_flight} in flight; a request due beyond that waits, and "
+                f"its latency counts from when it was due.")
+    else:
+        load = (f"- **Load**: closed loop, like Locust's users: each user sends a GET, waits "
+                f"for the answer and thinks {st.think_time:g} s, on one connection kept alive "
+                f"where the server allows. New users start evenly spread over one think time.")
+    if st.plan:
+        ramp = f"- **Ramp**: {RAMPS[st.ramp].description}: {' '.join(map(str, st.plan))} {st.unit}."
+    else:
+        ramp = (f"- **Ramp**: a search from {st.step} to {st.top} {st.unit}. From the lowest level "
+                f"it jumps to four times it, then doubles the level until a threshold shows. A "
+                f"fine step above confirms it ({st.step} {st.unit} or {RESOLUTION:.0%}, "
+                f"whichever is more), and bisection narrows the gap below it to one fine step; "
+                f"then the doubling goes on for the other threshold. Twice the lowest level is "
+                f"measured before the first bisection, a while after the lowest: the second "
+                f"window of the baseline. The # column gives the order in which the levels were "
+                f"measured. A level below one that slowed the server down or made it fail is "
+                f"measured on a restarted server, since an overload leaves the async server "
+                f"slower for a while (measured on repro's development machine: 57 users, 22 ms "
+                f"median on a fresh server, 42 ms right after 160 users).")
+    if st.open_loop:
+        step = (f"- **Each step** settles for {OPEN_LOOP_SETTLE:g} s plus the previous step's "
+                f"median latency, and until every request in flight was sent after that. Its "
+                f"window then lasts {st.step_seconds:g} s and until {st.min_requests} requests "
+                f"were due in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} s.")
+    else:
+        step = (f"- **Each step** settles for one think time plus the previous step's median "
+                f"latency, and until every request in flight was sent after that think time: "
+                f"the queue has turned over once at the new level (after a ramp down, the "
+                f"retired users' last requests have ended too). Its window then lasts "
+                f"{st.step_seconds:g} s, and at least one user cycle (think time plus median "
+                f"latency): with a fixed think time users come back in waves, and a shorter "
+                f"window would catch a crest or a trough. It also lasts until {st.min_requests} "
+                f"requests have started in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} "
+                f"s (or one cycle).")
+    return [load, ramp, step + " The step then holds its load until every request of its "
+            "window has ended."]
+
+
 def short_reason(stop_reason: str) -> str:
-    """'stopped at 50 users: more than ...' -> 'stopped at 50 users'."""
+    """'stopped at 50: more than ...' -> 'stopped at 50'."""
     return stop_reason.split(":")[0].split(" (")[0]
 
 
-def render_summary(setups: Sequence[SetupResult]) -> list[str]:
+def sustained_users(ramp: RampResult, think_time: float) -> Optional[float]:
+    """Closed-loop users that the sustained rate corresponds to (Little's law)."""
+    t = ramp.thresholds
+    step = next((s for s in ramp.steps if s.level == t.sustained), None)
+    if step is None or step.p50_ms is None:
+        return None
+    return step.level * (think_time + step.p50_ms / 1000.0)
+
+
+def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str:
+    """The median, and the range over the repeats where they differ."""
+    spread = threshold_range(values)
+    return median if spread in (median, f">{values[0][1]}") and len(set(values)) == 1 \
+        else f"{median} ({spread})"
+
+
+def render_summary(setups: Sequence[SetupResult], st: Settings) -> list[str]:
     rows = []
     for r in setups:
-        t = r.thresholds
-        peak = f"{t.peak_rps:.1f} ({t.peak_users})" if t.peak_users else "-"
-        rows.append([
-            r.name, fmt_threshold(t.slowdown_users, t.max_users) if r.steps else "-",
-            fmt_threshold(t.error_users, t.max_users) if r.steps else "-", peak,
+        t, ramps = r.thresholds, r.measured
+        each = [x.thresholds for x in ramps]
+        if not ramps:
+            rows.append([r.name, "-", "-", "-", "-", "-", "-",
+                         short_reason(r.ramps[-1].stop_reason if r.ramps else "not measured")]
+                        + (["-"] if st.open_loop else []))
+            continue
+        peak = f"{t.peak_rps:.1f} ({t.peak_level})" if t.peak_level else "-"
+        if len(each) > 1:
+            peaks = sorted(x.peak_rps for x in each)
+            peak += f", {peaks[0]:.1f}-{peaks[-1]:.1f}"
+        all_steps = [s for x in ramps for s in x.steps]
+        row = [
+            r.name,
+            _with_range(fmt_threshold(t.slowdown, t.max_level),
+                        [(x.slowdown, x.max_level) for x in each]),
+            _with_range(fmt_threshold(t.errors, t.max_level),
+                        [(x.errors, x.max_level) for x in each]),
+            peak,
             fmt_ms(t.baseline_ms) + (" ms" if t.baseline_ms is not None else ""),
-            fmt_kind(most_common_failure(r.steps)) if r.steps else "-",
-            short_reason(r.stop_reason),
-        ])
-    return md_table(["setup", "slowdown at", "errors at", "peak req/s (users)",
-                     "baseline median", "most common error", "ramp"], rows, "lrrrrll")
+            fmt_share(t.plateau_spread),
+            fmt_kind(most_common_failure(all_steps)),
+            ", ".join(dict.fromkeys(short_reason(x.stop_reason) for x in r.ramps)),
+        ]
+        if st.open_loop:
+            users = [u for x in ramps if (u := sustained_users(x, st.think_time)) is not None]
+            row.append("-" if t.sustained is None else
+                       f"{t.sustained} (≈ {statistics.median_low(users):.0f} users)" if users
+                       else str(t.sustained))
+        rows.append(row)
+    headers = ["setup", "slowdown at", "errors at", "peak req/s (at)", "baseline median",
+               "plateau spread", "most common error", "ramp"]
+    align = "lrrrrrll"
+    if st.open_loop:
+        headers.append("sustained req/s")
+        align += "r"
+    return md_table(headers, rows, align)
 
 
-def render_steps(result: SetupResult) -> list[str]:
+def render_steps(ramp: RampResult, unit: str) -> list[str]:
     rows = []
-    for s in result.steps:
+    for s in ramp.by_level:
         http = sum(n for k, n in s.failures_by_kind.items() if k.startswith("http_"))
+        timeouts, conn = s.failures_by_kind.get("timeout", 0), s.failures_by_kind.get("connection", 0)
         rows.append([
-            str(s.users), str(s.requests),
+            str(s.level), str(s.order), str(s.requests),
             f"{s.failures} ({100 * s.error_rate:.0f}%)" if s.failures else "0",
-            str(s.failures_by_kind.get("timeout", 0)),
-            str(s.failures_by_kind.get("connection", 0)), str(http),
-            f"{s.rps:.1f}", fmt_ms(s.p50_ms), fmt_ms(s.p95_ms), fmt_ms(s.p99_ms),
-            f"{s.client_cpu_pct:.0f}", f"{s.seconds:.1f}",
+            str(timeouts), str(conn), str(http), str(s.failures - timeouts - conn - http),
+            f"{s.rps:.1f}" + ("" if s.steady else " *"), f"{s.arrival_rps:.1f}",
+            fmt_ms(s.p50_ms), fmt_ms(s.p95_ms), fmt_ms(s.p99_ms),
+            f"{s.client_cpu_pct:.0f}", f"{s.settle_seconds:.1f}", f"{s.seconds:.1f}",
         ])
-    return md_table(["users", "requests", "failures", "timeouts", "conn. errors", "HTTP errors",
-                     "req/s", "p50 ms", "p95 ms", "p99 ms", "client CPU %", "held s"],
-                    rows, "rrrrrrrrrrrr")
+    return md_table([unit, "#", "requests", "failures", "timeouts", "conn. errors",
+                     "HTTP errors", "other errors", "req/s", "sent/s", "p50 ms", "p95 ms",
+                     "p99 ms", "client CPU %", "settled s", "held s"],
+                    rows, "rrrrrrrrrrrrrrrr")
+
+
+def render_ramp(ramp: RampResult, unit: str) -> list[str]:
+    out: list[str] = []
+    if ramp.steps:
+        out += render_steps(ramp, unit)
+        out.append("")
+    cpu = ramp.client_cpu_ms
+    restarts = (f" The server was restarted {ramp.restarts} time{'s' if ramp.restarts > 1 else ''} "
+                f"before a lower level." if ramp.restarts else "")
+    out.append(f"Ramp: {ramp.stop_reason}. Warm-up: {ramp.warmup or '-'}.{restarts}"
+               + (f" Load generator: {cpu:.2f} ms of CPU per request." if cpu is not None else ""))
+    unsteady = [str(s.level) for s in ramp.by_level if not s.steady]
+    if unsteady:
+        out.append("")
+        out.append(f"\\* Not steady at {_join(unsteady)} {unit}: requests sent and responses "
+                   f"completed per second differ by more than {STEADY_WITHIN:.0%}.")
+    busy = [str(s.level) for s in ramp.by_level if s.client_cpu_pct >= CLIENT_CPU_WARNING]
+    if busy:
+        out.append("")
+        out.append(f"Warning: the load generator used {CLIENT_CPU_WARNING:.0f}% or more of a "
+                   f"core at {_join(busy)} {unit}; those steps may measure the client, not the "
+                   f"server.")
+    findings = [f"{count} x {LOG_FINDINGS[pattern]}" for pattern, count in
+                ramp.log_findings.items() if count]
+    if findings:
+        out += ["", f"Server log: {'; '.join(findings)}."]
+    if ramp.error:
+        out += ["", "```text", ramp.error.rstrip(), "```"]
+    return out
 
 
 def render_published(report: Report, by_name: dict[str, SetupResult]) -> list[str]:
@@ -679,19 +1179,20 @@ def render_published(report: Report, by_name: dict[str, SetupResult]) -> list[st
     ours = []
     for name in PUBLISHED_2021:
         r = by_name.get(name)
-        if r is None or not r.steps:
+        if r is None or not r.measured:
             ours += ["-", "-"]
         else:
             t = r.thresholds
-            ours += [fmt_threshold(t.slowdown_users, t.max_users),
-                     fmt_threshold(t.error_users, t.max_users)]
+            ours += [fmt_threshold(t.slowdown, t.max_level), fmt_threshold(t.errors, t.max_level)]
     published = []
     for p in PUBLISHED_2021.values():
         published += [f"~{p.slowdown_users}", f"~{p.error_users}"]
-    where = "no Docker" if "private" in env.postgres_source else "Postgres given by DSN"
+    where = "in a container" if env.container else "no container"
+    database = "private PostgreSQL" if env.postgres_private else "PostgreSQL given by DSN"
     rows = [
         ["2021, published", *published, PUBLISHED_MACHINE],
-        ["this run", *ours, f"{env.cpu_model}, {env.cpu_count} cores, {where}, repro.py"],
+        ["this run", *ours, f"{env.cpu_model}, {env.cpu_count} cores, {where}, {database}, "
+                            f"repro.py"],
     ]
     return md_table(["", "sync: slowdown", "sync: errors", "async: slowdown", "async: errors",
                      "machine"], rows, "lrrrrl")
@@ -714,19 +1215,22 @@ def _async_paid_off(comparisons: Sequence[Comparison]) -> bool:
 
 def render_conclusion(report: Report, by_name: dict[str, SetupResult]) -> list[str]:
     sync, async_ = by_name.get("sync"), by_name.get("async")
-    if sync is None or async_ is None or not sync.steps or not async_.steps:
-        missing = [n for n, r in (("sync", sync), ("async", async_)) if r is None or not r.steps]
+    if sync is None or async_ is None or not sync.measured or not async_.measured:
+        missing = [n for n, r in (("sync", sync), ("async", async_)) if r is None or not r.measured]
         return [f"No conclusion: the {_join(missing)} setup has no measurements in this run."]
-    step = report.settings.step
-    ours = compare_setups(sync, async_, step)
+    st = report.settings
+    ours = compare_setups(sync, async_, st.step, st.unit)
     lines = [f"- {c.text}" for c in ours]
     lines += ["", f"**{verdict(ours)}**", ""]
-    theirs = published_comparisons()
-    agree = _async_paid_off(ours) == _async_paid_off(theirs)
-    lines.append(
-        f"The 2021 numbers, by the same rule: {' '.join(c.text for c in theirs)} "
-        f"{verdict(theirs, 'in 2021')} This run {'agrees' if agree else 'disagrees'} with 2021 on "
-        f"whether async paid off.")
+    if not st.open_loop:
+        theirs = published_comparisons()
+        agree = _async_paid_off(ours) == _async_paid_off(theirs)
+        lines.append(
+            f"The 2021 numbers, by the same rule: {' '.join(c.text for c in theirs)} "
+            f"{verdict(theirs, 'in 2021')} This run {'agrees' if agree else 'disagrees'} with "
+            f"2021 on whether async paid off.")
+    else:
+        lines.append("2021 ramped users, not arrival rates: its numbers are not compared here.")
     if report.interrupted or sync.error or async_.error:
         lines += ["", "Caution: this run was cut short (see the ramp column); the thresholds are "
                       "those of the steps measured."]
@@ -734,55 +1238,66 @@ def render_conclusion(report: Report, by_name: dict[str, SetupResult]) -> list[s
 
 
 def render_markdown(report: Report) -> str:
+    st = report.settings
     by_name = {r.name: r for r in report.setups}
     out = ["# Do async Django views make this app faster?", "",
            f"`{report.command}`  ", f"started {report.started}, took {fmt_duration(report.seconds)}"]
     if report.interrupted:
         out += ["", f"**Interrupted ({report.interrupted}): what was measured until then.**"]
-    out += ["", "## Environment", "", *render_environment(report)]
-    out += ["", "## Summary", "", *render_summary(report.setups), "",
-            *threshold_rules(report.settings.step, report.settings.ramp)]
+    out += ["", "## Environment", "", *render_environment(report), "", *render_method(st)]
+    out += ["", "## Summary", "", *render_summary(report.setups, st), "", *threshold_rules(st)]
     for r in report.setups:
-        out += ["", f"## {r.name}: {r.view} view on {r.server}", ""]
-        if r.steps:
-            out += render_steps(r)
-            out.append("")
-        out.append(f"Ramp: {r.stop_reason}. Warm-up: {r.warmup or '-'}.")
-        busy = [s.users for s in r.steps if s.client_cpu_pct >= CLIENT_CPU_WARNING]
-        if busy:
-            out.append(f"Warning: the load generator used {CLIENT_CPU_WARNING:.0f}% or more of a "
-                       f"core at {_join([str(u) for u in busy])} users; those steps may measure "
-                       f"the client, not the server.")
-        for pattern, count in r.log_findings.items():
-            if count:
-                out.append(f"Server log: {count} x {LOG_FINDINGS[pattern]}.")
-        if r.error:
-            out += ["", "```text", r.error.rstrip(), "```"]
-    out += ["", "## 2021 and this run", "", *render_published(report, by_name)]
+        out += ["", f"## {r.name}: {r.view} view on {r.server}"]
+        for i, ramp in enumerate(r.ramps, start=1):
+            if len(r.ramps) > 1 or st.repeat > 1:
+                out += ["", f"### {r.name}, repeat {i}"]
+            out += ["", *render_ramp(ramp, st.unit)]
+    if not st.open_loop:
+        out += ["", "## 2021 and this run", "", *render_published(report, by_name)]
     out += ["", "## Conclusion", "", *render_conclusion(report, by_name)]
     return "\n".join(out) + "\n"
 
 
+def _thresholds_json(t: Thresholds) -> dict:
+    return {"slowdown_at": t.slowdown, "errors_at": t.errors, "peak_rps": t.peak_rps,
+            "peak_at": t.peak_level, "baseline_ms": t.baseline_ms, "max_level": t.max_level,
+            "plateau_spread": t.plateau_spread}
+
+
 def report_to_json(report: Report) -> dict:
+    st = report.settings
+    level_key = "rate" if st.open_loop else "users"
     setups = []
     for r in report.setups:
         t = r.thresholds
-        setups.append({
-            "name": r.name, "view": r.view, "server": r.server,
-            "slowdown_users": t.slowdown_users, "error_users": t.error_users,
-            "peak_rps": t.peak_rps, "peak_users": t.peak_users,
-            "baseline_ms": t.baseline_ms, "max_users": t.max_users,
-            "stop_reason": r.stop_reason, "warmup": r.warmup, "error": r.error,
-            "log_findings": r.log_findings,
-            "steps": [{**dataclasses.asdict(s), "error_rate": s.error_rate} for s in r.steps],
-        })
+        entry = {"name": r.name, "view": r.view, "server": r.server, **_thresholds_json(t)}
+        if st.open_loop:
+            entry["sustained_rps"] = t.sustained
+        entry["repeats"] = []
+        for ramp in r.ramps:
+            steps = []
+            for s in ramp.by_level:
+                step = {level_key: s.level, **{k: v for k, v in dataclasses.asdict(s).items()
+                                                if k != "level"}}
+                step.update(error_rate=s.error_rate, steady=s.steady)
+                steps.append(step)
+            rt = ramp.thresholds
+            repeat = {**_thresholds_json(rt)}
+            if st.open_loop:
+                repeat["sustained_rps"] = rt.sustained
+            repeat.update(stop_reason=ramp.stop_reason, warmup=ramp.warmup, error=ramp.error,
+                          interrupted=ramp.interrupted, restarts=ramp.restarts,
+                          log_findings=ramp.log_findings,
+                          client_cpu_ms_per_request=ramp.client_cpu_ms, steps=steps)
+            entry["repeats"].append(repeat)
+        setups.append(entry)
     return {
-        "command": report.command, "started": report.started, "seconds": report.seconds,
-        "interrupted": report.interrupted,
+        "schema": SCHEMA, "command": report.command, "started": report.started,
+        "seconds": report.seconds, "interrupted": report.interrupted,
         "environment": dataclasses.asdict(report.environment),
-        "settings": dataclasses.asdict(report.settings), "setups": setups,
+        "settings": {**dataclasses.asdict(report.settings), "open_loop": st.open_loop},
+        "setups": setups,
     }
-
 
 # ---------------------------------------------------------------------------
 # The data: 800 generated rows with the original table's shape
@@ -1196,7 +1711,8 @@ def unprivileged_user() -> Optional[RunAs]:
 @contextlib.contextmanager
 def managed_process(name: str, argv: Sequence[str], log_path: Path, *, stop_signal: int,
                     env: Optional[dict] = None, cwd: Optional[Path] = None,
-                    run_as: Optional[RunAs] = None) -> Iterator[ManagedProcess]:
+                    run_as: Optional[RunAs] = None, pass_fds: Sequence[int] = (),
+                    stop: Optional[StopFlag] = None) -> Iterator[ManagedProcess]:
     """Start a process in its own process group (so a terminal's Ctrl-C
     reaches repro only, which then stops things in order) and always stop
     it, and anything it started, on the way out."""
@@ -1205,22 +1721,23 @@ def managed_process(name: str, argv: Sequence[str], log_path: Path, *, stop_sign
     with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         popen = subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=env, cwd=cwd, start_new_session=True,
+            env=env, cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds),
             preexec_fn=_die_with_parent(stop_signal), **extra)
     try:
         yield ManagedProcess(name, popen, log_path)
     finally:
-        stop_process(popen, stop_signal)
+        stop_process(popen, stop_signal, stop)
 
 
-def stop_process(popen: subprocess.Popen, stop_signal: int) -> None:
-    if popen.poll() is None:
+def stop_process(popen: subprocess.Popen, stop_signal: int, stop: Optional[StopFlag] = None) -> None:
+    """Ask it to stop, give it STOP_GRACE_SECONDS (none after a second
+    Ctrl-C), then kill its whole group and wait until the group is gone."""
+    if popen.poll() is None and not (stop and stop.hurry):
         with contextlib.suppress(ProcessLookupError):
             popen.send_signal(stop_signal)
-        try:
-            popen.wait(STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while popen.poll() is None and time.monotonic() < deadline and not (stop and stop.hurry):
+            time.sleep(0.01)
     # Whatever is left of the group (workers, backends) goes too, and is
     # gone, not merely signalled, when this returns.
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -1410,7 +1927,7 @@ def private_postgres(workdir: Path, max_connections: int, stop: StopFlag) -> Ite
             argv += ["-c", "md5_password_warnings=off"]
         # SIGINT is PostgreSQL's fast shutdown.
         with managed_process("PostgreSQL", argv, log_path, stop_signal=signal.SIGINT,
-                             cwd=home, run_as=run_as) as proc:
+                             cwd=home, run_as=run_as, stop=stop) as proc:
             started = _wait_for_postgres(proc, dsn, stop, last_try=attempt == 2)
             if started:
                 version, actual_max = query_database(dsn)  # it just accepted a connection
@@ -1570,7 +2087,7 @@ def running_server(server: Server, view: View, db: Database, workers: int, log_p
     # SIGTERM: a graceful stop, so requests still queued when the load ends
     # finish instead of leaving tracebacks that look like errors.
     with managed_process(f"{server.description} ({view.name} view)", argv, log_path,
-                         stop_signal=signal.SIGTERM, env=env) as proc:
+                         stop_signal=signal.SIGTERM, env=env, stop=stop) as proc:
         wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
         if status[0] != 200:
             raise ReproError(f"{proc.name} answers {view.path} with HTTP {status[0]}; "
@@ -1587,179 +2104,644 @@ def log_findings(log_path: Path) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------
-# The load generator (it only records; statistics are computed elsewhere)
+# The load generator: its own process(es), it only records.  A minimal
+# HTTP/1.1 client on non-blocking sockets: aiohttp spent 0.8-0.9 ms of CPU
+# per request here and Locust's FastHttpUser 0.55-0.86 ms; this spends
+# about a third of Locust's, so that the client disturbs the two shared
+# cores as little as possible.
 # ---------------------------------------------------------------------------
 
-class LoadRecorder:
-    """Appends what happened; knows what is still in flight."""
+class ProtocolError(Exception):
+    """A response that cannot be read as HTTP/1.x."""
+
+
+MAX_HEAD = 65536
+
+
+@dataclass(frozen=True)
+class HttpTarget:
+    host: str
+    port: int
+    path: str
+
+    @classmethod
+    def parse(cls, url: str) -> "HttpTarget":
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise UsageError(f"{url!r} is not an http:// URL")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(parts.hostname, parts.port or 80, path)
+
+    @property
+    def request(self) -> bytes:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (f"GET {self.path} HTTP/1.1\r\nHost: {host}:{self.port}\r\n"
+                f"User-Agent: repro\r\nAccept: */*\r\n\r\n").encode()
+
+
+class ResponseReader:
+    """An HTTP/1.x response, fed as it arrives: its status, whether the
+    connection stays open, and when it is complete (by Content-Length,
+    chunks, or the server closing the connection)."""
+    __slots__ = ("head", "status", "keep_alive", "left", "chunked", "until_close", "buf",
+                 "skip", "last", "got_bytes")
 
     def __init__(self) -> None:
-        self.samples: list[Sample] = []
-        self.in_flight: dict[int, float] = {}
-        self.started = 0
+        self.reset()
 
-    def begin(self) -> tuple[int, float]:
-        self.started += 1
-        start = time.perf_counter()
-        self.in_flight[self.started] = start
-        return self.started, start
+    def reset(self) -> None:
+        self.head = self.buf = b""
+        self.status, self.keep_alive, self.left = 0, False, -1  # -1: reading the head
+        self.chunked = self.until_close = self.last = self.got_bytes = False
+        self.skip = 0
 
-    def finish(self, token: int, start: float, outcome: Optional[str]) -> None:
-        """outcome None: the request was abandoned (the ramp ended)."""
-        if outcome is not None:
-            self.samples.append(Sample(start, time.perf_counter(), outcome))
-        del self.in_flight[token]
+    def feed(self, data: bytes) -> bool:
+        """True once the response is complete."""
+        self.got_bytes = True
+        if self.left == -1:
+            data = self.head + data
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                if len(data) > MAX_HEAD:
+                    raise ProtocolError("response head too long")
+                self.head = data
+                return False
+            self.head = b""
+            self._read_head(data[:end])
+            data = data[end + 4:]
+            if self.left == -2:  # an interim 1xx response: the real one follows
+                self.left = -1
+                return self.feed(data) if data else False
+        if self.chunked:
+            return self._read_chunks(data)
+        if self.until_close:
+            return False
+        self.left -= len(data)
+        if self.left < 0:
+            raise ProtocolError("more bytes than Content-Length")
+        return self.left == 0
 
-    def oldest_in_flight(self) -> Optional[float]:
-        return min(self.in_flight.values(), default=None)
+    def closed(self) -> bool:
+        """The server closed the connection: was that the end of the body?"""
+        return self.until_close
 
-
-async def fetch_once(session, url: str) -> tuple[str, Optional[str]]:
-    """One GET: its outcome and the worker that answered it."""
-    import aiohttp
-    try:
-        async with session.get(url, allow_redirects=False) as response:
-            await response.read()
-            outcome = "ok" if response.status == 200 else f"http_{response.status}"
-            return outcome, response.headers.get("X-Repro-Worker")
-    except asyncio.TimeoutError:  # before OSError: TimeoutError is one
-        return "timeout", None
-    except (aiohttp.ClientError, OSError):
-        return "connection", None
-
-
-def client_session(timeout: float, force_close: bool = False):
-    import aiohttp
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0 if force_close else 1, force_close=force_close),
-        timeout=aiohttp.ClientTimeout(total=timeout),
-        cookie_jar=aiohttp.DummyCookieJar())
-
-
-async def closed_loop_user(session, url: str, think_time: float, first_delay: float,
-                           recorder: LoadRecorder) -> None:
-    """Like a Locust user with wait_time = between(t, t): request, wait for
-    the response, think, repeat.  One user is one client session."""
-    await asyncio.sleep(first_delay)
-    while True:
-        token, start = recorder.begin()
-        outcome = None
+    def _read_head(self, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        if not version.startswith(b"HTTP/1."):
+            raise ProtocolError("not an HTTP/1.x status line")
         try:
-            outcome, _ = await fetch_once(session, url)
-        except Exception as e:  # a client-side surprise is a failure too, not a hang
-            outcome = f"client_{type(e).__name__}"
-        finally:
-            recorder.finish(token, start, outcome)
-        await asyncio.sleep(think_time)
+            self.status = int(rest[:3])
+        except ValueError:
+            raise ProtocolError("no status code") from None
+        length, connection, chunked = None, b"", False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    raise ProtocolError("bad Content-Length") from None
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                connection = value.strip().lower()
+        self.keep_alive = (connection != b"close" if version == b"HTTP/1.1"
+                           else connection == b"keep-alive")
+        if 100 <= self.status < 200:
+            self.left = -2
+        elif self.status in (204, 304):
+            self.left = 0
+        elif chunked:
+            self.chunked, self.left = True, 0
+        elif length is not None:
+            self.left = length
+        else:
+            self.until_close, self.keep_alive, self.left = True, False, 0
+
+    def _read_chunks(self, data: bytes) -> bool:
+        buf = self.buf + data if self.buf else data
+        while True:
+            if self.skip:
+                n = min(self.skip, len(buf))
+                self.skip -= n
+                buf = buf[n:]
+                if self.skip:
+                    self.buf = b""
+                    return False
+            end = buf.find(b"\r\n")
+            if end < 0:
+                if len(buf) > MAX_HEAD:
+                    raise ProtocolError("chunk size line too long")
+                self.buf = buf
+                return False
+            line, buf = buf[:end], buf[end + 2:]
+            if self.last:  # trailers, up to an empty line
+                if not line:
+                    self.buf = b""
+                    return True
+                continue
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise ProtocolError("bad chunk size") from None
+            if size == 0:
+                self.last = True
+            else:
+                self.skip = size + 2  # the chunk and its CRLF
 
 
-async def until_stopped(awaitable, stop: StopFlag):
-    """Await, but give up within a tick of Ctrl-C."""
-    task = asyncio.ensure_future(awaitable)
-    while not task.done():
-        await asyncio.wait({task}, timeout=TICK)
-        if stop and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+class Request:
+    """One GET, from when it was due (its start) to its outcome."""
+    __slots__ = ("start", "callback", "conn", "done", "retried")
+
+    def __init__(self, start: float, callback: Callable) -> None:
+        self.start, self.callback = start, callback
+        self.conn: Optional[Connection] = None
+        self.done = self.retried = False
+
+
+class Connection:
+    """One TCP connection to the server, carrying one request at a time."""
+    __slots__ = ("gen", "sock", "reader", "out", "connecting", "req", "used", "events")
+
+    def __init__(self, gen: "LoadGenerator") -> None:
+        self.gen, self.reader, self.req, self.used, self.out = gen, ResponseReader(), None, 0, b""
+        self.sock: Optional[socket.socket] = socket.socket(gen.family, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connecting = True
+        self.events = selectors.EVENT_WRITE
+        err = self.sock.connect_ex(gen.address)
+        if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            self.sock.close()
+            raise OSError(err, os.strerror(err))
+        gen.selector.register(self.sock, self.events, self)
+
+    def begin(self, req: Request) -> None:
+        self.req, req.conn = req, self
+        self.reader.reset()
+        self.used += 1
+        self.out = self.gen.request_bytes
+        if not self.connecting:
+            self._write()
+
+    def _want(self, events: int) -> None:
+        if events != self.events:
+            self.events = events
+            self.gen.selector.modify(self.sock, events, self)
+
+    def _write(self) -> None:
+        try:
+            sent = self.sock.send(self.out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return self.broken()
+        self.out = self.out[sent:]
+        self._want(selectors.EVENT_WRITE if self.out else selectors.EVENT_READ)
+
+    def on_event(self, mask: int) -> None:
+        if self.connecting:
+            if self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                return self.broken()
+            self.connecting = False
+            return self._write() if self.req is not None else self._want(selectors.EVENT_READ)
+        if self.out:
+            return self._write()
+        try:
+            data = self.sock.recv(262144)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return self.broken()
+        if self.req is None:  # the server closed (or spoke on) an idle connection
+            return self.close()
+        if not data:
+            return self.complete() if self.reader.closed() else self.broken()
+        try:
+            done = self.reader.feed(data)
+        except ProtocolError:
+            req = self.req
+            self.close()
+            return self.gen.finish(req, "protocol")
+        if done:
+            self.complete()
+
+    def complete(self) -> None:
+        req, status = self.req, self.reader.status
+        self.req = None
+        if not self.reader.keep_alive:
+            self.close()
+        self.gen.finish(req, "ok" if status == 200 else f"http_{status}")
+
+    def broken(self) -> None:
+        """Refused, reset or closed before the response was complete."""
+        req = self.req
+        reused_and_silent = self.used > 1 and not self.reader.got_bytes
+        self.close()
+        if req is None or req.done:
+            return
+        if reused_and_silent and not req.retried:
+            # The server closed a kept-alive connection just as it was
+            # reused: like any HTTP client, try once more on a new one.
+            req.retried = True
+            return self.gen.transmit(req, None)
+        self.gen.finish(req, "connection")
+
+    def close(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.gen.selector.unregister(self.sock)
+            self.sock.close()
+            self.sock = None
+        self.req = None
+
+
+class User:
+    """A closed-loop user, like a Locust user with wait_time = between(t, t):
+    request, wait for the response, think, repeat; one connection, kept."""
+    __slots__ = ("gen", "conn", "active", "retiring", "busy")
+
+    def __init__(self, gen: "LoadGenerator") -> None:
+        self.gen, self.conn, self.active, self.retiring, self.busy = gen, None, True, False, False
+
+    def fire(self) -> None:
+        if self.active:
+            self.busy = True
+            self.gen.send(self.gen.clock(), self.conn, self.done)
+
+    def done(self, _req: Request, _outcome: str, conn: Optional[Connection]) -> None:
+        self.busy, self.conn = False, conn
+        if self.retiring:
+            self.stop()
+            self.gen.retiring.discard(self)
+        elif self.active:
+            self.gen.at(self.gen.clock() + self.gen.think_time, self.fire)
+
+    def retire(self) -> None:
+        """Stop after the request in flight, if any: the server is left with
+        nothing abandoned."""
+        if self.busy:
+            self.retiring = True
+            self.gen.retiring.add(self)
+        else:
+            self.stop()
+
+    def stop(self) -> None:
+        self.active = False
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class LoadGenerator:
+    """The event loop of one load generator process.  It obeys the commands
+    that come through its pipe (a number of users, or an arrival rate) and
+    sends back, every TICK, what it recorded."""
+
+    def __init__(self, target: HttpTarget, timeout: float, think_time: float,
+                 max_in_flight: int, pipe, clock: Callable[[], float] = time.perf_counter):
+        self.clock, self.pipe = clock, pipe
+        info = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)[0]
+        self.family, self.address = info[0], info[4]
+        self.request_bytes = target.request
+        self.timeout, self.think_time, self.max_in_flight = timeout, think_time, max_in_flight
+        self.selector = selectors.DefaultSelector()
+        self.timers: list = []  # (when, seq, callback)
+        self.deadlines: list = []  # (when, seq, request)
+        self.seq = itertools.count()
+        self.batch: list[tuple[float, float, str]] = []
+        self.started = 0
+        self.in_flight: dict[Request, float] = {}
+        self.users: list[User] = []
+        self.retiring: set[User] = set()
+        self.idle: list[Connection] = []  # open loop: kept-alive, not in use
+        self.waiting: collections.deque = collections.deque()  # open loop: due beyond the cap
+        self.rate_epoch, self.interval, self.next_due = 0, 0.0, 0.0
+        self.applied = 0  # the last command carried out
+        self.running = True
+
+    # Timers and requests ------------------------------------------------
+
+    def at(self, when: float, callback: Callable[[], None]) -> None:
+        heapq.heappush(self.timers, (when, next(self.seq), callback))
+
+    def send(self, start: float, conn: Optional[Connection], callback: Callable) -> None:
+        req = Request(start, callback)
+        self.started += 1
+        self.in_flight[req] = start
+        heapq.heappush(self.deadlines, (start + self.timeout, next(self.seq), req))
+        self.transmit(req, conn)
+
+    def transmit(self, req: Request, conn: Optional[Connection]) -> None:
+        if conn is None or conn.sock is None:
+            try:
+                conn = Connection(self)
+            except OSError:
+                return self.finish(req, "connection")
+        conn.begin(req)
+
+    def finish(self, req: Request, outcome: str) -> None:
+        if req.done:
+            return
+        req.done = True
+        del self.in_flight[req]
+        self.batch.append((req.start, self.clock(), outcome))
+        conn = req.conn
+        reusable = conn if conn is not None and conn.sock is not None and conn.req is None else None
+        req.callback(req, outcome, reusable)
+
+    def expire(self, now: float) -> None:
+        while self.deadlines and self.deadlines[0][0] <= now:
+            req = heapq.heappop(self.deadlines)[2]
+            if not req.done:
+                if req.conn is not None:
+                    req.conn.close()
+                self.finish(req, "timeout")
+
+    # Closed loop ----------------------------------------------------------
+
+    def set_users(self, count: int, spread: float, phase: float) -> None:
+        if count > len(self.users):
+            new, now = count - len(self.users), self.clock()
+            for j in range(new):
+                user = User(self)
+                self.users.append(user)
+                # Evenly spread over one think time, as if each had just had
+                # a response: the arrival rate is the steady state's at once.
+                self.at(now + spread * (j + phase) / new, user.fire)
+        else:
+            for user in self.users[count:]:
+                user.retire()
+            del self.users[count:]
+
+    # Open loop --------------------------------------------------------------
+
+    def set_rate(self, rate: float, phase: float) -> None:
+        self.rate_epoch += 1
+        if rate <= 0:
+            return
+        self.interval = 1.0 / rate
+        self.next_due = self.clock() + phase * self.interval
+        epoch = self.rate_epoch
+        self.at(self.next_due, lambda: self._due(epoch))
+
+    def _due(self, epoch: int) -> None:
+        if epoch != self.rate_epoch:
+            return
+        now = self.clock()
+        while self.next_due <= now:
+            self.started += 1
+            self._launch(self.next_due)
+            self.next_due += self.interval
+        self.at(self.next_due, lambda: self._due(epoch))
+
+    def _launch(self, due: float) -> None:
+        if len(self.in_flight) >= self.max_in_flight:
+            self.waiting.append(due)
+            return
+        if due + self.timeout <= self.clock():  # waited out its whole timeout
+            self.batch.append((due, due + self.timeout, "timeout"))
+            return
+        conn = None
+        while self.idle and conn is None:
+            candidate = self.idle.pop()
+            conn = candidate if candidate.sock is not None else None
+        self.started -= 1  # send() counts it again
+        self.send(due, conn, self._open_done)
+
+    def _open_done(self, _req: Request, _outcome: str, conn: Optional[Connection]) -> None:
+        if conn is not None:
+            self.idle.append(conn)
+        while self.waiting and len(self.in_flight) < self.max_in_flight:
+            self._launch(self.waiting.popleft())
+
+    # The loop -------------------------------------------------------------
+
+    def command(self) -> None:
+        while self.pipe.poll():
+            message = self.pipe.recv()
+            kind = message[0]
+            if kind == "users":
+                self.set_users(*message[1:4])
+            elif kind == "rate":
+                self.set_rate(*message[1:3])
+            elif kind == "stop":
+                self.running = False
+            self.applied = message[-1] if kind != "stop" else self.applied
+
+    def report(self) -> None:
+        oldest = min(self.in_flight.values(), default=None)
+        if self.waiting:
+            oldest = self.waiting[0] if oldest is None else min(oldest, self.waiting[0])
+        self.pipe.send(("tick", self.clock(), self.batch, self.started, oldest,
+                        len(self.retiring), time.process_time(), self.applied))
+        self.batch = []
+
+    def run(self) -> None:
+        self.selector.register(self.pipe.fileno(), selectors.EVENT_READ, None)
+        next_report = self.clock()
+        while self.running:
+            now = self.clock()
+            while self.timers and self.timers[0][0] <= now:
+                heapq.heappop(self.timers)[2]()
+            self.expire(now)
+            if now >= next_report:
+                self.report()
+                next_report = now + TICK
+            wake = next_report
+            if self.timers:
+                wake = min(wake, self.timers[0][0])
+            if self.deadlines:
+                wake = min(wake, self.deadlines[0][0])
+            for key, mask in self.selector.select(max(0.0, wake - self.clock())):
+                if key.data is None:
+                    self.command()
+                else:
+                    key.data.on_event(mask)
+        # The ramp is over: what is still in flight is abandoned, not recorded.
+        for req in list(self.in_flight):
+            if req.conn is not None:
+                req.conn.close()
+        self.in_flight.clear()
+        for user in self.users:
+            user.stop()
+        for conn in self.idle:
+            conn.close()
+        self.report()
+
+
+def load_generator_main(fd: int, spec: str) -> None:
+    """Entry point of a load generator process (see load_generator())."""
+    from multiprocessing.connection import Connection as Pipe
+    # repro stops it through its pipe, or with SIGTERM; a Ctrl-C is repro's.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = json.loads(spec)
+    pipe = Pipe(fd)
+    generator = LoadGenerator(HttpTarget(**settings["target"]), settings["timeout"],
+                              settings["think_time"], settings["max_in_flight"], pipe)
+    with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
+        generator.run()
+
+
+class LoadDriver:
+    """repro's side of the load generator processes: it tells them the
+    level and gathers what they recorded, as one."""
+
+    def __init__(self, pipes: list, processes: list[ManagedProcess], open_loop: bool) -> None:
+        self.pipes, self.processes, self.open_loop = pipes, processes, open_loop
+        self.samples: list[Sample] = []
+        # Per process, its latest tick: (as_of, started, oldest, retiring, cpu, applied).
+        self.ticks: list[Optional[tuple]] = [None] * len(pipes)
+        self.commands = 0
+
+    def set_level(self, level: int, spread: float) -> None:
+        self.commands += 1
+        count = len(self.pipes)
+        for i, pipe in enumerate(self.pipes):
+            if self.open_loop:
+                pipe.send(("rate", level / count, i / count, self.commands))
+            else:
+                share = level // count + (1 if i < level % count else 0)
+                pipe.send(("users", share, spread, i / count, self.commands))
+
+    def poll(self, timeout: float) -> None:
+        from multiprocessing.connection import wait
+        for pipe in wait(self.pipes, timeout):
+            i = self.pipes.index(pipe)
+            try:
+                for _ in range(1000):
+                    if not pipe.poll():
+                        break
+                    message = pipe.recv()
+                    self.samples.extend(Sample(*s) for s in message[2])
+                    self.ticks[i] = (message[1], *message[3:])
+            except (EOFError, OSError):
+                proc = self.processes[i]
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.popen.wait(1)
+                raise ReproError(f"the load generator stopped: {proc.died_message()}") from None
+
+    def _all(self, index: int) -> list:
+        return [t[index] for t in self.ticks if t is not None]
+
+    @property
+    def current(self) -> bool:
+        """Every process has reported since carrying out the last command."""
+        return all(t is not None and t[5] == self.commands for t in self.ticks)
+
+    @property
+    def as_of(self) -> float:
+        return min(self._all(0)) if self.current else -math.inf
+
+    @property
+    def started(self) -> int:
+        return sum(self._all(1))
+
+    @property
+    def oldest_in_flight(self) -> Optional[float]:
+        return min((o for o in self._all(2) if o is not None), default=None)
+
+    @property
+    def retiring(self) -> int:
+        return sum(self._all(3))
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self._all(4))
+
+    def wait_ready(self, stop: StopFlag) -> None:
+        deadline = time.monotonic() + LOADGEN_START_SECONDS
+        while not all(t is not None for t in self.ticks):
             stop.check()
-    return task.result()
+            self.poll(TICK)
+            for proc in self.processes:
+                if not proc.alive():
+                    raise ReproError(f"the load generator did not start: {proc.died_message()}")
+            if time.monotonic() > deadline:
+                raise ReproError(f"the load generator did not start within "
+                                 f"{LOADGEN_START_SECONDS:.0f} s")
 
 
-async def warm_up(url: str, workers: int, server: ManagedProcess, stop: StopFlag) -> str:
+def load_processes(config: Config) -> int:
+    """Enough processes that none needs much more than half a core."""
+    if config.load_processes:
+        return config.load_processes
+    most = config.arrival if config.open_loop else (
+        config.users / config.think_time if config.think_time > 0 else math.inf)
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, math.ceil(most / RATE_PER_LOAD_PROCESS) if math.isfinite(most)
+                      else cores))
+
+
+@contextlib.contextmanager
+def load_generator(url: str, config: Config, workdir: Path,
+                   stop: StopFlag) -> Iterator[LoadDriver]:
+    """The load generator processes, each started like the servers (its
+    own process group, gone with repro) and talked to through a socket
+    pair."""
+    from multiprocessing.connection import Connection as Pipe
+    target = HttpTarget.parse(url)
+    count = load_processes(config)
+    script = Path(__file__).resolve()
+    with contextlib.ExitStack() as stack:
+        pipes, processes = [], []
+        for i in range(count):
+            ours, theirs = socket.socketpair()
+            spec = json.dumps({"target": dataclasses.asdict(target), "timeout": config.timeout,
+                               "think_time": config.think_time,
+                               "max_in_flight": max(1, config.max_in_flight // count)})
+            code = (f"import sys; sys.path.insert(0, {str(script.parent)!r}); "
+                    f"import {script.stem}; {script.stem}.load_generator_main("
+                    f"{theirs.fileno()}, {spec!r})")
+            try:
+                proc = stack.enter_context(managed_process(
+                    f"load generator {i + 1}", [sys.executable, "-c", code],
+                    workdir / f"loadgen-{i + 1}.log", stop_signal=signal.SIGTERM,
+                    pass_fds=[theirs.fileno()], stop=stop))
+            finally:
+                theirs.close()
+            pipe = Pipe(ours.detach())
+            # Closed first: the process sees the end of its pipe and stops.
+            stack.callback(pipe.close)
+            pipes.append(pipe)
+            processes.append(proc)
+        driver = LoadDriver(pipes, processes, config.open_loop)
+        driver.wait_ready(stop)
+        yield driver
+
+
+def warm_up(url: str, workers: int, server: ManagedProcess, stop: StopFlag) -> str:
     """Send requests on fresh connections until every worker has answered a
     few; none of them is counted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(_: int) -> Optional[str]:
+        try:
+            with _NO_PROXY.open(url, timeout=WARMUP_SECONDS) as response:
+                response.read()
+                return response.headers.get("X-Repro-Worker") if response.status == 200 else None
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
     seen: dict[str, int] = {}
     sent = 0
     deadline = time.monotonic() + WARMUP_SECONDS
-    async with client_session(WARMUP_SECONDS, force_close=True) as session:
+    with ThreadPoolExecutor(2 * workers) as pool:
         while time.monotonic() < deadline:
-            batch = asyncio.gather(*(fetch_once(session, url) for _ in range(2 * workers)))
-            results = await until_stopped(batch, stop)
+            answers = list(pool.map(fetch, range(2 * workers)))
+            stop.check()
             if not server.alive():
                 raise ReproError(f"during warm-up, {server.died_message()}")
-            sent += len(results)
-            for outcome, worker in results:
-                if outcome == "ok" and worker:
-                    seen[worker] = seen.get(worker, 0) + 1
+            sent += len(answers)
+            for worker in filter(None, answers):
+                seen[worker] = seen.get(worker, 0) + 1
             if len(seen) >= workers and min(seen.values()) >= 3:
                 break
     text = f"{sent} requests, {len(seen)} of {workers} workers answered"
     return text if len(seen) >= workers else text + " (not every worker was warmed up)"
-
-
-@dataclass(frozen=True)
-class RampRecord:
-    windows: tuple[StepWindow, ...]
-    samples: tuple[Sample, ...]
-    steps: tuple[StepStats, ...]  # step_stats() of each window, computed as the ramp went
-    stop_reason: str
-    error: Optional[str] = None  # the server's death, with its log tail
-    interrupted: bool = False
-
-
-async def run_ramp(url: str, plan: Sequence[int], config: Config, stop: StopFlag,
-                   server: ManagedProcess, on_step: Callable[[StepStats], None]) -> RampRecord:
-    recorder = LoadRecorder()
-    windows: list[StepWindow] = []
-    steps: list[StepStats] = []
-    users: list[asyncio.Task] = []
-    sessions = []
-
-    def record(reason: str, error: Optional[str] = None, interrupted: bool = False) -> RampRecord:
-        return RampRecord(tuple(windows), tuple(recorder.samples), tuple(steps), reason, error,
-                          interrupted)
-
-    try:
-        for target in plan:
-            start, cpu_start = time.perf_counter(), time.process_time()
-            first_sample, first_request = len(recorder.samples), recorder.started
-            new = target - len(users)
-            for i in range(new):
-                session = client_session(config.timeout)
-                sessions.append(session)
-                # New users start at evenly spread moments of one think time,
-                # as if each had just had a response: the arrival rate is the
-                # steady state's from the step's first moment, with no herd.
-                delay = config.think_time * i / new
-                users.append(asyncio.create_task(
-                    closed_loop_user(session, url, config.think_time, delay, recorder)))
-            window_end = None
-            while True:
-                if stop:
-                    return record(f"interrupted at {target} users (that step is not counted)",
-                                  interrupted=True)
-                if not server.alive():
-                    return record(f"server died at {target} users (that step is not counted)",
-                                  server.died_message())
-                now = time.perf_counter()
-                if window_end is None:
-                    # The window lasts --step-seconds, and longer (up to
-                    # MAX_WINDOW_FACTOR times) until it holds enough requests
-                    # for a median worth the name.
-                    enough = recorder.started - first_request >= config.min_requests
-                    if now >= start + config.step_seconds and (
-                            enough or now >= start + MAX_WINDOW_FACTOR * config.step_seconds):
-                        window_end = now
-                else:
-                    oldest = recorder.oldest_in_flight()
-                    if oldest is None or oldest >= window_end:
-                        break
-                await asyncio.sleep(TICK)
-            windows.append(StepWindow(target, start, window_end, time.perf_counter(),
-                                      time.process_time() - cpu_start))
-            # Requests of this step started after it did, so ended after
-            # everything recorded before it: no need to look further back.
-            steps.append(step_stats(windows[-1], recorder.samples[first_sample:]))
-            on_step(steps[-1])
-            early = early_stop_reason(steps)
-            if early:
-                return record(early)
-        return record("completed")
-    finally:
-        for task in users:
-            task.cancel()
-        await asyncio.gather(*users, return_exceptions=True)
-        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
 
 
 # ---------------------------------------------------------------------------
@@ -1776,10 +2758,213 @@ def progress(message: str) -> None:
     print(f"[{elapsed:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def step_line(setup: str, s: StepStats) -> str:
-    return (f"{setup:<6} {s.users:>5} users {s.requests:>6} requests {s.failures:>5} failed "
-            f"{s.rps:>7.1f} req/s  p50 {fmt_ms(s.p50_ms):>6} ms  p99 {fmt_ms(s.p99_ms):>6} ms  "
-            f"client CPU {s.client_cpu_pct:>3.0f}%  {s.seconds:.1f} s")
+def step_line(label: str, s: StepStats, unit: str) -> str:
+    steady = "" if s.steady else " (not steady)"
+    return (f"{label:<6} {s.level:>5} {unit} #{s.order:<2} {s.requests:>6} requests "
+            f"{s.failures:>5} failed {s.rps:>7.1f} req/s{steady}  p50 {fmt_ms(s.p50_ms):>6} ms  "
+            f"p99 {fmt_ms(s.p99_ms):>6} ms  client CPU {s.client_cpu_pct:>3.0f}%  "
+            f"{s.seconds:.1f} s")
+
+
+@dataclass(frozen=True)
+class StepRules:
+    """How a step is timed: the settling, the window, the tail."""
+    spread: float  # new users start over this long (one think time); in open loop, settle this long
+    seconds: float  # the window lasts at least this long,
+    min_requests: int  # and until this many requests have started in it,
+    max_seconds: float  # but no longer than this; settling gets as long again at most
+    cycle: float = 0.0  # closed loop: the think time; a window lasts a user's whole cycle
+
+
+class RampStopped(Exception):
+    """The ramp cannot go on: the server died (error) or a signal came."""
+
+    def __init__(self, reason: str, error: Optional[str] = None, interrupted: bool = False):
+        super().__init__(reason)
+        self.reason, self.error, self.interrupted = reason, error, interrupted
+
+
+def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
+                 previous: Optional[StepStats], clock: Callable[[], float],
+                 check: Callable[[], None]) -> StepWindow:
+    """Move the load to `level` and measure it.
+
+    The step settles for one think time (the new users' first requests are
+    spread over it) plus the previous step's median latency, and until
+    every request still in flight was sent after that think time: the queue
+    has turned over once at the new level, however long it has grown or
+    shrunk.  After a ramp down it also waits for the retired users' last
+    requests to end.
+
+    The window then lasts rules.seconds, and at least one think time plus
+    the latency of the requests that ended while settling: with a fixed
+    think time, closed-loop users come back in waves, one per cycle, and a
+    window shorter than a cycle would count a wave's crest or trough.  It
+    also lasts until enough requests have started in it, but no longer than
+    rules.max_seconds (or one cycle, if that is longer).  The step then
+    holds its load until every request of the window has ended."""
+    start = clock()
+    cpu_start = driver.cpu_seconds
+    driver.set_level(level, rules.spread)
+    spread_end = start + rules.spread
+    settled = spread_end + ((previous.p50_ms or 0.0) / 1000.0 if previous else 0.0)
+    give_up = spread_end + rules.max_seconds
+    window_start = window_end = None
+    first_started, seconds, longest = 0, rules.seconds, rules.max_seconds
+    while True:
+        check()
+        driver.poll(TICK)
+        now = clock()
+        if window_start is None:
+            oldest = driver.oldest_in_flight
+            turned_over = oldest is None or oldest >= spread_end
+            if driver.as_of >= start and ((now >= settled and driver.retiring == 0 and turned_over)
+                                          or now >= give_up):
+                window_start, first_started = now, driver.started
+                if rules.cycle:
+                    cycle = rules.cycle + _median_latency(driver.samples, spread_end)
+                    seconds, longest = max(seconds, cycle), max(longest, cycle)
+        elif window_end is None:
+            held = now - window_start
+            enough = driver.started - first_started >= rules.min_requests
+            if held >= seconds and (enough or held >= longest):
+                window_end = now
+        elif driver.as_of >= window_end and (driver.oldest_in_flight is None
+                                             or driver.oldest_in_flight >= window_end):
+            return StepWindow(level, order, start, window_start, window_end, now,
+                              driver.cpu_seconds - cpu_start)
+
+
+def _median_latency(samples: Sequence[Sample], since: float) -> float:
+    """Median seconds of the requests sent since `since` (the newest few
+    hundred are plenty)."""
+    recent = sorted(s.end - s.start for s in samples[-500:] if s.start >= since)
+    return recent[len(recent) // 2] if recent else 0.0
+
+
+def needs_fresh_server(steps: Sequence[StepStats], on_this_server: Sequence[StepStats],
+                       level: int) -> bool:
+    """Whether `level` must wait for a restarted server: it lies below a
+    level this server was already measured at, and this server has been
+    slowed down or has failed since it started.  The async setup stays
+    slower for a while after an overload (measured here: 57 users, 22 ms
+    median on a fresh server, 42 ms after 160 users, 20 ms after a
+    restart); a level is measured as a ramp that only went up would find it."""
+    if not any(level < s.level for s in on_this_server):
+        return False
+    baseline = baseline_of(sorted(steps, key=lambda s: s.level))
+    return any(is_slowed(s, baseline) or is_erring(s) for s in on_this_server)
+
+
+def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
+             check: Callable[[], None], on_step: Callable[[StepStats], None],
+             restart: Callable[[], None] = lambda: None
+             ) -> tuple[tuple[StepStats, ...], str, Optional[str], bool, int]:
+    """Steps chosen by the ramp's plan, until it has none left: the steps,
+    why it ended, the server's death (or None), whether a signal cut it
+    short, and how often the server was restarted for a lower level."""
+    kind = RAMPS[config.ramp]
+    rules = StepRules(spread=OPEN_LOOP_SETTLE if config.open_loop else config.think_time,
+                      seconds=config.step_seconds, min_requests=config.min_requests,
+                      max_seconds=MAX_WINDOW_FACTOR * config.step_seconds,
+                      cycle=0.0 if config.open_loop else config.think_time)
+    steps: list[StepStats] = []
+    on_this_server: list[StepStats] = []
+    restarts = 0
+    level = None
+    try:
+        while (level := kind.next_level(steps, config.top, config.step)) is not None:
+            if needs_fresh_server(steps, on_this_server, level):
+                # Users off, the server killed with whatever it still does
+                # (nothing of it is measured), a new one on the same port.
+                driver.set_level(0, 0.0)
+                restart()
+                restarts += 1
+                on_this_server = []
+            window = measure_step(driver, level, len(steps) + 1, rules,
+                                  on_this_server[-1] if on_this_server else None, clock, check)
+            steps.append(step_stats(window, driver.samples))
+            on_this_server.append(steps[-1])
+            on_step(steps[-1])
+    except RampStopped as e:
+        return tuple(steps), f"{e.reason} at {level} {config.unit} (that step is not counted)", \
+            e.error, e.interrupted, restarts
+    except ReproError as e:  # the load generator or a restart failed: keep what was measured
+        return tuple(steps), f"stopped at {level} {config.unit} (that step is not counted)", \
+            str(e), False, restarts
+    return tuple(steps), early_stop_reason(steps) or "completed", None, False, restarts
+
+
+class _ServerFlag(StopFlag):
+    """The run's StopFlag as a server sees it, plus a hurry of its own: a
+    server stopped for a restart is killed at once, not given time to finish
+    what it was doing (none of it is measured)."""
+
+    def __init__(self, stop: StopFlag) -> None:
+        super().__init__()
+        self.stop, self.restarting = stop, False
+
+    def __bool__(self) -> bool:
+        return bool(self.stop)
+
+    def check(self) -> None:
+        self.stop.check()
+
+    @property
+    def hurry(self) -> bool:
+        return self.restarting or self.stop.hurry
+
+
+class SetupServer:
+    """One setup's server for one ramp, on one port: started, and started
+    afresh when the ramp asks for it."""
+
+    def __init__(self, setup: Setup, db: Database, config: Config, workdir: Path,
+                 stop: StopFlag, repeat: int) -> None:
+        self.view, self.server = VIEWS[setup.view], SERVERS[setup.server]
+        self.db, self.config, self.workdir, self.stop = db, config, workdir, stop
+        self.flag = _ServerFlag(stop)
+        self.prefix = f"{setup.name}-{repeat}-server"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}{self.view.path}"
+        self.logs: list[Path] = []
+        self.running: Optional[RunningServer] = None
+        self._stack: Optional[contextlib.ExitStack] = None
+
+    def start(self) -> str:
+        """Start it and warm it up; what the warm-up saw."""
+        log = self.workdir / f"{self.prefix}-{len(self.logs) + 1}.log"
+        self.logs.append(log)
+        self._stack = contextlib.ExitStack()
+        try:
+            self.running = self._stack.enter_context(running_server(
+                self.server, self.view, self.db, self.config.workers, log, self.flag,
+                self.port))
+            return warm_up(self.url, self.config.workers, self.running.process, self.stop)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self, hurry: bool = False) -> None:
+        if self._stack is not None:
+            self.flag.restarting = hurry
+            try:
+                self._stack.close()
+            finally:
+                self._stack, self.flag.restarting = None, False
+
+    def check(self) -> None:
+        if self.stop:
+            raise RampStopped("interrupted", interrupted=True)
+        if self.running is not None and not self.running.process.alive():
+            raise RampStopped("server died", self.running.process.died_message())
+
+    def findings(self) -> dict[str, int]:
+        total = {pattern: 0 for pattern in LOG_FINDINGS}
+        for log in self.logs:
+            for pattern, count in log_findings(log).items():
+                total[pattern] += count
+        return total
 
 
 @contextlib.contextmanager
@@ -1805,28 +2990,35 @@ def remove_tree(path: Path) -> None:
         print(f"{PROG}: warning: could not remove {path}", file=sys.stderr)
 
 
-def run_setup(setup: Setup, db: Database, config: Config, workdir: Path,
-              stop: StopFlag) -> SetupResult:
-    """Measure one setup.  A server that fails is reported, not raised; an
-    interruption before the ramp starts is raised (nothing to report)."""
-    view, server = VIEWS[setup.view], SERVERS[setup.server]
-    log_path = workdir / f"{setup.name}-server.log"
-    plan = config.plan
-    result = dict(name=setup.name, view=view.name, server=server.description)
-    progress(f"{setup.name}: starting {server.description} with {config.workers} workers")
+def run_setup(setup: Setup, db: Database, config: Config, workdir: Path, stop: StopFlag,
+              repeat: int) -> RampResult:
+    """One ramp of one setup, on a server started for it.  A server that
+    fails is reported, not raised; an interruption before the ramp starts is
+    raised (nothing to report)."""
+    label = setup.name if config.repeat == 1 else f"{setup.name}#{repeat}"
+    server = SetupServer(setup, db, config, workdir, stop, repeat)
+    progress(f"{label}: starting {server.server.description} with {config.workers} workers")
+
+    def restart() -> None:
+        progress(f"{label}: restarting the server, to measure a lower level on a server "
+                 f"that was not overloaded")
+        server.close(hurry=True)
+        server.start()
+
     try:
-        with running_server(server, view, db, config.workers, log_path, stop) as running:
-            url = running.base_url + view.path
-            warmup = asyncio.run(warm_up(url, config.workers, running.process, stop))
-            progress(f"{setup.name}: warm-up: {warmup}; ramping {plan[0]}..{plan[-1]} users")
-            ramp = asyncio.run(run_ramp(url, plan, config, stop, running.process,
-                                        lambda s: progress(step_line(setup.name, s))))
+        with contextlib.closing(server), \
+                load_generator(server.url, config, workdir, stop) as driver:
+            warmup = server.start()
+            progress(f"{label}: warm-up: {warmup}; ramping up to {config.top} {config.unit}")
+            steps, reason, error, interrupted, restarts = run_ramp(
+                driver, config, time.perf_counter, server.check,
+                lambda s: progress(step_line(label, s, config.unit)), restart)
     except ReproError as e:
-        return SetupResult(**result, steps=(), stop_reason="not measured", error=str(e),
-                           log_findings=log_findings(log_path))
-    return SetupResult(**result, steps=ramp.steps, stop_reason=ramp.stop_reason, warmup=warmup,
-                       error=ramp.error, log_findings=log_findings(log_path),
-                       interrupted=ramp.interrupted)
+        return RampResult(steps=(), stop_reason="not measured", error=str(e),
+                          log_findings=server.findings(), step=config.step)
+    return RampResult(steps=steps, stop_reason=reason, warmup=warmup, error=error,
+                      log_findings=server.findings(), interrupted=interrupted, restarts=restarts,
+                      step=config.step)
 
 
 def read_cpu_model() -> str:
@@ -1862,6 +3054,33 @@ def read_os() -> str:
     return f"{name}{platform.system()} {platform.release()} {platform.machine()}"
 
 
+def detect_container() -> Optional[str]:
+    """What container repro runs in, by what the runtimes leave behind (a
+    /.dockerenv alone is not enough: images keep it when they are made into
+    virtual machines)."""
+    if os.environ.get("container"):  # systemd's convention: podman, lxc, nspawn
+        return os.environ["container"]
+    if os.path.exists("/run/.containerenv"):
+        return "podman"
+    with contextlib.suppress(OSError):
+        cgroup = Path("/proc/1/cgroup").read_text()
+        for marker in ("docker", "kubepods", "containerd", "lxc", "libpod"):
+            if marker in cgroup:
+                return marker
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 4 and fields[4] == "/" and " - overlay " in line:
+                return "docker" if os.path.exists("/.dockerenv") else "overlay root file system"
+    return None
+
+
+def detect_virtual_machine() -> bool:
+    with contextlib.suppress(OSError):
+        return " hypervisor" in Path("/proc/cpuinfo").read_text()
+    return False
+
+
 def collect_environment(db: Database) -> Environment:
     import importlib.util
     packages = {n: v for n in REPORTED_PACKAGES if (v := package_version(n))}
@@ -1872,16 +3091,21 @@ def collect_environment(db: Database) -> Environment:
         os=read_os(), python=platform.python_version(), packages=packages,
         uvicorn_stack=f"event loop {loop}, HTTP parser {http}",
         postgres_version=db.version, postgres_source=db.source,
-        max_connections=db.max_connections)
+        max_connections=db.max_connections, postgres_private=db.password_file is not None,
+        container=detect_container(), virtual_machine=detect_virtual_machine())
 
 
 def report_settings(config: Config) -> Settings:
+    kind = RAMPS[config.ramp]
     return Settings(
-        setups=config.setups, users=config.users, step=config.step,
-        step_seconds=config.step_seconds, min_requests=config.min_requests, ramp=config.ramp,
-        plan=tuple(config.plan), think_time=config.think_time, timeout=config.timeout,
-        workers=config.workers, max_connections=None if config.dsn else config.max_connections,
-        dsn=mask_dsn(config.dsn) if config.dsn else None)
+        setups=config.setups, top=config.top, unit=config.unit, step=config.step,
+        step_seconds=config.step_seconds, min_requests=config.min_requests,
+        ramp=config.ramp,
+        plan=tuple(kind.plan(config.top, config.step)) if kind.plan else (),
+        think_time=config.think_time, timeout=config.timeout, workers=config.workers,
+        max_connections=None if config.dsn else config.max_connections,
+        dsn=mask_dsn(config.dsn) if config.dsn else None, repeat=config.repeat,
+        max_in_flight=config.max_in_flight, load_processes=load_processes(config))
 
 
 def command_line(config: Config) -> str:
@@ -1898,21 +3122,35 @@ def command_line(config: Config) -> str:
 
 
 def run_benchmark(config: Config, stop: StopFlag) -> Report:
+    """Each setup once per repeat, interleaved (A B A B ...), so that drift
+    of the machine hits all alike."""
     began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    results: list[SetupResult] = []
-    interrupted = None
+    ramps: dict[str, list[RampResult]] = {name: [] for name in config.setups}
+    planned = config.repeat * len(config.setups)
+    done = 0
     with prepared_database(config, stop) as (workdir, db):
         environment = collect_environment(db)
-        for name in config.setups:
-            try:
-                results.append(run_setup(SETUPS[name], db, config, workdir, stop))
-            except Interrupted:
-                if not results:
-                    raise  # nothing measured: nothing to report
+        for repeat in range(1, config.repeat + 1):
+            for name in config.setups:
+                try:
+                    ramps[name].append(run_setup(SETUPS[name], db, config, workdir, stop, repeat))
+                    done += 1
+                except Interrupted:
+                    if not done:
+                        raise  # nothing measured: nothing to report
+                if stop:
+                    break
             if stop:
                 break
+    results = []
+    for name in config.setups:
+        if ramps[name]:
+            view, server = VIEWS[SETUPS[name].view], SERVERS[SETUPS[name].server]
+            results.append(SetupResult(name, view.name, server.description, tuple(ramps[name])))
+    interrupted = None
     # A signal that came while the last server was stopping cut nothing short.
-    if stop and (len(results) < len(config.setups) or results[-1].interrupted):
+    last = [r for rs in ramps.values() for r in rs]
+    if stop and (done < planned or any(r.interrupted for r in last)):
         interrupted = signal.Signals(stop.signum).name
     return Report(command=command_line(config), started=started, environment=environment,
                   settings=report_settings(config), setups=tuple(results),
@@ -1984,6 +3222,11 @@ def _number(kind: type, check: Callable[[float], bool], wanted: str) -> Callable
 
 
 positive_int = _number(int, lambda v: v >= 1, "a whole number of at least 1")
+rate_count = _number(int, lambda v: 1 <= v <= MAX_RATE,
+                     f"a whole number of requests per second from 1 to {MAX_RATE}")
+repeat_count = _number(int, lambda v: 1 <= v <= MAX_REPEAT, f"a whole number from 1 to {MAX_REPEAT}")
+process_count = _number(int, lambda v: 1 <= v <= MAX_LOAD_PROCESSES,
+                        f"a whole number from 1 to {MAX_LOAD_PROCESSES}")
 user_count = _number(int, lambda v: 1 <= v <= MAX_USERS, f"a whole number from 1 to {MAX_USERS}")
 worker_count = _number(int, lambda v: 1 <= v <= MAX_WORKERS,
                        f"a whole number from 1 to {MAX_WORKERS}")
@@ -2008,25 +3251,41 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
 def build_parsers() -> tuple[Parser, Parser]:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
                  "print a Markdown report. 'python repro.py serve SETUP' keeps one setup running.")
-    run.add_argument("--users", type=user_count, default=DEFAULT_USERS, metavar="N",
+    run.add_argument("--users", type=user_count, metavar="N",
                      help=f"ramp up to N concurrent users (default {DEFAULT_USERS})")
+    run.add_argument("--arrival", type=rate_count, metavar="RATE",
+                     help="open loop instead of users: ramp the arrival rate up to RATE "
+                          "requests per second, sent on schedule whatever the answers")
     run.add_argument("--step", type=positive_int, default=DEFAULT_STEP, metavar="N",
-                     help=f"add N users per step (default {DEFAULT_STEP})")
+                     help=f"the fine step and the lowest level: N users, or N req/s with "
+                          f"--arrival (default {DEFAULT_STEP}); a fine step is N or 10%%, "
+                          f"whichever is more")
+    run.add_argument("--ramp", type=_choice(RAMPS), default=DEFAULT_RAMP,
+                     metavar="{%s}" % ",".join(RAMPS),
+                     help="; ".join(f"{k.name}: {k.description}" for k in RAMPS.values())
+                          + f" (default {DEFAULT_RAMP})")
     run.add_argument("--step-seconds", type=positive_float, default=DEFAULT_STEP_SECONDS,
                      metavar="S", help=f"measuring window of each step (default "
-                     f"{DEFAULT_STEP_SECONDS:g}); a step also holds until its requests end")
+                     f"{DEFAULT_STEP_SECONDS:g}); a step also settles before it and holds until "
+                     f"its requests end")
     run.add_argument("--min-requests", type=positive_int, default=DEFAULT_MIN_REQUESTS,
                      metavar="N", help=f"a step's window also lasts until N requests have "
                      f"started in it, up to {MAX_WINDOW_FACTOR}x --step-seconds "
                      f"(default {DEFAULT_MIN_REQUESTS})")
-    run.add_argument("--ramp", type=_choice(RAMPS), default=DEFAULT_RAMP, metavar="{%s}"
-                     % ",".join(RAMPS),
-                     help="adaptive (default): each step adds --step users or 10%% of the "
-                          "users, whichever is more; linear: always --step users")
+    run.add_argument("--repeat", type=repeat_count, default=DEFAULT_REPEAT, metavar="N",
+                     help="run each setup N times, interleaved, and report medians and ranges "
+                          f"(default {DEFAULT_REPEAT})")
     run.add_argument("--think-time", type=non_negative_float, default=DEFAULT_THINK_TIME,
                      metavar="S", help=f"pause after each response (default {DEFAULT_THINK_TIME:g})")
     run.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, metavar="S",
                      help=f"request timeout; a timeout is an error (default {DEFAULT_TIMEOUT:g})")
+    run.add_argument("--max-in-flight", type=positive_int, metavar="N",
+                     help=f"with --arrival: at most N requests in flight; one due beyond that "
+                          f"waits, its latency counted from when it was due "
+                          f"(default {DEFAULT_MAX_IN_FLIGHT})")
+    run.add_argument("--load-processes", type=process_count, metavar="N",
+                     help=f"load generator processes (default: one per {RATE_PER_LOAD_PROCESS} "
+                          f"req/s the ramp can ask for, up to one per core)")
     run.add_argument("--setups", default=",".join(SETUPS), metavar="LIST",
                      help=f"comma-separated setups to run (default {','.join(SETUPS)})")
     run.add_argument("--json", dest="json_path", metavar="FILE",
@@ -2064,6 +3323,12 @@ def parse_config(argv: Sequence[str]) -> Config:
             check_port(args.port)
         return Config(command="serve", setups=(args.setup,), port=args.port, **common)
 
+    if args.arrival is not None and args.users is not None:
+        raise UsageError("--users ramps closed-loop users and --arrival an arrival rate; "
+                         "give one of them")
+    if args.arrival is None and args.max_in_flight is not None:
+        raise UsageError("--max-in-flight applies to --arrival only; closed-loop users have "
+                         "one request in flight each")
     if args.json_path is not None:
         check_writable(args.json_path)
     # Each setup once, in the order given.
@@ -2072,10 +3337,13 @@ def parse_config(argv: Sequence[str]) -> Config:
     if unknown or not setups:
         raise UsageError(f"unknown setup {', '.join(unknown) or '(none)'} in --setups; "
                          f"choose from {', '.join(SETUPS)}")
-    return Config(command="run", setups=setups, users=args.users, step=args.step,
-                  step_seconds=args.step_seconds, min_requests=args.min_requests,
-                  ramp=args.ramp, think_time=args.think_time,
-                  timeout=args.timeout, json_path=args.json_path, **common)
+    return Config(command="run", setups=setups, users=args.users or DEFAULT_USERS,
+                  step=args.step, step_seconds=args.step_seconds,
+                  min_requests=args.min_requests,
+                  ramp=args.ramp, think_time=args.think_time, timeout=args.timeout,
+                  json_path=args.json_path, repeat=args.repeat, arrival=args.arrival,
+                  max_in_flight=args.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
+                  load_processes=args.load_processes, **common)
 
 
 def check_dsn(dsn: str, origin: str) -> None:
@@ -2149,23 +3417,25 @@ def check_dependencies() -> None:
     raise UsageError(f"missing Python packages: {', '.join(missing)}; {how}")
 
 
-def raise_open_file_limit(users: int) -> None:
-    """One socket per user, plus the servers'; the default soft limit of
-    1024 is too low for large ramps."""
+def raise_open_file_limit(config: Config) -> None:
+    """One socket per user or request in flight, plus the servers'; the
+    default soft limit of 1024 is too low for large ramps."""
     try:
         import resource
     except ImportError:
         return
+    sockets = config.max_in_flight if config.open_loop else config.users
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = users + 256
+    wanted = sockets + 256
     if soft != resource.RLIM_INFINITY and soft < wanted:
         new = wanted if hard == resource.RLIM_INFINITY else min(hard, max(wanted, 4096))
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        raise UsageError(f"--users {users} needs about {wanted} open files but the limit is "
-                         f"{soft}; raise it with 'ulimit -n {wanted}' or use fewer users")
+        what = "--max-in-flight" if config.open_loop else "--users"
+        raise UsageError(f"{what} {sockets} needs about {wanted} open files but the limit is "
+                         f"{soft}; raise it with 'ulimit -n {wanted}' or ask for fewer")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -2177,7 +3447,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config = parse_config(argv)
         serving = config.command == "serve"
         check_dependencies()
-        raise_open_file_limit(config.users)
+        raise_open_file_limit(config)
         if serving:
             serve(config, stop)  # returns only by raising
         report = run_benchmark(config, stop)
@@ -2213,5 +3483,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             signal.signal(sig, handler)
 
 
+def exit_like(code: int) -> None:
+    """Exit with code; for a signal's code, by that signal itself, as a shell
+    expects of a program it ran (uvicorn does the same): a loop such as
+    `for i in 1 2 3; do python repro.py; done` then stops at the first
+    Ctrl-C.  Everything is torn down by now."""
+    signum = {v: k for k, v in EXIT_SIGNAL.items()}.get(code)
+    if signum is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        time.sleep(1)  # the signal arrives within this
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_like(main())

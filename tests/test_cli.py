@@ -35,8 +35,6 @@ ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ a
     (["--max-connections", "999999999"], "argument --max-connections: '999999999' is not a whole "
                                          "number from 10 to 10000 (see --help)"),
     (["--json", ""], "--json needs a file name"),
-    (["--ramp", "zigzag"], "argument --ramp: 'zigzag' is not one of adaptive, linear "
-                           "(see --help)"),
     (["--setups", "sync,turbo"], "unknown setup turbo in --setups; choose from sync, async"),
     (["--bogus"], "unrecognized arguments: --bogus (see --help)"),
     (["serve"], "the following arguments are required: SETUP (see --help)"),
@@ -65,6 +63,21 @@ ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ a
     (["--dsn", "postgresql://u:secret@127.0.0.1:5432/db", "--max-connections", "50"],
      "--max-connections sets up the private cluster only; with a DSN, set max_connections on "
      "that server instead"),
+    (["--ramp", "zigzag"], "argument --ramp: 'zigzag' is not one of search, adaptive, linear "
+                           "(see --help)"),
+    (["--repeat", "0"], "argument --repeat: '0' is not a whole number from 1 to 50 (see --help)"),
+    (["--repeat", "51"], "argument --repeat: '51' is not a whole number from 1 to 50 "
+                         "(see --help)"),
+    (["--arrival", "0"], "argument --arrival: '0' is not a whole number of requests per second "
+                         "from 1 to 100000 (see --help)"),
+    (["--arrival", "50", "--users", "40"], "--users ramps closed-loop users and --arrival an "
+                                           "arrival rate; give one of them"),
+    (["--max-in-flight", "10"], "--max-in-flight applies to --arrival only; closed-loop users "
+                                "have one request in flight each"),
+    (["--arrival", "50", "--max-in-flight", "0"], "argument --max-in-flight: '0' is not a whole "
+                                                  "number of at least 1 (see --help)"),
+    (["--load-processes", "65"], "argument --load-processes: '65' is not a whole number from 1 "
+                                 "to 64 (see --help)"),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(argv, message, capsys, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -238,3 +251,23 @@ def test_a_python_without_any_requirement_gets_the_set_up_commands():
                            f"python3 -m venv .venv && . .venv/bin/activate, then: pip install "
                            f"-r requirements.txt\n")
     assert proc.stdout == ""
+
+
+def test_the_options_make_one_config():
+    config = repro.parse_config(["--arrival", "200", "--step", "20", "--repeat", "3",
+                                 "--max-in-flight", "64", "--setups", "async"])
+    assert (config.open_loop, config.top, config.unit, config.step) == (True, 200, "req/s", 20)
+    assert (config.repeat, config.max_in_flight, config.setups) == (3, 64, ("async",))
+    config = repro.parse_config([])
+    assert (config.open_loop, config.top, config.unit, config.ramp) == (False, 300, "users",
+                                                                        "search")
+    assert repro.load_processes(config) == 1
+
+
+def test_more_load_processes_only_when_one_would_need_more_than_half_a_core():
+    cores = os.cpu_count()
+    assert repro.load_processes(repro.parse_config(["--arrival", "5000"])) == 1
+    assert repro.load_processes(repro.parse_config(["--arrival", "5001"])) == min(2, cores)
+    assert repro.load_processes(repro.parse_config(["--users", "100", "--think-time", "0"])) \
+        == cores
+    assert repro.load_processes(repro.parse_config(["--load-processes", "3"])) == 3

@@ -21,6 +21,7 @@ import repro
 from conftest import ROOT
 
 SMALL = ["--users", "20", "--step", "10", "--step-seconds", "1", "--min-requests", "1"]
+FAST = ["--step-seconds", "1", "--min-requests", "1"]
 
 
 @pytest.fixture
@@ -152,42 +153,45 @@ def test_small_run_end_to_end(sandbox):
     # Progress went to stderr, one line per step.
     assert len(re.findall(r"(sync|async) +\d+ users", proc.stderr)) == 4
 
+    assert data["schema"] == repro.SCHEMA
     assert [s["name"] for s in data["setups"]] == ["sync", "async"]
-    assert data["settings"]["plan"] == [10, 20]
+    assert data["settings"]["ramp"] == "search" and data["settings"]["top"] == 20
     assert re.match(r"\d+\.\d+", data["environment"]["postgres_version"])
     assert data["environment"]["max_connections"] == 100
     for setup in data["setups"]:
-        assert setup["stop_reason"] == "completed" and setup["error"] is None
-        assert [s["users"] for s in setup["steps"]] == [10, 20]
-        for step in setup["steps"]:
+        [ramp] = setup["repeats"]
+        assert ramp["stop_reason"] == "completed" and ramp["error"] is None
+        assert [s["users"] for s in ramp["steps"]] == [10, 20]
+        for step in ramp["steps"]:
             # 10 users thinking 1 s for a 1 s window: about one request each.
             assert step["requests"] >= step["users"] * 0.5
             assert step["failures"] == 0 and step["p50_ms"] > 0
             assert step["p50_ms"] <= step["p95_ms"] <= step["p99_ms"]
             assert 0 < step["client_cpu_pct"] < 100
-        assert setup["peak_rps"] > 0 and setup["peak_users"] in (10, 20)
+            assert step["settle_seconds"] >= 1.0  # one think time at least
+        assert 0 < ramp["client_cpu_ms_per_request"] < 5
+        assert setup["peak_rps"] > 0 and setup["peak_at"] in (10, 20)
     sandbox.assert_clean()
 
 
 def test_sigint_mid_ramp_prints_what_was_measured_and_leaves_nothing(sandbox):
-    code, out, err = sandbox.signal_when(r"sync +20 users", signal.SIGINT, "--users", "300",
-                                         "--step", "10", "--step-seconds", "1",
-                                         "--min-requests", "1")
-    assert code == 130, err
+    code, out, err = sandbox.signal_when(r"sync +40 users", signal.SIGINT, "--users", "300",
+                                         "--step", "10", *FAST)
+    assert code == -signal.SIGINT, err  # died by the signal, as a shell expects
     assert "**Interrupted (SIGINT): what was measured until then.**" in out
     assert re.search(r"\| sync +\| .* \| interrupted at \d+ users +\|", out)
     assert "## async" not in out
-    assert re.search(r"^\| +20 \| ", out, re.M)  # the steps measured are in the table
+    assert re.search(r"^\| +40 \| 2 \| ", out, re.M)  # the steps measured are in the table
     sandbox.assert_clean()
 
 
-@pytest.mark.parametrize("moment, signum, code", [
-    (r"starting a private PostgreSQL", signal.SIGTERM, 143),
-    (r"sync: starting Gunicorn", signal.SIGINT, 130),
+@pytest.mark.parametrize("moment, signum", [
+    (r"starting a private PostgreSQL", signal.SIGTERM),
+    (r"sync: starting Gunicorn", signal.SIGINT),
 ])
-def test_signal_during_setup_leaves_nothing(sandbox, moment, signum, code):
+def test_signal_during_setup_leaves_nothing(sandbox, moment, signum):
     returncode, out, err = sandbox.signal_when(moment, signum, *SMALL)
-    assert returncode == code, err
+    assert returncode == -signum, err
     assert out == ""
     assert f"interrupted by {signal.Signals(signum).name} before anything was measured" in err
     sandbox.assert_clean()
@@ -195,7 +199,7 @@ def test_signal_during_setup_leaves_nothing(sandbox, moment, signum, code):
 
 def test_sigterm_while_the_second_setup_starts_reports_the_first(sandbox):
     code, out, err = sandbox.signal_when(r"async: starting", signal.SIGTERM, *SMALL)
-    assert code == 143, err
+    assert code == -signal.SIGTERM, err
     assert "**Interrupted (SIGTERM)" in out
     assert re.search(r"\| sync +\| .* \| completed +\|", out)
     assert "## async" not in out
@@ -205,9 +209,8 @@ def test_sigterm_while_the_second_setup_starts_reports_the_first(sandbox):
 def test_a_signal_during_the_last_teardown_keeps_the_report_and_its_exit_code(sandbox):
     # The last step's line: what follows is teardown.
     code, out, err = sandbox.signal_when(r"sync +10 users", signal.SIGTERM, "--setups", "sync",
-                                         "--users", "10", "--step-seconds", "1",
-                                         "--min-requests", "1")
-    assert code == 143, err
+                                         "--users", "10", *FAST)
+    assert code == -signal.SIGTERM, err
     assert "Interrupted" not in out
     assert re.search(r"\| sync +\| .* \| completed +\|", out)
     assert "repro.py: SIGTERM came while shutting down; the run had finished" in err
@@ -227,8 +230,7 @@ def gunicorn_master(parent_pid, interface):
 
 
 def test_a_server_that_dies_is_reported_and_the_other_setup_still_runs(sandbox):
-    proc = sandbox.start("--users", "40", "--step", "10", "--step-seconds", "1",
-                         "--min-requests", "1")
+    proc = sandbox.start("--users", "40", "--step", "10", *FAST)
     stderr = Lines(proc.stderr)
     stderr.wait_for(r"sync +10 users", 120)
     master = gunicorn_master(proc.pid, "wsgi")
@@ -267,7 +269,7 @@ def test_serve_keeps_a_setup_running_until_ctrl_c(sandbox):
     assert body.count("<li>") == repro.ROW_COUNT
     proc.send_signal(signal.SIGINT)
     _, err = finish(proc, stdout=stdout)
-    assert proc.returncode == 130
+    assert proc.returncode == -signal.SIGINT
     assert err.endswith("repro.py: stopped\n")
     sandbox.assert_clean()
 
@@ -293,7 +295,7 @@ def test_external_dsn_is_used_and_only_repro_table_is_touched(sandbox, monkeypat
             assert "max_connections 50" in proc.stdout
             assert password not in proc.stdout + proc.stderr
             # 10 users for a 1 s window: the window grew to hold 15 requests.
-            assert re.search(r"^\| +10 \| +(1[5-9]|2\d) \| ", proc.stdout, re.M), proc.stdout
+            assert re.search(r"^\| +10 \| 1 \| +(1[5-9]|2\d) \| ", proc.stdout, re.M), proc.stdout
             with conn.cursor() as cur:
                 cur.execute("SELECT x FROM mine")
                 assert cur.fetchall() == [(42,)]
@@ -362,5 +364,108 @@ def test_no_other_os_user_gets_into_the_private_cluster(sandbox):
     finally:
         proc.send_signal(signal.SIGINT)
         finish(proc, stdout=stdout)
-    assert proc.returncode == 130
+    assert proc.returncode == -signal.SIGINT
+    sandbox.assert_clean()
+
+
+def test_repeats_run_interleaved_and_report_medians(sandbox):
+    out_json = sandbox.tmp.parent / f"{sandbox.mark}-repeat.json"
+    try:
+        proc = sandbox.run("--users", "10", "--repeat", "2", *FAST, "--json", str(out_json))
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(out_json.read_text())
+    finally:
+        out_json.unlink(missing_ok=True)
+    starts = re.findall(r"(sync|async)#(\d): starting", proc.stderr)
+    assert starts == [("sync", "1"), ("async", "1"), ("sync", "2"), ("async", "2")]
+    for setup in data["setups"]:
+        assert len(setup["repeats"]) == 2
+        medians = sorted(r["baseline_ms"] for r in setup["repeats"])
+        assert setup["baseline_ms"] == medians[0]  # the lower middle of two
+    assert "### sync, repeat 2" in proc.stdout and "### async, repeat 1" in proc.stdout
+    assert "2 repeats, interleaved" in proc.stdout
+    sandbox.assert_clean()
+
+
+def test_open_loop_ramps_the_arrival_rate(sandbox):
+    out_json = sandbox.tmp.parent / f"{sandbox.mark}-arrival.json"
+    try:
+        proc = sandbox.run("--arrival", "40", "--step", "20", "--setups", "sync", *FAST,
+                           "--json", str(out_json))
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(out_json.read_text())
+    finally:
+        out_json.unlink(missing_ok=True)
+    assert data["settings"]["unit"] == "req/s" and data["settings"]["open_loop"]
+    [setup] = data["setups"]
+    steps = setup["repeats"][0]["steps"]
+    assert [s["rate"] for s in steps] == [20, 40]
+    for s in steps:
+        # Sent on schedule: the rate asked for, whatever the answers.
+        assert s["arrival_rps"] == pytest.approx(s["rate"], rel=0.1)
+        assert s["failures"] == 0
+    assert setup["sustained_rps"] == 40
+    assert re.search(r"\| sync +\| .* \| 40 \(≈ \d+ users\) \|", proc.stdout)
+    assert "open loop, up to 1000 in flight" in proc.stdout
+    sandbox.assert_clean()
+
+
+def test_ctrl_c_stops_a_shell_loop_of_runs(sandbox):
+    """Ctrl-C in a terminal reaches the whole foreground process group: the
+    shell and repro.  repro cleans up and dies by the signal, so the shell
+    stops its loop, as it does for any well-behaved program."""
+    marker = sandbox.tmp / "runs"
+    script = (f"for i in 1 2 3; do echo $i >> {marker}; "
+              f"{sys.executable} {ROOT / 'repro.py'} --users 300 {' '.join(FAST)}; done")
+    shell = subprocess.Popen(["bash", "-c", script], env=sandbox.env, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stderr = Lines(shell.stderr)
+    stderr.wait_for(r"sync +40 users", 120)
+    os.killpg(shell.pid, signal.SIGINT)
+    out, err = finish(shell, stderr=stderr)
+    assert shell.returncode == -signal.SIGINT, err
+    assert marker.read_text() == "1\n"  # the loop went no further
+    marker.unlink()
+    assert "**Interrupted (SIGINT)" in out
+    sandbox.assert_clean()
+
+
+def test_a_second_ctrl_c_skips_the_graceful_shutdowns(sandbox):
+    proc = sandbox.start("serve", "sync", "--workers", "1")
+    stdout = Lines(proc.stdout)
+    stdout.wait_for(r"^Press Ctrl-C to stop", 60)
+    master = gunicorn_master(proc.pid, "wsgi")
+    # A server that no longer reacts: a graceful stop would wait for it in vain
+    # for STOP_GRACE_SECONDS.
+    os.kill(master, signal.SIGSTOP)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert proc.poll() is None  # still waiting for the server to stop
+    second = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    finish(proc, stdout=stdout, timeout=30)
+    assert time.monotonic() - second < repro.STOP_GRACE_SECONDS / 2
+    assert proc.returncode == -signal.SIGINT
+    sandbox.assert_clean()
+
+
+def test_the_search_measures_below_an_overload_on_a_fresh_server(sandbox):
+    # One sync worker saturates at about 50 users: the search overshoots to
+    # 80, then goes back down on a restarted server.
+    out_json = sandbox.tmp.parent / f"{sandbox.mark}-search.json"
+    try:
+        proc = sandbox.run("--setups", "sync", "--workers", "1", "--users", "80", *FAST,
+                           "--json", str(out_json))
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(out_json.read_text())
+    finally:
+        out_json.unlink(missing_ok=True)
+    [ramp] = data["setups"][0]["repeats"]
+    orders = [s["order"] for s in ramp["steps"]]
+    levels = [s["users"] for s in sorted(ramp["steps"], key=lambda s: s["order"])]
+    assert levels[:3] == [10, 40, 80] and sorted(orders) == list(range(1, len(levels) + 1))
+    assert ramp["restarts"] >= 1
+    assert proc.stderr.count("sync: restarting the server") == ramp["restarts"]
+    assert data["setups"][0]["slowdown_at"] is not None
+    assert "before a lower level" in proc.stdout
     sandbox.assert_clean()

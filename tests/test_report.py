@@ -6,20 +6,21 @@ from pathlib import Path
 import pytest
 
 import repro
-from repro import Environment, Report, SetupResult, StepStats
+from repro import Environment, RampResult, Report, SetupResult, StepStats
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def steps(rows):
+def steps(rows, order=None):
     out = []
-    for users, requests, failures, rps, p50 in rows:
+    for i, (level, requests, failures, rps, p50) in enumerate(rows):
         out.append(StepStats(
-            users=users, requests=requests, failures=failures,
-            failures_by_kind={"http_500": failures} if failures else {},
-            rps=rps, p50_ms=p50, p95_ms=None if p50 is None else p50 * 1.4,
-            p99_ms=None if p50 is None else p50 * 1.9, client_cpu_pct=users / 30,
-            seconds=2.0 + users / 100))
+            level=level, order=(order or list(range(1, len(rows) + 1)))[i], requests=requests,
+            failures=failures, failures_by_kind={"http_500": failures} if failures else {},
+            rps=rps, arrival_rps=rps, completion_rps=rps, p50_ms=p50,
+            p95_ms=None if p50 is None else p50 * 1.4, p99_ms=None if p50 is None else p50 * 1.9,
+            client_cpu_pct=level / 30, client_cpu_ms=0.25, settle_seconds=1.0 + level / 1000,
+            seconds=3.0 + level / 100))
     return tuple(out)
 
 
@@ -29,28 +30,33 @@ ENV = Environment(
     packages={"Django": "5.2.19", "gunicorn": "27.0.1", "uvicorn": "0.54.0", "asyncpg": "0.32.0"},
     uvicorn_stack="event loop asyncio (uvloop not installed), HTTP parser h11 (httptools not "
                   "installed)",
-    postgres_version="15.18", postgres_source="private throwaway cluster from /usr/lib/pg/bin",
-    max_connections=100)
+    postgres_version="15.18", postgres_source="private throwaway cluster from /usr/lib/pg/bin, "
+                                              "md5 password auth",
+    max_connections=100, postgres_private=True, container=None, virtual_machine=True)
 
 SETTINGS = repro.Settings(
-    setups=("sync", "async"), users=60, step=10, step_seconds=2.0, min_requests=50,
-    ramp="adaptive", plan=(10, 20, 30, 40, 50, 60), think_time=1.0, timeout=30.0, workers=4,
-    max_connections=100, dsn=None)
+    setups=("sync", "async"), top=60, unit="users", step=10, step_seconds=1.5, min_requests=50,
+    ramp="search", plan=(), think_time=1.0, timeout=30.0, workers=4,
+    max_connections=100, dsn=None, repeat=1, load_processes=1)
 
-SYNC = SetupResult(
-    name="sync", view="sync", server="Gunicorn, sync workers (WSGI)",
-    steps=steps([(10, 20, 0, 10.0, 17.3), (20, 40, 0, 20.0, 18.0), (30, 60, 0, 30.0, 19.5),
-                 (40, 80, 0, 40.0, 36.0), (50, 92, 0, 46.0, 210.0), (60, 94, 0, 47.0, 420.0)]),
+FINDINGS_NONE = {"Internal Server Error:": 0, "too many clients": 0, "WORKER TIMEOUT": 0}
+
+SYNC_RAMP = RampResult(
+    steps=steps([(10, 100, 0, 10.0, 17.3), (20, 50, 0, 20.0, 18.0), (40, 80, 0, 40.0, 36.0),
+                 (60, 94, 0, 47.0, 420.0), (30, 60, 0, 30.0, 19.5), (35, 70, 0, 35.0, 36.5)],
+                order=[1, 2, 3, 4, 5, 6]),
     stop_reason="completed", warmup="16 requests, 4 of 4 workers answered",
-    log_findings={"Internal Server Error:": 0, "too many clients": 0, "WORKER TIMEOUT": 0})
+    log_findings=FINDINGS_NONE)
+SYNC = SetupResult(name="sync", view="sync", server="Gunicorn, sync workers (WSGI)",
+                   ramps=(SYNC_RAMP,))
 
-ASYNC = SetupResult(
-    name="async", view="async", server="Gunicorn + uvicorn_worker.UvicornWorker (ASGI)",
-    steps=steps([(10, 20, 0, 10.0, 21.1), (20, 40, 0, 20.0, 45.0), (30, 58, 2, 28.0, 60.0),
-                 (40, 70, 40, 15.0, 300.0), (50, 80, 60, 10.0, 900.0)]),
-    stop_reason="stopped at 50 users: more than 50% of requests failed for 2 steps in a row",
-    warmup="24 requests, 4 of 4 workers answered",
+ASYNC_RAMP = RampResult(
+    steps=steps([(10, 100, 0, 10.0, 21.1), (20, 40, 0, 20.0, 45.0), (40, 70, 40, 15.0, 300.0),
+                 (30, 58, 2, 28.0, 60.0), (25, 50, 1, 24.0, 47.0)]),
+    stop_reason="completed", warmup="24 requests, 4 of 4 workers answered",
     log_findings={"Internal Server Error:": 102, "too many clients": 102, "WORKER TIMEOUT": 0})
+ASYNC = SetupResult(name="async", view="async",
+                    server="Gunicorn + uvicorn_worker.UvicornWorker (ASGI)", ramps=(ASYNC_RAMP,))
 
 
 def report(**changes):
@@ -71,49 +77,107 @@ def test_markdown_report_golden():
 
 
 def test_interrupted_report_with_a_failed_setup_golden():
-    failed = SetupResult(name="async", view="async", server=ASYNC.server, steps=(),
-                         stop_reason="not measured",
-                         error="Gunicorn + uvicorn_worker.UvicornWorker (ASGI) (async view) did "
-                               "not start: it exited with code 3; last lines of its log:\n"
-                               "[ERROR] Worker failed to boot.",
-                         log_findings={})
-    sync = repro.dataclasses.replace(SYNC, steps=SYNC.steps[:3],
-                                     stop_reason="interrupted at 40 users (that step is not "
-                                                 "counted)")
+    failed = SetupResult(name="async", view="async", server=ASYNC.server, ramps=(RampResult(
+        steps=(), stop_reason="not measured",
+        error="Gunicorn + uvicorn_worker.UvicornWorker (ASGI) (async view) did not start: it "
+              "exited with code 3; last lines of its log:\n[ERROR] Worker failed to boot.",
+        log_findings={}),))
+    sync_ramp = repro.dataclasses.replace(SYNC_RAMP, steps=SYNC_RAMP.steps[:3],
+                                          stop_reason="interrupted at 60 users (that step is "
+                                                      "not counted)", interrupted=True)
+    sync = repro.dataclasses.replace(SYNC, ramps=(sync_ramp,))
     text = repro.render_markdown(report(setups=(sync, failed), interrupted="SIGINT"))
     check_golden("report_interrupted.md", text)
 
 
-def test_a_busy_load_generator_is_called_out():
-    busy = repro.dataclasses.replace(SYNC.steps[-1], client_cpu_pct=91.0)
-    sync = repro.dataclasses.replace(SYNC, steps=SYNC.steps[:-1] + (busy,))
+def test_repeats_report_golden():
+    """Three repeats: medians with ranges, one table per repeat, and a
+    winner only where every repeat agrees."""
+    def varied(ramp, factor):
+        return repro.dataclasses.replace(ramp, steps=tuple(
+            repro.dataclasses.replace(s, p50_ms=s.p50_ms * factor, rps=s.rps * factor)
+            for s in ramp.steps))
+    sync = repro.dataclasses.replace(SYNC, ramps=(SYNC_RAMP, varied(SYNC_RAMP, 1.05),
+                                                  varied(SYNC_RAMP, 0.97)))
+    async_ramp2 = repro.dataclasses.replace(ASYNC_RAMP, steps=steps(
+        [(10, 100, 0, 10.0, 20.0), (20, 40, 0, 20.0, 30.0), (40, 70, 0, 39.0, 50.0),
+         (60, 94, 0, 55.0, 100.0)]))
+    async_ = repro.dataclasses.replace(ASYNC, ramps=(ASYNC_RAMP, async_ramp2, ASYNC_RAMP))
+    settings = repro.dataclasses.replace(SETTINGS, repeat=3)
+    check_golden("report_repeats.md", repro.render_markdown(
+        report(setups=(sync, async_), settings=settings, command="python repro.py --repeat 3")))
+
+
+def test_open_loop_report_golden():
+    settings = repro.dataclasses.replace(SETTINGS, unit="req/s", top=60, max_in_flight=1000)
+    check_golden("report_arrival.md", repro.render_markdown(
+        report(settings=settings, command="python repro.py --arrival 60")))
+
+
+def test_a_busy_load_generator_and_an_unsteady_window_are_called_out():
+    busy = repro.dataclasses.replace(SYNC_RAMP.steps[3], client_cpu_pct=91.0, arrival_rps=60.0,
+                                     completion_rps=47.0)
+    ramp = repro.dataclasses.replace(SYNC_RAMP, steps=SYNC_RAMP.steps[:3] + (busy,))
+    sync = repro.dataclasses.replace(SYNC, ramps=(ramp,))
     text = repro.render_markdown(report(setups=(sync, ASYNC)))
     assert ("Warning: the load generator used 80% or more of a core at 60 users; those steps "
             "may measure the client, not the server.") in text
-    assert "Warning" not in repro.render_markdown(report())
+    assert ("\\* Not steady at 60 users: requests sent and responses completed per second "
+            "differ by more than 5%.") in text
+    assert "| 47.0 * |" in text
+    plain = repro.render_markdown(report())
+    assert "Warning" not in plain and "Not steady" not in plain
 
 
 def test_thresholds_in_the_summary_follow_the_rules():
+    summary = repro.render_summary(report().setups, SETTINGS)
+    assert summary[2].split("|")[1:8] == [" sync  ", "          35 ", " none up to 60 ",
+                                          "       47.0 (60) ", "         17.3 ms ",
+                                          "            30% ", " none              "]
     sync, async_ = SYNC.thresholds, ASYNC.thresholds
-    assert (sync.slowdown_users, sync.error_users, sync.peak_rps, sync.peak_users) == \
-        (40, None, 47.0, 60)
-    assert (async_.slowdown_users, async_.error_users, async_.peak_users) == (20, 30, 30)
+    assert (sync.slowdown, sync.errors, sync.peak_rps, sync.peak_level) == (35, None, 47.0, 60)
+    assert (async_.slowdown, async_.errors, async_.peak_level) == (20, 25, 30)
 
 
-def test_json_has_every_field_the_issue_names():
+def test_the_2021_table_says_whether_repro_ran_in_a_container():
+    boxed = repro.dataclasses.replace(ENV, container="docker", postgres_private=False)
+    text = repro.render_markdown(report(environment=boxed))
+    assert "| this run        |" in text
+    assert "Test CPU 3000, 2 cores, in a container, PostgreSQL given by DSN, repro.py" in text
+    assert "| Machine       | virtual machine, in a container (docker)" in text
+    text = repro.render_markdown(report())
+    assert "Test CPU 3000, 2 cores, no container, private PostgreSQL, repro.py" in text
+
+
+def test_json_has_every_field_the_issues_name():
     data = json.loads(json.dumps(repro.report_to_json(report())))
+    assert data["schema"] == repro.SCHEMA
     assert data["command"] == "python repro.py --users 60"
     assert data["environment"]["postgres_version"] == "15.18"
-    assert data["settings"]["plan"] == [10, 20, 30, 40, 50, 60]
+    assert data["settings"]["ramp"] == "search" and data["settings"]["unit"] == "users"
     sync, async_ = data["setups"]
-    assert (sync["name"], sync["slowdown_users"], sync["error_users"]) == ("sync", 40, None)
-    assert (sync["peak_rps"], sync["peak_users"]) == (47.0, 60)
-    assert (async_["slowdown_users"], async_["error_users"]) == (20, 30)
-    step = async_["steps"][2]
-    assert {"users", "requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms",
-            "client_cpu_pct", "failures_by_kind"} <= set(step)
+    assert (sync["name"], sync["slowdown_at"], sync["errors_at"]) == ("sync", 35, None)
+    assert (sync["peak_rps"], sync["peak_at"]) == (47.0, 60)
+    assert sync["plateau_spread"] == pytest.approx(0.30)
+    assert (async_["slowdown_at"], async_["errors_at"]) == (20, 25)
+    [repeat] = async_["repeats"]
+    assert (repeat["slowdown_at"], repeat["errors_at"]) == (20, 25)
+    assert repeat["client_cpu_ms_per_request"] == pytest.approx(0.25)
+    step = repeat["steps"][3]  # in order of level: 10, 20, 25, 30, 40
+    assert {"users", "order", "requests", "failures", "rps", "arrival_rps", "completion_rps",
+            "steady", "p50_ms", "p95_ms", "p99_ms", "client_cpu_pct", "failures_by_kind",
+            "settle_seconds", "seconds", "error_rate"} <= set(step)
     assert step["failures_by_kind"] == {"http_500": 2}
     assert step["users"] == 30 and step["requests"] == 58 and step["failures"] == 2
+    assert "sustained_rps" not in sync
+
+
+def test_json_of_an_open_loop_run_names_steps_by_rate_and_the_sustained_rate():
+    settings = repro.dataclasses.replace(SETTINGS, unit="req/s")
+    data = repro.report_to_json(report(settings=settings))
+    sync = data["setups"][0]
+    assert sync["sustained_rps"] == 30
+    assert [s["rate"] for s in sync["repeats"][0]["steps"]] == [10, 20, 30, 35, 40, 60]
 
 
 @pytest.mark.parametrize("rows, expected", [

@@ -1,17 +1,23 @@
-"""Pure logic: percentiles, step statistics, thresholds, ramp plans, comparisons."""
+"""Pure logic: percentiles, step statistics, thresholds, the ramp's plan,
+comparisons."""
+import random
+
 import pytest
 
 import repro
 from repro import Sample, StepStats, StepWindow
 
 
-def step(users, p50, requests=100, failures=0, rps=None, kind="http_500"):
+def step(level, p50, requests=100, failures=0, rps=None, kind="http_500", order=1,
+         arrival=None):
+    rps = float(level if rps is None else rps)
     return StepStats(
-        users=users, requests=requests, failures=failures,
+        level=level, order=order, requests=requests, failures=failures,
         failures_by_kind={kind: failures} if failures else {},
-        rps=float(users if rps is None else rps), p50_ms=p50,
-        p95_ms=None if p50 is None else p50 * 1.5, p99_ms=None if p50 is None else p50 * 2,
-        client_cpu_pct=5.0, seconds=2.0)
+        rps=rps, arrival_rps=rps if arrival is None else arrival, completion_rps=rps,
+        p50_ms=p50, p95_ms=None if p50 is None else p50 * 1.5,
+        p99_ms=None if p50 is None else p50 * 2, client_cpu_pct=5.0, client_cpu_ms=0.2,
+        settle_seconds=1.0, seconds=2.0)
 
 
 # --- percentiles ----------------------------------------------------------
@@ -33,42 +39,55 @@ def test_percentile_interpolates_between_closest_ranks(values, q, expected):
 
 # --- one step ---------------------------------------------------------------
 
-def test_step_counts_only_requests_that_start_in_its_window():
-    window = StepWindow(users=3, start=10.0, window_end=12.0, end=12.5, cpu_seconds=0.25)
+def test_latency_counts_requests_started_in_the_window_and_throughput_those_completed():
+    window = StepWindow(level=3, order=2, start=9.0, window_start=10.0, window_end=12.0,
+                        end=12.5, cpu_seconds=0.35)
     samples = [
-        Sample(9.9, 10.1, "ok"),        # started before the step: not counted
+        Sample(9.5, 10.1, "ok"),        # sent while settling, completed in the window
         Sample(10.0, 10.010, "ok"),
         Sample(10.5, 10.530, "ok"),
         Sample(11.0, 11.020, "http_500"),
-        Sample(11.5, 12.400, "ok"),     # ends in the step's tail: counted
-        Sample(11.9, 12.0, "timeout"),
-        Sample(12.0, 12.1, "ok"),       # starts at window_end: next step's business
+        Sample(11.5, 12.400, "ok"),     # ends in the step's tail: counted, not completed
+        Sample(11.9, 12.0, "timeout"),  # ends at window_end: not completed in the window
+        Sample(12.0, 12.1, "ok"),       # starts at window_end: sent in the tail
     ]
     s = repro.step_stats(window, samples)
-    assert s.users == 3
+    assert (s.level, s.order) == (3, 2)
     assert s.requests == 5
     assert s.failures == 2
     assert s.failures_by_kind == {"http_500": 1, "timeout": 1}
     assert s.error_rate == pytest.approx(0.4)
-    assert s.rps == pytest.approx(1.5)  # 3 successes in a 2 s window
+    assert s.rps == pytest.approx(1.5)  # 3 successes completed in a 2 s window
+    assert s.arrival_rps == pytest.approx(2.5)  # 5 sent
+    assert s.completion_rps == pytest.approx(2.0)  # 4 of any kind completed
+    assert not s.steady
     assert s.p50_ms == pytest.approx(30.0)
     assert s.p95_ms == pytest.approx(30.0 + 0.9 * 870.0)
-    assert s.client_cpu_pct == pytest.approx(10.0)  # 0.25 s of CPU in 2.5 s
-    assert s.seconds == pytest.approx(2.5)
+    assert s.client_cpu_pct == pytest.approx(10.0)  # 0.35 s of CPU in 3.5 s
+    assert s.client_cpu_ms == pytest.approx(50.0)  # 0.35 s for the 7 completed during the step
+    assert s.settle_seconds == pytest.approx(1.0)
+    assert s.seconds == pytest.approx(3.5)
+
+
+def test_requests_sent_while_a_step_settles_count_for_no_step():
+    first = StepWindow(10, 1, 0.0, 1.0, 2.0, 2.2, 0.0)
+    second = StepWindow(20, 2, 2.2, 3.4, 4.4, 4.5, 0.0)
+    samples = [Sample(1.5, 1.6, "ok"), Sample(2.5, 2.6, "ok"), Sample(3.0, 3.1, "ok"),
+               Sample(3.5, 3.6, "ok"), Sample(4.0, 4.45, "ok")]
+    a, b = (repro.step_stats(w, samples) for w in (first, second))
+    assert (a.requests, b.requests) == (1, 2)  # 2.5 and 3.0 fell while settling
+
+
+def test_a_window_is_steady_when_arrivals_and_completions_agree_within_five_percent():
+    assert step(10, 20.0, rps=100, arrival=104.9).steady
+    assert not step(10, 20.0, rps=100, arrival=105.5).steady
+    assert step(10, None, rps=0, arrival=0).steady
 
 
 def test_step_without_successes_has_no_latency():
-    window = StepWindow(5, 0.0, 1.0, 31.0, 0.1)
+    window = StepWindow(5, 1, 0.0, 0.0, 1.0, 31.0, 0.1)
     s = repro.step_stats(window, [Sample(0.1, 30.1, "timeout"), Sample(0.2, 0.3, "connection")])
     assert (s.requests, s.failures, s.rps, s.p50_ms, s.p99_ms) == (2, 2, 0.0, None, None)
-
-
-def test_ramp_stats_assigns_each_sample_to_one_step():
-    windows = [StepWindow(1, 0.0, 1.0, 1.2, 0.0), StepWindow(2, 1.2, 2.2, 2.3, 0.0)]
-    samples = [Sample(0.5, 0.6, "ok"), Sample(1.1, 1.3, "ok"), Sample(1.5, 1.6, "ok"),
-               Sample(2.0, 2.25, "ok")]
-    first, second = (repro.step_stats(w, samples) for w in windows)
-    assert (first.requests, second.requests) == (1, 2)
 
 
 # --- thresholds ---------------------------------------------------------------
@@ -76,32 +95,36 @@ def test_ramp_stats_assigns_each_sample_to_one_step():
 def test_no_slowdown_and_no_errors_are_reported_as_not_reached():
     steps = [step(u, 20.0 + u / 100) for u in (10, 20, 30, 40)]
     t = repro.find_thresholds(steps)
-    assert (t.slowdown_users, t.error_users, t.max_users) == (None, None, 40)
+    assert (t.slowdown, t.errors, t.max_level) == (None, None, 40)
     assert t.baseline_ms == 20.1
-    assert (t.peak_rps, t.peak_users) == (40.0, 40)
-    assert repro.fmt_threshold(t.slowdown_users, t.max_users) == "none up to 40"
+    assert (t.peak_rps, t.peak_level) == (40.0, 40)
+    assert (t.plateau_spread, t.sustained) == (None, 40)
+    assert repro.fmt_threshold(t.slowdown, t.max_level) == "none up to 40"
 
 
 def test_slowdown_needs_twice_the_baseline_median_confirmed_by_the_next_step():
     steps = [step(10, 20.0), step(20, 39.9), step(30, 40.0), step(40, 80.0), step(50, 90.0)]
-    assert repro.find_thresholds(steps).slowdown_users == 30
+    t = repro.find_thresholds(steps)
+    assert t.slowdown == 30
+    assert t.sustained == 20
 
 
 def test_errors_from_the_first_step():
     steps = [step(10, 20.0, failures=5), step(20, 21.0, failures=10), step(30, 22.0, failures=30)]
     t = repro.find_thresholds(steps)
-    assert t.error_users == 10
-    assert t.slowdown_users is None
+    assert t.errors == 10
+    assert t.slowdown is None
+    assert t.sustained is None
 
 
 def test_error_threshold_is_one_percent():
     steps = [step(10, 20.0, requests=200, failures=1), step(20, 20.0, requests=200, failures=2),
              step(30, 20.0, requests=200, failures=3)]
-    assert repro.find_thresholds(steps).error_users == 20
+    assert repro.find_thresholds(steps).errors == 20
 
 
 def test_noisy_baseline_median_ignores_outliers_and_a_lone_spike():
-    window = StepWindow(10, 0.0, 2.0, 2.0, 0.0)
+    window = StepWindow(10, 1, 0.0, 0.0, 2.0, 2.0, 0.0)
     lowest = repro.step_stats(window, [Sample(0.1 * i, 0.1 * i + d, "ok") for i, d in
                                        enumerate([0.020, 0.021, 0.019, 0.900, 0.020])])
     assert lowest.p50_ms == pytest.approx(20.0)
@@ -110,31 +133,47 @@ def test_noisy_baseline_median_ignores_outliers_and_a_lone_spike():
              step(60, 26.0), step(70, 30.0), step(80, 45.0), step(90, 70.0)]
     t = repro.find_thresholds(steps)
     assert t.baseline_ms == pytest.approx(20.0)
-    assert t.slowdown_users == 80
+    assert t.slowdown == 80
+    # The highest level below both thresholds that itself held up: not 50.
+    assert t.sustained == 70
 
 
 def test_a_lone_failing_step_is_not_the_error_threshold():
     steps = [step(10, 20.0), step(20, 20.0, failures=3), step(30, 20.0), step(40, 20.0)]
-    assert repro.find_thresholds(steps).error_users is None
+    assert repro.find_thresholds(steps).errors is None
 
 
 def test_last_step_needs_no_confirmation():
     steps = [step(10, 20.0), step(20, 20.0), step(30, 50.0, failures=2)]
     t = repro.find_thresholds(steps)
-    assert (t.slowdown_users, t.error_users) == (30, 30)
+    assert (t.slowdown, t.errors) == (30, 30)
 
 
 def test_step_without_successful_response_counts_as_slowed_down():
     steps = [step(10, 20.0), step(20, 30.0), step(30, None, failures=100), step(40, None, failures=100)]
     t = repro.find_thresholds(steps)
-    assert (t.slowdown_users, t.error_users) == (30, 30)
+    assert (t.slowdown, t.errors) == (30, 30)
 
 
 def test_lowest_step_without_successes_is_slowed_down_already():
     steps = [step(10, None, failures=100, rps=0), step(20, None, failures=100, rps=0)]
     t = repro.find_thresholds(steps)
-    assert (t.baseline_ms, t.slowdown_users, t.error_users) == (None, 10, 10)
-    assert (t.peak_rps, t.peak_users) == (0.0, None)
+    assert (t.baseline_ms, t.slowdown, t.errors) == (None, 10, 10)
+    assert (t.peak_rps, t.peak_level) == (0.0, None)
+
+
+def test_plateau_spread_runs_from_the_slowdown_up_to_not_including_the_errors():
+    steps = [step(10, 20.0), step(20, 21.0), step(40, 50.0, rps=100), step(60, 80.0, rps=110),
+             step(80, 120.0, rps=90), step(100, 150.0, rps=40, failures=10),
+             step(120, 200.0, rps=30, failures=20)]
+    t = repro.find_thresholds(steps)
+    assert (t.slowdown, t.errors) == (40, 100)
+    assert t.plateau_spread == pytest.approx((110 - 90) / 100)
+    # Without errors, the plateau runs to the highest level.
+    t = repro.find_thresholds(steps[:5])
+    assert t.plateau_spread == pytest.approx((110 - 90) / 100)
+    # One level is no plateau.
+    assert repro.find_thresholds(steps[:3]).plateau_spread is None
 
 
 def test_ramp_stopped_early_after_two_steps_above_half_errors():
@@ -144,21 +183,21 @@ def test_ramp_stopped_early_after_two_steps_above_half_errors():
     assert repro.early_stop_reason(steps[:4]) is None  # 50% is not above 50%
     steps[3] = step(40, 80.0, failures=70)
     reason = repro.early_stop_reason(steps)
-    assert reason == ("stopped at 40 users: more than 50% of requests failed for 2 steps in a row")
+    assert reason == "stopped at 40: more than 50% of requests failed for 2 steps in a row"
     t = repro.find_thresholds(steps)
-    assert (t.slowdown_users, t.error_users, t.max_users) == (30, 20, 40)
+    assert (t.slowdown, t.errors, t.max_level) == (30, 20, 40)
 
 
-def test_peak_throughput_prefers_fewer_users_on_a_tie():
+def test_peak_throughput_prefers_the_lower_level_on_a_tie():
     steps = [step(10, 20.0, rps=10), step(20, 20.0, rps=30), step(30, 20.0, rps=30),
              step(40, 20.0, rps=25)]
     t = repro.find_thresholds(steps)
-    assert (t.peak_rps, t.peak_users) == (30.0, 20)
+    assert (t.peak_rps, t.peak_level) == (30.0, 20)
 
 
 def test_no_steps_at_all():
     t = repro.find_thresholds([])
-    assert t == repro.Thresholds(None, None, None, 0.0, None, 0)
+    assert t == repro.Thresholds(None, None, None, 0.0, None, 0, None, None)
 
 
 def test_most_common_failure():
@@ -168,7 +207,30 @@ def test_most_common_failure():
     assert repro.most_common_failure([step(10, 20.0)]) is None
 
 
-# --- ramp plans ------------------------------------------------------------------
+# --- repeats ---------------------------------------------------------------------
+
+def thresholds(slowdown, errors, max_level=300, peak=100.0, baseline=20.0):
+    return repro.Thresholds(baseline, slowdown, errors, peak, 100, max_level, 0.1, 50)
+
+
+def test_the_median_of_repeats_ranks_a_threshold_not_reached_above_all_reached():
+    each = [thresholds(110, None), thresholds(130, 250), thresholds(121, None)]
+    t = repro.median_thresholds(each)
+    assert (t.slowdown, t.errors, t.max_level) == (121, None, 300)
+    # An even count gives the lower middle one: a level that was measured.
+    t = repro.median_thresholds(each[:2])
+    assert (t.slowdown, t.errors) == (110, 250)
+    assert repro.median_thresholds(each[:1]) == each[0]
+
+
+def test_threshold_range_over_repeats():
+    assert repro.threshold_range([(110, 300), (130, 300), (121, 300)]) == "110-130"
+    assert repro.threshold_range([(250, 300), (None, 300)]) == "250 to >300"
+    assert repro.threshold_range([(None, 300), (None, 300)]) == ">300"
+    assert repro.threshold_range([(90, 300)]) == "90"
+
+
+# --- the ramp's plan ------------------------------------------------------------
 
 def test_linear_plan():
     assert repro.linear_plan(50, 10) == [10, 20, 30, 40, 50]
@@ -184,12 +246,91 @@ def test_adaptive_plan_adds_step_or_ten_percent():
     assert repro.adaptive_plan(30, 7) == [7, 14, 21, 28, 30]
 
 
-@pytest.mark.parametrize("users, step", [(300, 10), (400, 10), (1000, 5), (77, 3)])
-def test_adaptive_plan_never_steps_more_than_step_or_ten_percent(users, step):
-    plan = repro.adaptive_plan(users, step)
-    assert plan[-1] == users and plan == sorted(set(plan))
+@pytest.mark.parametrize("top, step_", [(300, 10), (400, 10), (1000, 5), (77, 3)])
+def test_adaptive_plan_never_steps_more_than_step_or_ten_percent(top, step_):
+    plan = repro.adaptive_plan(top, step_)
+    assert plan[-1] == top and plan == sorted(set(plan))
     for low, high in zip(plan, plan[1:]):
-        assert high - low <= max(step, round(low * 1.1) - low)
+        assert high - low <= max(step_, round(low * 1.1) - low)
+
+
+class Model:
+    """A made-up server: its median and error rate at each level."""
+
+    def __init__(self, knee, errors_from=None, base=20.0, noisy=()):
+        self.knee, self.errors_from, self.base, self.noisy = knee, errors_from, base, set(noisy)
+
+    def measure(self, level, order):
+        slow = level >= self.knee or level in self.noisy
+        p50 = self.base * (3 if slow else 1 + level / self.knee / 2)
+        failures = 10 if self.errors_from is not None and level >= self.errors_from else 0
+        return step(level, p50, failures=failures, order=order)
+
+
+def search(model, top=300, step_=10):
+    steps = []
+    while (level := repro.search_next(steps, top, step_)) is not None:
+        assert level not in {s.level for s in steps}, "a level measured twice"
+        steps.append(model.measure(level, len(steps) + 1))
+    return [s.level for s in steps], repro.find_thresholds(sorted(steps, key=lambda s: s.level))
+
+
+@pytest.mark.parametrize("model, order, slowdown, errors", [
+    # Like the sync setup: saturated at about 125 users, no errors.
+    (Model(125), [10, 40, 80, 160, 176, 20, 113, 134, 123, 300], 134, None),
+    # Like the async setup: slow from about 70, errors from about 195.
+    (Model(70, 195), [10, 40, 80, 90, 20, 57, 68, 74, 180, 300, 232, 255, 204, 192], 74, 204),
+    # Never saturated up to the top: every doubling, nothing to narrow.
+    (Model(1000), [10, 40, 80, 160, 300, 20], None, None),
+    # Broken from the start: the lowest level already fails.
+    (Model(1000, 0), [10, 40, 80, 160, 300, 20], None, 10),
+    # A lone slow level is not a threshold: one fine step above refutes it.
+    (Model(125, noisy=[40]), [10, 40, 50, 100, 200, 220, 20, 141, 155, 119, 130, 300], 130,
+     None),
+    (Model(125, noisy=[80]), [10, 40, 80, 90, 180, 198, 20, 127, 140, 107, 117, 300], 127,
+     None),
+    # A threshold right above the lowest level: the bisection measures 20.
+    (Model(15), [10, 40, 50, 20, 100, 200, 300], 20, None),
+])
+def test_knee_search_golden(model, order, slowdown, errors):
+    levels, t = search(model)
+    assert levels == order
+    assert (t.slowdown, t.errors) == (slowdown, errors)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_knee_search_finds_what_a_ramp_of_fine_steps_finds(seed):
+    """Against made-up servers, each threshold of the search lies within one
+    fine step above the true one, as the adaptive ramp's (which measures
+    every level) does."""
+    rng = random.Random(seed)
+    knee = rng.randint(15, 400)
+    errors = rng.choice([None, rng.randint(15, 400)])
+    model, top = Model(knee, errors), rng.choice([300, 400, 1000])
+    _, found = search(model, top)
+    fine = [model.measure(level, 1) for level in repro.adaptive_plan(top, 10)]
+    expected = repro.find_thresholds(fine, 10)
+    for ours, theirs, true in ((found.slowdown, expected.slowdown, knee),
+                               (found.errors, expected.errors, errors)):
+        if theirs is None:
+            assert ours is None
+        else:
+            assert true <= ours <= repro.fine_up(true, 10), (knee, errors, top)
+            assert true <= theirs <= repro.fine_up(true, 10), (knee, errors, top)
+
+
+def test_knee_search_takes_fewer_levels_than_a_ramp_of_fine_steps():
+    assert len(search(Model(125))[0]) == 10
+    assert len(search(Model(70, 195))[0]) == 14
+    assert len(repro.adaptive_plan(300, 10)) == 22
+
+
+def test_fixed_ramps_stop_early_when_most_requests_fail():
+    next_level = repro.RAMPS["linear"].next_level
+    steps = [step(10, 20.0), step(20, 60.0, failures=60), step(30, 80.0, failures=70)]
+    assert next_level(steps[:2], 50, 10) == 30
+    assert next_level(steps, 50, 10) is None
+    assert next_level([step(10, 20.0)] * 5, 50, 10) is None  # the plan is done
 
 
 # --- comparisons and the verdict ----------------------------------------------------
@@ -216,6 +357,13 @@ def test_a_threshold_reached_later_wins():
                       "users before it is reached.")
 
 
+def test_thresholds_of_arrival_rates_say_so():
+    c = repro.compare_thresholds("Slowdown", R("sync", 140, 300, "req/s"),
+                                 R("async", 80, 300, "req/s"), 10)
+    assert c.text == ("Slowdown: sync at 140 req/s, async at 80 req/s: sync holds 75% more "
+                      "req/s before it is reached.")
+
+
 def test_a_threshold_not_reached_is_a_lower_bound():
     c = repro.compare_thresholds("Errors", R("sync", None, 300), R("async", 215, 300), 10)
     assert c.winner == "sync"
@@ -225,13 +373,12 @@ def test_a_threshold_not_reached_is_a_lower_bound():
     c = repro.compare_thresholds("Errors", R("sync", None, 200), R("async", 190, 300), 10)
     assert (c.winner, c.decided) == (None, False)
     assert c.text == ("Errors: sync none up to 200 users, async at 190 users: sync holds at least "
-                      "as many users; whether substantially more, a ramp beyond 200 users would "
-                      "tell.")
+                      "as much; whether substantially more, a ramp beyond 200 users would tell.")
     # A tie with a bound: the bound is the higher one.
     c = repro.compare_thresholds("Errors", R("sync", 30, 30), R("async", None, 30), 10)
     assert (c.winner, c.decided) == (None, False)
     assert c.text.startswith("Errors: sync at 30 users, async none up to 30 users: async holds at "
-                             "least as many users")
+                             "least as much")
     # Nor, when the ramp was cut short at 100, against one at 200.
     c = repro.compare_thresholds("Errors", R("sync", None, 100), R("async", 200, 300), 10)
     assert (c.winner, c.decided) == (None, False)
@@ -242,12 +389,64 @@ def test_a_threshold_not_reached_is_a_lower_bound():
     assert both.text == "Errors: neither setup reached it (sync up to 300, async up to 300 users)."
 
 
-def test_rates():
-    c = repro.compare_rates("Peak throughput", "sync", 135.5, "async", 105.5)
+def test_peak_rates():
+    c = repro.compare_rates("Peak throughput", "sync", 135.5, True, "async", 105.5, True)
     assert c.winner == "sync"
     assert c.text == ("Peak throughput: sync 135.5 req/s, async 105.5 req/s: async reaches only "
                       "78% of sync's.")
-    assert repro.compare_rates("Peak throughput", "sync", 100.0, "async", 90.0).winner is None
+    assert repro.compare_rates("Peak throughput", "sync", 100.0, True, "async", 90.0, True).winner \
+        is None
+
+
+def test_a_peak_the_load_never_saturated_decides_nothing():
+    # Neither was slowed down: both peaks are only what the load asked for.
+    c = repro.compare_rates("Peak throughput", "sync", 300.0, False, "async", 290.0, False)
+    assert (c.winner, c.decided) == (None, False)
+    assert c.text == ("Peak throughput: sync 300.0 req/s, async 290.0 req/s: cannot tell; the "
+                      "load never slowed async down, so its peak is not its capacity.")
+    # The lower one unsaturated: it might have gone higher.
+    c = repro.compare_rates("Peak throughput", "sync", 120.0, True, "async", 80.0, False)
+    assert (c.winner, c.decided) == (None, False)
+    # The higher one unsaturated: it is higher at least.
+    c = repro.compare_rates("Peak throughput", "sync", 120.0, False, "async", 80.0, True)
+    assert (c.winner, c.decided) == ("sync", True)
+
+
+def ramp_with(slowdown, errors, peak=100.0):
+    levels = [10, 20, 40, 44, 80, 88, 160, 176, 300]
+    steps = []
+    for i, level in enumerate(levels, start=1):
+        slow = slowdown is not None and level >= slowdown
+        steps.append(step(level, 60.0 if slow else 20.0, rps=min(level, peak), order=i,
+                          failures=10 if errors is not None and level >= errors else 0))
+    return repro.RampResult(tuple(steps), "completed")
+
+
+def setup(name, *ramps):
+    return repro.SetupResult(name, name, "server", tuple(ramps))
+
+
+def test_a_winner_only_when_every_repeat_agrees():
+    sync = setup("sync", ramp_with(160, None), ramp_with(160, None), ramp_with(80, None))
+    async_ = setup("async", ramp_with(40, 160), ramp_with(40, 160), ramp_with(80, 160))
+    slowdown, errors, peak = repro.compare_setups(sync, async_, 10, "users")
+    assert slowdown.winner is None
+    assert slowdown.text == (
+        "Slowdown: sync at 160 users, async at 40 users: sync holds 300% more users before it "
+        "is reached; but the 3 repeats do not all agree (better: sync, sync, neither), so this "
+        "is within the noise.")
+    assert errors.winner == "sync"
+    assert errors.text == (
+        "Errors: sync none up to 300 users, async at 160 users: sync holds at least 88% more "
+        "users before it is reached, in each of the 3 repeats.")
+    assert peak.winner is None
+
+
+def test_one_repeat_is_compared_as_it_is():
+    one = repro.compare_setups(setup("sync", ramp_with(160, None)),
+                               setup("async", ramp_with(40, 160)), 10, "users")
+    assert [c.winner for c in one] == ["sync", "sync", None]
+    assert one[0].text.endswith("before it is reached.")
 
 
 def test_verdict_says_what_was_not_decided():
@@ -255,22 +454,24 @@ def test_verdict_says_what_was_not_decided():
                    repro.Comparison("Errors", None, "", decided=False),
                    repro.Comparison("Peak throughput", None, "")]
     assert repro.verdict(comparisons) == (
-        "No substantial difference shown (errors undecided: ramp to more users with --users): "
-        "the async view did not make this app faster here.")
+        "No substantial difference shown (errors undecided: ramp further): the async view did "
+        "not make this app faster here.")
 
 
-@pytest.mark.parametrize("winners, expected", [
-    ([None, None, None], "No substantial difference on any measure: the async view did not make "
-                         "this app faster here."),
-    (["async", None, None], "The async setup did better on slowdown and no worse on the rest: "
-                            "async paid off here."),
-    (["sync", "sync", "sync"], "The sync setup did better on slowdown, errors and peak "
-                               "throughput: async did not pay off here."),
-    (["sync", "async", None], "Mixed: async did better on errors, sync on slowdown."),
+@pytest.mark.parametrize("winners, decided, expected", [
+    ([None, None, None], [True] * 3, "No substantial difference on any measure: the async view "
+                                     "did not make this app faster here."),
+    (["async", None, None], [True] * 3, "The async setup did better on slowdown and no worse on "
+                                        "the rest: async paid off here."),
+    (["async", None, None], [True, False, True], "The async setup did better on slowdown "
+                                                 "(errors undecided): async paid off here."),
+    (["sync", "sync", "sync"], [True] * 3, "The sync setup did better on slowdown, errors and "
+                                           "peak throughput: async did not pay off here."),
+    (["sync", "async", None], [True] * 3, "Mixed: async did better on errors, sync on slowdown."),
 ])
-def test_verdict(winners, expected):
+def test_verdict(winners, decided, expected):
     metrics = ["Slowdown", "Errors", "Peak throughput"]
-    comparisons = [repro.Comparison(m, w, "") for m, w in zip(metrics, winners)]
+    comparisons = [repro.Comparison(m, w, "", d) for m, w, d in zip(metrics, winners, decided)]
     assert repro.verdict(comparisons) == expected
     assert repro.verdict(comparisons, "in 2021") == expected.replace(" here.", " in 2021.")
 
@@ -284,28 +485,3 @@ def test_rows_have_the_original_shape():
     assert rows == sorted(rows, key=lambda r: (r[1], r[2]))
     assert [r[1] for r in rows].count(repro.DETAIL_NUMBER) == 1
     assert rows == repro.pokemon_rows()  # the same every time
-
-
-# --- the load generator's bookkeeping ----------------------------------------------
-
-def test_a_client_side_surprise_is_a_failure_not_a_hang():
-    """A request that raises must leave nothing in flight, or its step would
-    wait for it forever."""
-    import asyncio
-
-    class Exploding:
-        def get(self, url, **kwargs):
-            raise RuntimeError("boom")
-
-    async def one_user():
-        recorder = repro.LoadRecorder()
-        task = asyncio.create_task(repro.closed_loop_user(Exploding(), "http://x/", 10.0, 0.0,
-                                                          recorder))
-        await asyncio.sleep(0.05)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return recorder
-
-    recorder = asyncio.run(one_user())
-    assert [s.outcome for s in recorder.samples] == ["client_RuntimeError"]
-    assert recorder.in_flight == {}

@@ -1,0 +1,254 @@
+"""A step's timing, on an injected clock: the settling, the window, the
+minimum requests, the tail; and the run_ramp loop.  Nothing sleeps: the
+fake driver below plays closed-loop users against a server of known
+latency, moving the clock forward when polled."""
+import heapq
+import itertools
+import math
+
+import pytest
+
+import repro
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class FakeDriver:
+    """What a LoadDriver offers measure_step, simulated: each user sends,
+    waits latency(start) seconds, thinks, sends again."""
+
+    def __init__(self, clock, latency, think_time=1.0):
+        self.clock, self.latency, self.think = clock, latency, think_time
+        self.events = []  # (time, seq, kind, user)
+        self.seq = itertools.count()
+        self.users = 0
+        self.active = set()
+        self.retiring_users = set()
+        self.in_flight = {}  # user -> start
+        self.samples = []
+        self.started = 0
+        self.cpu_seconds = 0.0
+        self.as_of = -math.inf
+        self.levels = []
+
+    def set_level(self, level, spread):
+        self.levels.append(level)
+        now = self.clock()
+        if level > len(self.active):
+            new = level - len(self.active)
+            for j in range(new):
+                user = self.users = self.users + 1
+                self.active.add(user)
+                heapq.heappush(self.events, (now + spread * j / new, next(self.seq), "send", user))
+        else:
+            for user in sorted(self.active)[level:]:
+                self.active.discard(user)
+                if user in self.in_flight:
+                    self.retiring_users.add(user)
+
+    def poll(self, timeout):
+        until = self.clock() + timeout
+        while self.events and self.events[0][0] <= until:
+            when, _, kind, user = heapq.heappop(self.events)
+            self.clock.now = when
+            if kind == "send" and user in self.active:
+                self.started += 1
+                self.in_flight[user] = when
+                heapq.heappush(self.events, (when + self.latency(when), next(self.seq), "end", user))
+            elif kind == "end":
+                start = self.in_flight.pop(user)
+                self.samples.append(repro.Sample(start, when, "ok"))
+                self.cpu_seconds += 0.0002
+                self.retiring_users.discard(user)
+                if user in self.active:
+                    heapq.heappush(self.events, (when + self.think, next(self.seq), "send", user))
+        self.clock.now = until
+        self.as_of = until
+
+    @property
+    def oldest_in_flight(self):
+        return min(self.in_flight.values(), default=None)
+
+    @property
+    def retiring(self):
+        return len(self.retiring_users)
+
+
+RULES = repro.StepRules(spread=1.0, seconds=2.0, min_requests=10, max_seconds=10.0)
+
+
+def measure(driver, clock, level, previous=None, rules=RULES, check=None):
+    return repro.measure_step(driver, level, 1, rules, previous, clock, check or (lambda: None))
+
+
+def stats_with_p50(ms):
+    return repro.StepStats(10, 1, 10, 0, {}, 10.0, 10.0, 10.0, ms, ms, ms, 1.0, 0.2, 1.0, 3.0)
+
+
+def test_a_step_settles_one_think_time_plus_the_previous_median():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02)
+    window = measure(driver, clock, 20, previous=stats_with_p50(400.0))
+    assert window.start == 100.0
+    # 1 s of think time + 0.4 s, to the next tick.
+    assert window.window_start - window.start == pytest.approx(1.4, abs=repro.TICK)
+    # The first step has no previous one: one think time.
+    clock2 = FakeClock()
+    first = measure(FakeDriver(clock2, lambda start: 0.02), clock2, 20)
+    assert first.window_start - first.start == pytest.approx(1.0, abs=repro.TICK)
+
+
+def test_the_window_lasts_its_seconds_when_requests_are_plenty():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02)
+    window = measure(driver, clock, 50)  # 50 users: about 49 requests a second
+    assert window.window_end - window.window_start == pytest.approx(2.0, abs=repro.TICK)
+    stats = repro.step_stats(window, driver.samples)
+    assert stats.requests >= 90 and stats.steady
+
+
+def test_the_window_waits_for_the_minimum_requests():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02)
+    # 2 users send about 2 requests a second: 10 requests take about 5 s.
+    window = measure(driver, clock, 2)
+    held = window.window_end - window.window_start
+    assert 4.0 <= held <= 6.0
+    stats = repro.step_stats(window, driver.samples)
+    assert stats.requests >= 10
+
+
+def test_the_window_gives_up_on_the_minimum_at_its_longest():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02, think_time=5.0)
+    window = measure(driver, clock, 1)  # one request every 5 s: never 10 in 10 s
+    assert window.window_end - window.window_start == pytest.approx(10.0, abs=repro.TICK)
+
+
+def test_a_step_settles_until_the_queue_has_turned_over_once():
+    clock = FakeClock()
+    # Saturated: whatever the previous step said, requests now take 3 s.
+    driver = FakeDriver(clock, lambda start: 3.0)
+    window = measure(driver, clock, 20, previous=stats_with_p50(20.0))
+    # Every request in flight when the window opens was sent after the new
+    # users had all started (1 s): one think time plus about 3 s.
+    assert window.window_start - window.start >= 3.9
+    assert all(s.start >= window.start + 1.0 for s in driver.samples
+               if s.end > window.window_start)
+
+
+def test_settling_gives_up_at_its_longest():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 60.0)  # never turns over within the step
+    window = measure(driver, clock, 5)
+    assert window.window_start - window.start == pytest.approx(1.0 + 10.0, abs=repro.TICK)
+
+
+def test_the_step_holds_until_the_requests_of_its_window_have_ended():
+    clock = FakeClock()
+    slow_from = 101.0 + 1.9  # a request sent late in the window takes 3 s
+
+    def latency(start):
+        return 3.0 if slow_from <= start < slow_from + 0.5 else 0.02
+
+    driver = FakeDriver(clock, latency)
+    window = measure(driver, clock, 20)
+    slow = [s for s in driver.samples if s.end - s.start > 1]
+    assert slow and all(window.window_start <= s.start < window.window_end for s in slow)
+    assert window.end >= max(s.end for s in slow)
+    stats = repro.step_stats(window, driver.samples)
+    assert stats.p99_ms == pytest.approx(3000.0, rel=0.01)
+
+
+def test_after_a_ramp_down_the_window_waits_for_the_retired_users():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 2.5)  # saturated: every request takes 2.5 s
+    measure(driver, clock, 40)
+    while not any(user > 10 for user in driver.in_flight):
+        driver.poll(repro.TICK)
+    still = dict(driver.in_flight)
+    window = measure(driver, clock, 10, previous=stats_with_p50(10.0), rules=RULES)
+    # Retired users had requests in flight until up to 2.5 s after the ramp down.
+    last_retired_end = max(start + 2.5 for user, start in still.items() if user > 10)
+    assert window.window_start >= last_retired_end
+    assert driver.levels == [40, 10]
+
+
+def test_a_failed_check_stops_the_step():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02)
+
+    def check():
+        if clock.now > 101.0:
+            raise repro.RampStopped("server died", "log tail")
+
+    with pytest.raises(repro.RampStopped):
+        measure(driver, clock, 10, check=check)
+
+
+def config(**changes):
+    base = dict(command="run", argv=(), setups=("sync",), users=80, step=10, step_seconds=2.0,
+                min_requests=10)
+    return repro.Config(**{**base, **changes})
+
+
+def test_run_ramp_follows_the_search_and_reports_each_step():
+    clock = FakeClock()
+    # A server that saturates at about 45 users: latency grows with them.
+    driver = FakeDriver(clock, lambda start: 0.02)
+    levels = []
+
+    def latency(start):
+        return 0.02 if driver.levels[-1] < 45 else 0.02 * driver.levels[-1] / 10
+
+    driver.latency = latency
+    restarts = []
+
+    def restart():
+        restarts.append(driver.levels[-1])
+
+    steps, reason, error, interrupted, restarted = repro.run_ramp(
+        driver, config(), clock, lambda: None, lambda s: levels.append(s.level), restart)
+    assert (reason, error, interrupted) == ("completed", None, False)
+    assert levels == [s.level for s in steps] == [10, 40, 80, 20, 57, 67, 48]
+    # A fresh server before each level below a slowed one: 20 (below 80) and
+    # 48 (below 67); none before 57 and 67 (going up).
+    assert driver.levels == [10, 40, 80, 0, 20, 57, 67, 0, 48]
+    assert restarts == [0, 0] and restarted == 2
+    t = repro.find_thresholds(sorted(steps, key=lambda s: s.level))
+    assert t.slowdown == 48
+
+
+def test_run_ramp_keeps_the_steps_measured_before_it_was_stopped():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02)
+
+    def check():
+        if len(driver.levels) == 3:
+            raise repro.RampStopped("interrupted", interrupted=True)
+
+    steps, reason, error, interrupted, _ = repro.run_ramp(driver, config(), clock, check,
+                                                          lambda s: None)
+    assert [s.level for s in steps] == [10, 40]
+    assert reason == "interrupted at 80 users (that step is not counted)"
+    assert interrupted and error is None
+
+
+def test_a_lower_level_after_an_overload_needs_a_fresh_server():
+    calm = stats_with_p50(20.0)
+    slowed = repro.dataclasses.replace(calm, level=80, p50_ms=80.0)
+    failing = repro.dataclasses.replace(calm, level=80, failures=5)
+    ramp = [calm, slowed]
+    assert not repro.needs_fresh_server(ramp, [calm], 5)  # nothing was overloaded
+    assert not repro.needs_fresh_server(ramp, [calm, slowed], 120)  # going up
+    assert repro.needs_fresh_server(ramp, [calm, slowed], 57)
+    assert repro.needs_fresh_server(ramp, [calm, failing], 57)
+    # Slowed by the ramp's baseline, not by this server's own lowest step.
+    assert repro.needs_fresh_server(ramp, [slowed], 57)
+    assert not repro.needs_fresh_server(ramp, [], 57)
