@@ -279,7 +279,8 @@ class StepWindow:
     window_start: float
     window_end: float
     end: float
-    cpu_seconds: float  # the load generator's own CPU time during the step
+    cpu_seconds: float  # the load generator's own CPU time during the step, all processes
+    cpu_busiest: Optional[float] = None  # that of its busiest process (None: cpu_seconds)
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,7 @@ class StepStats:
     p50_ms: Optional[float]  # latency percentiles of successful responses
     p95_ms: Optional[float]
     p99_ms: Optional[float]
-    client_cpu_pct: float  # of one core
+    client_cpu_pct: float  # of one core, by the busiest load generator process
     client_cpu_ms: Optional[float]  # per request sent during the step
     settle_seconds: float
     seconds: float  # how long the step was held, settling and tail included
@@ -342,7 +343,10 @@ class RampResult:
 
     @property
     def thresholds(self) -> Thresholds:
-        return find_thresholds(self.by_level, self.step)
+        # A ramp cut short did not measure above its highest level: that one
+        # is not confirmed by being the last.
+        return find_thresholds(self.by_level, self.step,
+                               last_counts=not (self.interrupted or self.error))
 
     @property
     def client_cpu_ms(self) -> Optional[float]:
@@ -477,7 +481,8 @@ def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
         p50_ms=percentile(latencies, 50),
         p95_ms=percentile(latencies, 95),
         p99_ms=percentile(latencies, 99),
-        client_cpu_pct=100.0 * window.cpu_seconds / held if held > 0 else 0.0,
+        client_cpu_pct=100.0 * (window.cpu_seconds if window.cpu_busiest is None
+                                else window.cpu_busiest) / held if held > 0 else 0.0,
         client_cpu_ms=1000.0 * window.cpu_seconds / during if during else None,
         settle_seconds=window.window_start - window.start,
         seconds=held,
@@ -537,21 +542,29 @@ def _first_confirmed(flags: Sequence[bool], levels: Sequence[int], step: int,
     return None
 
 
-def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP) -> Thresholds:
+def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
+                    last_counts: bool = True) -> Thresholds:
     """Thresholds of one ramp's steps, given in order of level; `step` is
-    its fine step."""
+    its fine step; last_counts: whether the highest level needs no
+    confirmation (the ramp was not cut short)."""
     if not steps:
         return Thresholds(None, None, None, 0.0, None, 0, None, None)
     slowed, erring = slowed_flags(steps), erring_flags(steps)
     levels = [s.level for s in steps]
-    slowdown = _first_confirmed(slowed, levels, step)
-    errors = _first_confirmed(erring, levels, step)
-    peak = max(steps, key=lambda s: (s.rps, -s.level))
+    slowdown = _first_confirmed(slowed, levels, step, last_counts)
+    errors = _first_confirmed(erring, levels, step, last_counts)
+    # Throughput is read off steady windows: an unsteady one counted a queue
+    # filling or draining, not what the level delivers (all of them, if none
+    # was steady).
+    peak = max([s for s in steps if s.steady] or steps, key=lambda s: (s.rps, -s.level))
     # The plateau: from the slowdown threshold up to, not including, the
     # error threshold.  Throughput there should hold still.
     spread = None
     if slowdown is not None:
-        plateau = [s.rps for s in steps[slowdown:errors]]
+        plateau_steps = steps[slowdown:errors]
+        plateau = [s.rps for s in plateau_steps if s.steady]
+        if len(plateau) < 2:
+            plateau = [s.rps for s in plateau_steps]
         if len(plateau) >= 2 and statistics.median(plateau) > 0:
             spread = (max(plateau) - min(plateau)) / statistics.median(plateau)
     limit = min((i for i in (slowdown, errors) if i is not None), default=len(steps))
@@ -568,11 +581,16 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP) -> Thr
     )
 
 
+def _rank(v: tuple[Optional[int], int]) -> float:
+    """A threshold (level, max_level) as a number to sort by: one not reached
+    is only known to lie above the highest level measured."""
+    return v[1] + 0.5 if v[0] is None else v[0]
+
+
 def _median_level(values: Sequence[tuple[Optional[int], int]]) -> tuple[Optional[int], int]:
-    """Median of (level, max_level) pairs, a level not reached ranking above
-    every level reached; the lower middle one for an even count."""
-    ranked = sorted(values, key=lambda v: (v[0] is None, v[0] if v[0] is not None else v[1]))
-    return ranked[(len(ranked) - 1) // 2]
+    """Median of (level, max_level) pairs; the lower middle one for an even
+    count, so that it is a level that was measured."""
+    return sorted(values, key=_rank)[(len(values) - 1) // 2]
 
 
 def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
@@ -602,11 +620,11 @@ def threshold_range(values: Sequence[tuple[Optional[int], int]]) -> str:
     shows as '>N'."""
     def text(v: tuple[Optional[int], int]) -> str:
         return f">{v[1]}" if v[0] is None else str(v[0])
-    ranked = sorted(values, key=lambda v: (v[0] is None, v[0] if v[0] is not None else v[1]))
+    ranked = sorted(values, key=_rank)
     low, high = text(ranked[0]), text(ranked[-1])
     if low == high:
         return low
-    return f"{low}-{high}" if ">" not in high else f"{low} to {high}"
+    return f"{low}-{high}" if ">" not in low + high else f"{low} to {high}"
 
 
 def early_stop_reason(steps: Sequence[StepStats]) -> Optional[str]:
@@ -797,9 +815,11 @@ def compare_rates(metric: str, a: str, a_val: float, a_saturated: bool,
     low_saturated = a_saturated if low == a else b_saturated
     diff = (high_val - low_val) / high_val if high_val else 0.0
     both = f"{a} {a_val:.1f} req/s, {b} {b_val:.1f} req/s"
-    if not low_saturated and (diff > SIMILAR_WITHIN or not (a_saturated or b_saturated)):
+    unsaturated = low if not low_saturated else high if not (a_saturated and b_saturated) else None
+    if unsaturated is not None and (unsaturated == low or diff <= SIMILAR_WITHIN):
         return Comparison(metric, None, f"{metric}: {both}: cannot tell; the load never "
-                          f"slowed {low} down, so its peak is not its capacity.", decided=False)
+                          f"slowed {unsaturated} down, so its peak is not its capacity.",
+                          decided=False)
     if diff <= SIMILAR_WITHIN:
         return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
                           f"({diff:.0%} apart).")
@@ -822,7 +842,8 @@ def compare_thresholds_of(name_a: str, ta: Thresholds, name_b: str, tb: Threshol
 def compare_setups(a: SetupResult, b: SetupResult, step: int, unit: str) -> list[Comparison]:
     """By the medians; with repeats, a winner only where every repeat agrees."""
     overall = compare_thresholds_of(a.name, a.thresholds, b.name, b.thresholds, step, unit)
-    pairs = list(zip(a.measured, b.measured))
+    # Repeat i of one with repeat i of the other: they ran next to each other.
+    pairs = [(ra, rb) for ra, rb in zip(a.ramps, b.ramps) if ra.steps and rb.steps]
     if len(pairs) < 2:
         return overall
     each = [compare_thresholds_of(a.name, ra.thresholds, b.name, rb.thresholds, step, unit)
@@ -853,8 +874,9 @@ def verdict(comparisons: Sequence[Comparison], where: str = "here") -> str:
                     f"noise, so whether the async view made this app faster {where} cannot be "
                     f"told (run more repeats, or on a quieter machine).")
         if undecided:
-            return (f"No substantial difference shown ({_join(undecided)} undecided: ramp "
-                    f"further): the async view did not make this app faster {where}.")
+            return (f"No substantial difference shown, but {_join(undecided)} could not be told "
+                    f"(ramp further): whether the async view makes this app faster {where} cannot "
+                    f"be told yet.")
         return ("No substantial difference on any measure: the async view did not make "
                 f"this app faster {where}.")
     # What the winner did not win was either a tie or could not be told.
@@ -949,7 +971,8 @@ def threshold_rules(st: Settings) -> list[str]:
         f"fail (a timeout, a connection error, an HTTP status other than 200 or a malformed "
         f"response), and still do at the next level measured.",
         "- The next level measured above must be at most two fine steps higher: a lone noisy "
-        "step does not set a threshold. The highest level measured needs no confirmation. "
+        "step does not set a threshold. The highest level measured needs no confirmation, "
+        "unless the ramp was cut short. "
         "Latencies are of successful responses. A threshold not reached is \"none up to N\", "
         "N being the highest level measured.",
         f"- A threshold lies above the level measured just below it: {resolution}.",
@@ -958,11 +981,13 @@ def threshold_rules(st: Settings) -> list[str]:
         "until each has ended. Where the requests sent and the responses completed per second "
         f"differ by more than {STEADY_WITHIN:.0%}, the window did not see a steady state: its "
         "req/s is marked *.",
-        "- **Plateau spread**: (max - min) / median of req/s over the levels from the slowdown "
-        "threshold up to, not including, the error threshold: how still throughput held once "
-        "the setup was saturated.",
-        "- client CPU % is the load generator's own CPU time per second, in % of one core; "
-        "near 100% the load generator, not the server, would be the limit.",
+        "- **Peak req/s** is the highest req/s of a steady window. **Plateau spread**: (max - "
+        "min) / median of the steady windows' req/s from the slowdown threshold up to, not "
+        "including, the error threshold: how still throughput held once the setup was "
+        "saturated.",
+        "- client CPU % is the load generator's own CPU time per second, in % of one core (of "
+        "its busiest process); near 100% the load generator, not the server, would be the "
+        "limit.",
         f"- Two setups differ substantially when the smaller value is more than "
         f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({st.step} {unit}) away. "
         f"A peak counts as a setup's capacity only if the load slowed it down.",
@@ -1079,8 +1104,7 @@ def sustained_users(ramp: RampResult, think_time: float) -> Optional[float]:
 def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str:
     """The median, and the range over the repeats where they differ."""
     spread = threshold_range(values)
-    return median if spread in (median, f">{values[0][1]}") and len(set(values)) == 1 \
-        else f"{median} ({spread})"
+    return median if len({_rank(v) for v in values}) == 1 else f"{median} ({spread})"
 
 
 def render_summary(setups: Sequence[SetupResult], st: Settings) -> list[str]:
@@ -1208,9 +1232,12 @@ def published_comparisons() -> list[Comparison]:
     ]
 
 
-def _async_paid_off(comparisons: Sequence[Comparison]) -> bool:
+def async_paid_off(comparisons: Sequence[Comparison]) -> Optional[bool]:
+    """True or False as the verdict says; None when it could not tell."""
     winners = {c.winner for c in comparisons} - {None}
-    return winners == {"async"}
+    if winners:
+        return winners == {"async"}
+    return None if any(not c.decided or c.noisy for c in comparisons) else False
 
 
 def render_conclusion(report: Report, by_name: dict[str, SetupResult]) -> list[str]:
@@ -1224,11 +1251,15 @@ def render_conclusion(report: Report, by_name: dict[str, SetupResult]) -> list[s
     lines += ["", f"**{verdict(ours)}**", ""]
     if not st.open_loop:
         theirs = published_comparisons()
-        agree = _async_paid_off(ours) == _async_paid_off(theirs)
-        lines.append(
-            f"The 2021 numbers, by the same rule: {' '.join(c.text for c in theirs)} "
-            f"{verdict(theirs, 'in 2021')} This run {'agrees' if agree else 'disagrees'} with "
-            f"2021 on whether async paid off.")
+        ours_paid, theirs_paid = async_paid_off(ours), async_paid_off(theirs)
+        if ours_paid is None:
+            said = "This run could not tell whether async paid off, so it neither agrees nor " \
+                   "disagrees with 2021."
+        else:
+            said = (f"This run {'agrees' if ours_paid == theirs_paid else 'disagrees'} with 2021 "
+                    f"on whether async paid off.")
+        lines.append(f"The 2021 numbers, by the same rule: {' '.join(c.text for c in theirs)} "
+                     f"{verdict(theirs, 'in 2021')} {said}")
     else:
         lines.append("2021 ramped users, not arrival rates: its numbers are not compared here.")
     if report.interrupted or sync.error or async_.error:
@@ -1732,11 +1763,12 @@ def managed_process(name: str, argv: Sequence[str], log_path: Path, *, stop_sign
 def stop_process(popen: subprocess.Popen, stop_signal: int, stop: Optional[StopFlag] = None) -> None:
     """Ask it to stop, give it STOP_GRACE_SECONDS (none after a second
     Ctrl-C), then kill its whole group and wait until the group is gone."""
-    if popen.poll() is None and not (stop and stop.hurry):
+    if popen.poll() is None and not (stop is not None and stop.hurry):
         with contextlib.suppress(ProcessLookupError):
             popen.send_signal(stop_signal)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while popen.poll() is None and time.monotonic() < deadline and not (stop and stop.hurry):
+        while (popen.poll() is None and time.monotonic() < deadline
+               and not (stop is not None and stop.hurry)):
             time.sleep(0.01)
     # Whatever is left of the group (workers, backends) goes too, and is
     # gone, not merely signalled, when this returns.
@@ -2303,6 +2335,8 @@ class Connection:
         self._want(selectors.EVENT_WRITE if self.out else selectors.EVENT_READ)
 
     def on_event(self, mask: int) -> None:
+        if self.sock is None:  # closed earlier in the same batch of events
+            return
         if self.connecting:
             if self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
                 return self.broken()
@@ -2481,6 +2515,9 @@ class LoadGenerator:
 
     def set_rate(self, rate: float, phase: float) -> None:
         self.rate_epoch += 1
+        # Requests still waiting for a place were due at the old rate: they
+        # are abandoned, not sent to what may be a new server.
+        self.waiting.clear()
         if rate <= 0:
             return
         self.interval = 1.0 / rate
@@ -2601,11 +2638,13 @@ class LoadDriver:
         self.commands += 1
         count = len(self.pipes)
         for i, pipe in enumerate(self.pipes):
-            if self.open_loop:
-                pipe.send(("rate", level / count, i / count, self.commands))
-            else:
-                share = level // count + (1 if i < level % count else 0)
-                pipe.send(("users", share, spread, i / count, self.commands))
+            share = level // count + (1 if i < level % count else 0)
+            message = (("rate", level / count, i / count, self.commands) if self.open_loop else
+                       ("users", share, spread, i / count, self.commands))
+            try:
+                pipe.send(message)
+            except OSError:
+                raise self._died(i) from None
 
     def poll(self, timeout: float) -> None:
         from multiprocessing.connection import wait
@@ -2619,10 +2658,13 @@ class LoadDriver:
                     self.samples.extend(Sample(*s) for s in message[2])
                     self.ticks[i] = (message[1], *message[3:])
             except (EOFError, OSError):
-                proc = self.processes[i]
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.popen.wait(1)
-                raise ReproError(f"the load generator stopped: {proc.died_message()}") from None
+                raise self._died(i) from None
+
+    def _died(self, i: int) -> ReproError:
+        proc = self.processes[i]
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.popen.wait(1)
+        return ReproError(f"the load generator stopped: {proc.died_message()}")
 
     def _all(self, index: int) -> list:
         return [t[index] for t in self.ticks if t is not None]
@@ -2649,8 +2691,9 @@ class LoadDriver:
         return sum(self._all(3))
 
     @property
-    def cpu_seconds(self) -> float:
-        return sum(self._all(4))
+    def cpu_each(self) -> list[float]:
+        """CPU seconds so far of each process."""
+        return [t[4] if t is not None else 0.0 for t in self.ticks]
 
     def wait_ready(self, stop: StopFlag) -> None:
         deadline = time.monotonic() + LOADGEN_START_SECONDS
@@ -2701,6 +2744,9 @@ def load_generator(url: str, config: Config, workdir: Path,
                     f"load generator {i + 1}", [sys.executable, "-c", code],
                     workdir / f"loadgen-{i + 1}.log", stop_signal=signal.SIGTERM,
                     pass_fds=[theirs.fileno()], stop=stop))
+            except BaseException:
+                ours.close()
+                raise
             finally:
                 theirs.close()
             pipe = Pipe(ours.detach())
@@ -2804,7 +2850,7 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     rules.max_seconds (or one cycle, if that is longer).  The step then
     holds its load until every request of the window has ended."""
     start = clock()
-    cpu_start = driver.cpu_seconds
+    cpu_start = driver.cpu_each
     driver.set_level(level, rules.spread)
     spread_end = start + rules.spread
     settled = spread_end + ((previous.p50_ms or 0.0) / 1000.0 if previous else 0.0)
@@ -2820,7 +2866,9 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
             turned_over = oldest is None or oldest >= spread_end
             if driver.as_of >= start and ((now >= settled and driver.retiring == 0 and turned_over)
                                           or now >= give_up):
-                window_start, first_started = now, driver.started
+                # At the moment of the load generator's last report, whose
+                # count of requests sent is then exact for the window.
+                window_start, first_started = driver.as_of, driver.started
                 if rules.cycle:
                     cycle = rules.cycle + _median_latency(driver.samples, spread_end)
                     seconds, longest = max(seconds, cycle), max(longest, cycle)
@@ -2828,11 +2876,12 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
             held = now - window_start
             enough = driver.started - first_started >= rules.min_requests
             if held >= seconds and (enough or held >= longest):
-                window_end = now
+                window_end = driver.as_of
         elif driver.as_of >= window_end and (driver.oldest_in_flight is None
                                              or driver.oldest_in_flight >= window_end):
-            return StepWindow(level, order, start, window_start, window_end, now,
-                              driver.cpu_seconds - cpu_start)
+            used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
+            return StepWindow(level, order, start, window_start, window_end, now, sum(used),
+                              max(used, default=0.0))
 
 
 def _median_latency(samples: Sequence[Sample], since: float) -> float:
@@ -2889,6 +2938,9 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
     except RampStopped as e:
         return tuple(steps), f"{e.reason} at {level} {config.unit} (that step is not counted)", \
             e.error, e.interrupted, restarts
+    except Interrupted:  # while a server restarted
+        return tuple(steps), f"interrupted at {level} {config.unit} (that step is not counted)", \
+            None, True, restarts
     except ReproError as e:  # the load generator or a restart failed: keep what was measured
         return tuple(steps), f"stopped at {level} {config.unit} (that step is not counted)", \
             str(e), False, restarts
@@ -3265,9 +3317,9 @@ def build_parsers() -> tuple[Parser, Parser]:
                      help="; ".join(f"{k.name}: {k.description}" for k in RAMPS.values())
                           + f" (default {DEFAULT_RAMP})")
     run.add_argument("--step-seconds", type=positive_float, default=DEFAULT_STEP_SECONDS,
-                     metavar="S", help=f"measuring window of each step (default "
-                     f"{DEFAULT_STEP_SECONDS:g}); a step also settles before it and holds until "
-                     f"its requests end")
+                     metavar="S", help=f"measuring window of each step, at least (default "
+                     f"{DEFAULT_STEP_SECONDS:g}); it also lasts one user cycle at least, and a "
+                     f"step settles before it and holds until its requests end")
     run.add_argument("--min-requests", type=positive_int, default=DEFAULT_MIN_REQUESTS,
                      metavar="N", help=f"a step's window also lasts until N requests have "
                      f"started in it, up to {MAX_WINDOW_FACTOR}x --step-seconds "

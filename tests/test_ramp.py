@@ -72,6 +72,10 @@ class FakeDriver:
         self.as_of = until
 
     @property
+    def cpu_each(self):
+        return [self.cpu_seconds]
+
+    @property
     def oldest_in_flight(self):
         return min(self.in_flight.values(), default=None)
 

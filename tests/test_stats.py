@@ -228,6 +228,9 @@ def test_threshold_range_over_repeats():
     assert repro.threshold_range([(250, 300), (None, 300)]) == "250 to >300"
     assert repro.threshold_range([(None, 300), (None, 300)]) == ">300"
     assert repro.threshold_range([(90, 300)]) == "90"
+    # Not reached up to 60 is only known to lie above 60: below 200.
+    assert repro.threshold_range([(200, 300), (210, 300), (None, 60)]) == ">60 to 210"
+    assert repro._with_range("100", [(100, 300), (100, 150)]) == "100"
 
 
 # --- the ramp's plan ------------------------------------------------------------
@@ -454,8 +457,37 @@ def test_verdict_says_what_was_not_decided():
                    repro.Comparison("Errors", None, "", decided=False),
                    repro.Comparison("Peak throughput", None, "")]
     assert repro.verdict(comparisons) == (
-        "No substantial difference shown (errors undecided: ramp further): the async view did "
-        "not make this app faster here.")
+        "No substantial difference shown, but errors could not be told (ramp further): whether "
+        "the async view makes this app faster here cannot be told yet.")
+    assert repro.async_paid_off(comparisons) is None
+
+
+@pytest.mark.parametrize("winners, decided, paid_off", [
+    (["async", None, None], [True, False, True], True),
+    (["sync", None, None], [True, False, True], False),
+    (["sync", "async", None], [True] * 3, False),
+    ([None, None, None], [True] * 3, False),
+    ([None, None, None], [True, True, False], None),
+])
+def test_whether_async_paid_off_is_yes_no_or_cannot_tell(winners, decided, paid_off):
+    metrics = ["Slowdown", "Errors", "Peak throughput"]
+    comparisons = [repro.Comparison(m, w, "", d) for m, w, d in zip(metrics, winners, decided)]
+    assert repro.async_paid_off(comparisons) is paid_off
+
+
+def test_a_peak_tie_needs_both_setups_saturated():
+    c = repro.compare_rates("Peak throughput", "sync", 1000.0, True, "async", 900.0, False)
+    assert (c.winner, c.decided) == (None, False)
+    assert "never slowed async down" in c.text
+
+
+def test_a_ramp_cut_short_does_not_confirm_its_highest_level():
+    steps = (step(10, 20.0, order=1), step(20, 20.0, order=2), step(40, 90.0, order=3))
+    done = repro.RampResult(steps, "completed")
+    cut = repro.RampResult(steps, "interrupted at 80 users (that step is not counted)",
+                           interrupted=True)
+    assert done.thresholds.slowdown == 40
+    assert cut.thresholds.slowdown is None
 
 
 @pytest.mark.parametrize("winners, decided, expected", [
@@ -485,3 +517,17 @@ def test_rows_have_the_original_shape():
     assert rows == sorted(rows, key=lambda r: (r[1], r[2]))
     assert [r[1] for r in rows].count(repro.DETAIL_NUMBER) == 1
     assert rows == repro.pokemon_rows()  # the same every time
+
+
+def test_peak_and_plateau_leave_out_windows_that_were_not_steady():
+    # 88 users: 106 completions a second against 91 sent, a queue draining.
+    steps = [step(10, 20.0), step(20, 20.0), step(80, 60.0, rps=90), step(88, 90.0, rps=106,
+                                                                           arrival=91),
+             step(97, 120.0, rps=93), step(107, 150.0, rps=91)]
+    t = repro.find_thresholds(steps)
+    assert t.slowdown == 80
+    assert (t.peak_rps, t.peak_level) == (93.0, 97)
+    assert t.plateau_spread == pytest.approx((93 - 90) / 91)
+    # None steady: all count.
+    unsteady = [repro.dataclasses.replace(s, arrival_rps=s.rps * 2) for s in steps]
+    assert repro.find_thresholds(unsteady).peak_rps == 106.0
