@@ -56,6 +56,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -2106,8 +2107,11 @@ def running_server(server: Server, view: View, db: Database, workers: int, log_p
     env[ENV_DSN] = db.dsn
     env[ENV_SECRET] = secrets.token_urlsafe(50)
     # The 2021 image ran with asyncio debug mode on; here it is off (the
-    # report says so), so an inherited setting must not leak in.
+    # report says so), so an inherited setting must not leak in.  Nor may
+    # Gunicorn's own: GUNICORN_CMD_ARGS could change the server measured, or
+    # daemonize it out of repro's reach.
     env.pop("PYTHONASYNCIODEBUG", None)
+    env.pop("GUNICORN_CMD_ARGS", None)
     argv = gunicorn_argv(server, port, workers)
     base_url = f"http://127.0.0.1:{port}"
     status: list[Optional[int]] = [None]
@@ -2761,31 +2765,37 @@ def load_generator(url: str, config: Config, workdir: Path,
 
 def warm_up(url: str, workers: int, server: ManagedProcess, stop: StopFlag) -> str:
     """Send requests on fresh connections until every worker has answered a
-    few; none of them is counted."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def fetch(_: int) -> Optional[str]:
+    few; none of them is counted.  They run in daemon threads, so that a
+    signal ends the warm-up at once, whatever they still wait for."""
+    def fetch(answers: list, i: int) -> None:
         try:
             with _NO_PROXY.open(url, timeout=WARMUP_SECONDS) as response:
                 response.read()
-                return response.headers.get("X-Repro-Worker") if response.status == 200 else None
+                if response.status == 200:
+                    answers[i] = response.headers.get("X-Repro-Worker")
         except (urllib.error.URLError, OSError, ValueError):
-            return None
+            pass
 
     seen: dict[str, int] = {}
     sent = 0
     deadline = time.monotonic() + WARMUP_SECONDS
-    with ThreadPoolExecutor(2 * workers) as pool:
-        while time.monotonic() < deadline:
-            answers = list(pool.map(fetch, range(2 * workers)))
-            stop.check()
-            if not server.alive():
-                raise ReproError(f"during warm-up, {server.died_message()}")
-            sent += len(answers)
-            for worker in filter(None, answers):
-                seen[worker] = seen.get(worker, 0) + 1
-            if len(seen) >= workers and min(seen.values()) >= 3:
-                break
+    while time.monotonic() < deadline:
+        answers: list[Optional[str]] = [None] * (2 * workers)
+        threads = [threading.Thread(target=fetch, args=(answers, i), daemon=True)
+                   for i in range(len(answers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                stop.check()
+                thread.join(TICK)
+        if not server.alive():
+            raise ReproError(f"during warm-up, {server.died_message()}")
+        sent += len(answers)
+        for worker in filter(None, answers):
+            seen[worker] = seen.get(worker, 0) + 1
+        if len(seen) >= workers and min(seen.values()) >= 3:
+            break
     text = f"{sent} requests, {len(seen)} of {workers} workers answered"
     return text if len(seen) >= workers else text + " (not every worker was warmed up)"
 
@@ -3410,6 +3420,11 @@ def check_dsn(dsn: str, origin: str) -> None:
         raise UsageError(f"{origin} has characters that must be percent-encoded (in a password, "
                          f"@ as %40, / as %2F, ? as %3F, # as %23, % as %25)")
     try:
+        urllib.parse.unquote_to_bytes(dsn).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{origin} has a percent-escape that is not UTF-8 text (such as %ff); "
+                         f"percent-encode the UTF-8 bytes of each character") from None
+    try:
         urllib.parse.urlsplit(dsn).port  # noqa: B018 -- parsing the port is what raises
     except ValueError:
         raise UsageError(f"{origin} is not a valid URL: {mask_dsn(dsn)!r}") from None
@@ -3430,14 +3445,22 @@ def check_port(port: int) -> None:
 
 
 def check_writable(path: str) -> None:
+    """A regular file that can be written (tried, not guessed: root may
+    'access' what it cannot write); a file made for the test is removed."""
     if not path:
         raise UsageError("--json needs a file name")
     target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK) or (
-            target.exists() and not os.access(target, os.W_OK)):
-        raise UsageError(f"cannot write --json {path}: give a file in a directory you can "
-                         f"write to")
+    problem = f"cannot write --json {path}: give a file in a directory you can write to"
+    try:
+        existed = target.exists()
+        if existed and not target.is_file():
+            raise UsageError(f"--json {path} is not a regular file; give a file name")
+        with open(target, "a"):
+            pass
+        if not existed:
+            target.unlink()
+    except OSError:
+        raise UsageError(problem) from None
 
 
 def missing_requirements() -> list[str]:
@@ -3503,9 +3526,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if serving:
             serve(config, stop)  # returns only by raising
         report = run_benchmark(config, stop)
-        sys.stdout.write(render_markdown(report))
-        sys.stdout.flush()
         code = EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK
+        try:
+            sys.stdout.write(render_markdown(report))
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):  # stdout closed: `repro.py | head`, say
+            # Nothing more can go there, not even at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            print(f"{PROG}: standard output was closed; the report was not written in full "
+                  f"(--json FILE keeps it)", file=sys.stderr)
+            code = code or EXIT_FAILED
         if stop:
             # Even when it only came during the final teardown: a caller who
             # sent a signal gets the signal's exit code.

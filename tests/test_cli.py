@@ -54,6 +54,12 @@ ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ a
     (["--dsn", "postgresql://u:PW%00x@127.0.0.1:1/db"], ENCODE),
     (["--dsn", "postgresql://u:PW?x@127.0.0.1:1/db"], ENCODE),
     (["--dsn", "postgresql://u:PW@x@127.0.0.1:1/db"], ENCODE),
+    (["--dsn", "postgresql://u:p@127.0.0.1:1/%ff"], "--dsn has a percent-escape that is not "
+                                                     "UTF-8 text (such as %ff); percent-encode "
+                                                     "the UTF-8 bytes of each character"),
+    (["--json", "a" * 300], f"cannot write --json {'a' * 300}: give a file in a directory you "
+                            f"can write to"),
+    (["--json", "/dev/null"], "--json /dev/null is not a regular file; give a file name"),
     (["--dsn", "postgresql://u:hunter2@h:99999/db"], "--dsn is not a valid URL: "
                                                      "'postgresql://u:***@h:99999/db'"),
     (["--ds", "postgresql://u:hunter2@h/db"], "unrecognized arguments: --ds "
@@ -271,3 +277,12 @@ def test_more_load_processes_only_when_one_would_need_more_than_half_a_core():
     assert repro.load_processes(repro.parse_config(["--users", "100", "--think-time", "0"])) \
         == cores
     assert repro.load_processes(repro.parse_config(["--load-processes", "3"])) == 3
+
+
+def test_json_that_even_root_cannot_write_is_refused_up_front(capsys, tmp_path):
+    assert repro.main(["--json", "/proc/version"]) == 2
+    assert capsys.readouterr().err == ("repro.py: error: cannot write --json /proc/version: give "
+                                       "a file in a directory you can write to\n")
+    # A file the check had to make is gone again.
+    assert repro.main(["--json", str(tmp_path / "new.json"), "--setups", "nope"]) == 2
+    assert list(tmp_path.iterdir()) == []
