@@ -2874,8 +2874,9 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
         if window_start is None:
             oldest = driver.oldest_in_flight
             turned_over = oldest is None or oldest >= spread_end
-            if driver.as_of >= start and ((now >= settled and driver.retiring == 0 and turned_over)
-                                          or now >= give_up):
+            reported = driver.as_of  # what the conditions below were true at
+            if reported >= start and ((reported >= settled and driver.retiring == 0
+                                       and turned_over) or reported >= give_up):
                 # At the moment of the load generator's last report, whose
                 # count of requests sent is then exact for the window.
                 window_start, first_started = driver.as_of, driver.started
@@ -2883,7 +2884,7 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                     cycle = rules.cycle + _median_latency(driver.samples, spread_end)
                     seconds, longest = max(seconds, cycle), max(longest, cycle)
         elif window_end is None:
-            held = now - window_start
+            held = driver.as_of - window_start
             enough = driver.started - first_started >= rules.min_requests
             if held >= seconds and (enough or held >= longest):
                 window_end = driver.as_of
