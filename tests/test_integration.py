@@ -53,6 +53,16 @@ class Sandbox:
         return subprocess.run([sys.executable, str(ROOT / "repro.py"), *args], env=self.env,
                               capture_output=True, text=True, timeout=timeout)
 
+    def run_json(self, *args):
+        """Run repro with --json to a file outside TMPDIR; its process and the JSON."""
+        out_json = self.tmp.parent / f"{self.mark}.json"
+        try:
+            proc = self.run(*args, "--json", str(out_json))
+            assert proc.returncode == 0, proc.stderr
+            return proc, json.loads(out_json.read_text())
+        finally:
+            out_json.unlink(missing_ok=True)
+
     def start(self, *args):
         return subprocess.Popen([sys.executable, str(ROOT / "repro.py"), *args], env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -133,13 +143,7 @@ def finish(proc, stdout=None, stderr=None, timeout=120):
 
 
 def test_small_run_end_to_end(sandbox):
-    out_json = sandbox.tmp.parent / f"{sandbox.mark}.json"
-    try:
-        proc = sandbox.run(*SMALL, "--json", str(out_json))
-        assert proc.returncode == 0, proc.stderr
-        data = json.loads(out_json.read_text())
-    finally:
-        out_json.unlink(missing_ok=True)
+    proc, data = sandbox.run_json(*SMALL)
     report = proc.stdout
     for heading in ("# Do async Django views make this app faster?", "## Environment",
                     "## Summary", "## sync: sync view on Gunicorn, sync workers (WSGI)",
@@ -370,13 +374,7 @@ def test_no_other_os_user_gets_into_the_private_cluster(sandbox):
 
 
 def test_repeats_run_interleaved_and_report_medians(sandbox):
-    out_json = sandbox.tmp.parent / f"{sandbox.mark}-repeat.json"
-    try:
-        proc = sandbox.run("--users", "10", "--repeat", "2", *FAST, "--json", str(out_json))
-        assert proc.returncode == 0, proc.stderr
-        data = json.loads(out_json.read_text())
-    finally:
-        out_json.unlink(missing_ok=True)
+    proc, data = sandbox.run_json("--users", "10", "--repeat", "2", *FAST)
     starts = re.findall(r"(sync|async)#(\d): starting", proc.stderr)
     assert starts == [("sync", "1"), ("async", "1"), ("sync", "2"), ("async", "2")]
     for setup in data["setups"]:
@@ -389,14 +387,7 @@ def test_repeats_run_interleaved_and_report_medians(sandbox):
 
 
 def test_open_loop_ramps_the_arrival_rate(sandbox):
-    out_json = sandbox.tmp.parent / f"{sandbox.mark}-arrival.json"
-    try:
-        proc = sandbox.run("--arrival", "40", "--step", "20", "--setups", "sync", *FAST,
-                           "--json", str(out_json))
-        assert proc.returncode == 0, proc.stderr
-        data = json.loads(out_json.read_text())
-    finally:
-        out_json.unlink(missing_ok=True)
+    proc, data = sandbox.run_json("--arrival", "40", "--step", "20", "--setups", "sync", *FAST)
     assert data["settings"]["unit"] == "req/s" and data["settings"]["open_loop"]
     [setup] = data["setups"]
     steps = setup["repeats"][0]["steps"]
@@ -453,14 +444,7 @@ def test_a_second_ctrl_c_skips_the_graceful_shutdowns(sandbox):
 def test_the_search_measures_below_an_overload_on_a_fresh_server(sandbox):
     # One sync worker saturates at about 50 users: the search overshoots to
     # 80, then goes back down on a restarted server.
-    out_json = sandbox.tmp.parent / f"{sandbox.mark}-search.json"
-    try:
-        proc = sandbox.run("--setups", "sync", "--workers", "1", "--users", "80", *FAST,
-                           "--json", str(out_json))
-        assert proc.returncode == 0, proc.stderr
-        data = json.loads(out_json.read_text())
-    finally:
-        out_json.unlink(missing_ok=True)
+    proc, data = sandbox.run_json("--setups", "sync", "--workers", "1", "--users", "80", *FAST)
     [ramp] = data["setups"][0]["repeats"]
     orders = [s["order"] for s in ramp["steps"]]
     levels = [s["users"] for s in sorted(ramp["steps"], key=lambda s: s["order"])]
