@@ -77,8 +77,9 @@ TABLE = "repro_pokemon"
 DB_USER = "repro"  # the private cluster's only role
 ROW_COUNT = 800
 DETAIL_NUMBER = 25
-LIST_SQL = f"SELECT * FROM {TABLE} ORDER BY number"
-DETAIL_SQL = f"SELECT * FROM {TABLE} WHERE number = {DETAIL_NUMBER}"
+# The slow-db workload reads this view of the table, which makes each query
+# wait in PostgreSQL first, as a database that is not memory-resident would.
+SLOW_TABLE = "repro_pokemon_slow"
 
 # Threshold rules.  They are printed under the summary table, so the words
 # and the numbers live side by side here.
@@ -111,6 +112,13 @@ MAX_RATE = 100_000
 MAX_WORKERS = 256
 MAX_REPEAT = 50
 MAX_LOAD_PROCESSES = 64
+DEFAULT_POOL_SIZE = 10  # connections per worker process, pooled cells
+DEFAULT_THREADS = 8  # per gthread worker
+DEFAULT_UPSTREAM_MS = 100.0  # the upstream workload's slow HTTP API
+DEFAULT_DB_MS = 20.0  # the slow-db workload's wait per query
+# Connections of max_connections that repro keeps for itself (seeding, the
+# readiness checks) and PostgreSQL for superusers; pools get the rest.
+RESERVED_CONNECTIONS = 5
 
 # A step's window also waits for --min-requests requests (medians of a
 # handful of requests are noise), but never beyond this many times
@@ -144,6 +152,8 @@ REQUIREMENTS = (
     ("django", "django", "5.2"),
     ("asyncpg", "asyncpg", "0.29"),
     ("psycopg2", "psycopg2-binary", "2.9"),
+    ("psycopg", "psycopg", "3.2"),
+    ("psycopg_pool", "psycopg-pool", "3.2"),
     ("gunicorn", "gunicorn", "23"),
     ("uvicorn", "uvicorn", "0.30"),
     ("uvicorn_worker", "uvicorn-worker", "0.2"),
@@ -152,14 +162,16 @@ REQUIREMENTS = (
 SETUP_COMMANDS = ("python3 -m venv .venv && . .venv/bin/activate",
                   "pip install -r requirements.txt")
 REPORTED_PACKAGES = (
-    "Django", "gunicorn", "uvicorn", "uvicorn-worker", "asyncpg",
-    "psycopg2-binary", "psycopg2", "aiohttp", "uvloop", "httptools",
+    "Django", "gunicorn", "uvicorn", "uvicorn-worker", "granian", "asyncpg",
+    "psycopg2-binary", "psycopg2", "psycopg", "psycopg-binary", "psycopg-pool", "aiohttp",
+    "uvloop", "httptools",
 )
 
 # Environment variables that carry one run's settings into the server
 # processes, which import this file as a module.
 ENV_DSN = "REPRO_DSN"
 ENV_SECRET = "REPRO_SECRET_KEY"
+ENV_APP = "REPRO_APP"
 
 # Lines in a server log that explain failures; counted per setup.
 LOG_FINDINGS = {
@@ -219,11 +231,61 @@ class StopFlag:
             raise Interrupted(self.signum)
 
 
+# The axes of a cell that are not a view or a server (those registries come
+# with their code, below).  Each key is what the CLI, the report and the
+# JSON call it.
+@dataclass(frozen=True)
+class Connections:
+    name: str
+    sql: str  # what the SQL views do
+    orm: str  # what the ORM views do
+
+
+CONNECTIONS = {c.name: c for c in (
+    Connections("per-query", "a new connection for each query",
+                "a new connection for each request (Django's default)"),
+    Connections("pooled", "a connection pool per worker process (psycopg2's; asyncpg's, made "
+                          "in the worker's event loop)",
+                "Django's psycopg 3 connection pool, one per worker process"),
+)}
+WORKLOADS = {
+    "db": "the two queries",
+    "upstream": "the two queries and one call to a slow HTTP API",
+    "slow-db": "the two queries, each waiting in PostgreSQL first (pg_sleep)",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One value of each axis: what one setup is made of."""
+    view: str  # a key of VIEWS
+    server: str  # a key of SERVERS
+    connections: str = "per-query"
+    workload: str = "db"
+    as_2021: bool = False  # DEBUG and asyncio debug mode on, as the original ran
+
+    @property
+    def name(self) -> str:
+        """Short, and saying what it is: 'async', 'sync-orm@uvicorn+pooled'."""
+        base = next((alias for alias, cell in NAMED_CELLS.items()
+                     if (cell.view, cell.server) == (self.view, self.server)),
+                    f"{self.view}@{self.server}")
+        extras = [self.connections] if self.connections != "per-query" else []
+        extras += [self.workload] if self.workload != "db" else []
+        extras += ["2021"] if self.as_2021 else []
+        return "+".join([base, *extras])
+
+
+# The 2021 setups: the sync view on Gunicorn's sync workers, the async view
+# on Uvicorn's workers, each query on a connection of its own.
+NAMED_CELLS = {"sync": Cell("sync-sql", "gunicorn-sync"), "async": Cell("async-sql", "uvicorn")}
+
+
 @dataclass(frozen=True)
 class Config:
     command: str  # "run" or "serve"
     argv: tuple[str, ...]
-    setups: tuple[str, ...]
+    setups: tuple[Cell, ...]
     users: int = DEFAULT_USERS
     step: int = DEFAULT_STEP
     step_seconds: float = DEFAULT_STEP_SECONDS
@@ -241,6 +303,10 @@ class Config:
     arrival: Optional[int] = None  # open loop up to this many req/s
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     load_processes: Optional[int] = None  # None: one per RATE_PER_LOAD_PROCESS
+    pool_size: int = DEFAULT_POOL_SIZE  # per worker process, for pooled cells
+    threads: int = DEFAULT_THREADS  # per gthread worker
+    upstream_ms: float = DEFAULT_UPSTREAM_MS
+    db_ms: float = DEFAULT_DB_MS
 
     @property
     def open_loop(self) -> bool:
@@ -337,6 +403,8 @@ class RampResult:
     interrupted: bool = False  # a signal cut its ramp short
     restarts: int = 0  # the server started afresh for a lower level
     step: int = DEFAULT_STEP  # the ramp's fine step
+    driver: str = ""  # the database driver the view said it used
+    upstream_cpu_ms: Optional[float] = None  # the upstream API's CPU per request, if any
 
     @property
     def by_level(self) -> tuple[StepStats, ...]:
@@ -359,10 +427,17 @@ class RampResult:
 
 @dataclass(frozen=True)
 class SetupResult:
-    name: str
-    view: str
-    server: str
+    cell: Cell
     ramps: tuple[RampResult, ...]  # one per repeat, in the order run
+
+    @property
+    def name(self) -> str:
+        return self.cell.name
+
+    @property
+    def driver(self) -> str:
+        """The database driver the view said it used."""
+        return next((r.driver for r in self.ramps if r.driver), "")
 
     @property
     def measured(self) -> tuple[RampResult, ...]:
@@ -419,6 +494,10 @@ class Settings:
     repeat: int = 1
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     load_processes: int = 1
+    pool_size: int = DEFAULT_POOL_SIZE
+    threads: int = DEFAULT_THREADS
+    upstream_ms: float = DEFAULT_UPSTREAM_MS
+    db_ms: float = DEFAULT_DB_MS
 
     @property
     def open_loop(self) -> bool:
@@ -864,32 +943,54 @@ def compare_setups(a: SetupResult, b: SetupResult, step: int, unit: str) -> list
     return agreed
 
 
-def verdict(comparisons: Sequence[Comparison], where: str = "here") -> str:
-    async_wins = [c.metric.lower() for c in comparisons if c.winner == "async"]
-    sync_wins = [c.metric.lower() for c in comparisons if c.winner == "sync"]
+@dataclass(frozen=True)
+class Side:
+    """One of two setups compared: its name, and whether its view is async."""
+    name: str
+    is_async: bool
+
+
+SIDES_2021 = (Side("sync", False), Side("async", True))
+
+
+def verdict(comparisons: Sequence[Comparison], a: Side = SIDES_2021[0], b: Side = SIDES_2021[1],
+            where: str = "here") -> str:
+    """The comparisons in one sentence.  When exactly one side's view is
+    async, the sentence answers the question of 2021: did async pay off?"""
+    async_side = a if a.is_async and not b.is_async else b if b.is_async and not a.is_async \
+        else None
+    wins = {side.name: [c.metric.lower() for c in comparisons if c.winner == side.name]
+            for side in (a, b)}
     undecided = [c.metric.lower() for c in comparisons if not c.decided or c.noisy]
-    if not async_wins and not sync_wins:
+    question = (f"whether the async view made this app faster {where}" if async_side else
+                f"which of {a.name} and {b.name} does better {where}")
+    winners = [side for side in (a, b) if wins[side.name]]
+    if not winners:
         noisy = [c.metric.lower() for c in comparisons if c.noisy]
         if noisy:
             return (f"The repeats do not agree on {_join(noisy)}: the difference is within the "
-                    f"noise, so whether the async view made this app faster {where} cannot be "
-                    f"told (run more repeats, or on a quieter machine).")
+                    f"noise, so {question} cannot be told (run more repeats, or on a quieter "
+                    f"machine).")
         if undecided:
             return (f"No substantial difference shown, but {_join(undecided)} could not be told "
-                    f"(ramp further): whether the async view makes this app faster {where} cannot "
-                    f"be told yet.")
-        return ("No substantial difference on any measure: the async view did not make "
-                f"this app faster {where}.")
+                    f"(ramp further): {question} cannot be told yet.")
+        if async_side:
+            return ("No substantial difference on any measure: the async view did not make "
+                    f"this app faster {where}.")
+        return f"No substantial difference on any measure between {a.name} and {b.name} {where}."
+    if len(winners) == 2:
+        first, second = (async_side, b if async_side is a else a) if async_side else (a, b)
+        return (f"Mixed: {first.name} did better on {_join(wins[first.name])}, {second.name} on "
+                f"{_join(wins[second.name])}.")
+    winner = winners[0]
     # What the winner did not win was either a tie or could not be told.
-    ties = len(comparisons) - len(async_wins + sync_wins) - len(undecided)
+    ties = len(comparisons) - len(wins[winner.name]) - len(undecided)
     rest = (" and no worse on the rest" if ties and not undecided else
             f" ({_join(undecided)} undecided)" if undecided else "")
-    if async_wins and not sync_wins:
-        return f"The async setup did better on {_join(async_wins)}{rest}: async paid off {where}."
-    if sync_wins and not async_wins:
-        return (f"The sync setup did better on {_join(sync_wins)}{rest}: async did not pay off "
-                f"{where}.")
-    return f"Mixed: async did better on {_join(async_wins)}, sync on {_join(sync_wins)}."
+    did = f"The {winner.name} setup did better on {_join(wins[winner.name])}{rest}"
+    if async_side is None:
+        return f"{did} {where}."
+    return f"{did}: async {'paid off' if winner == async_side else 'did not pay off'} {where}."
 
 
 def _join(words: Sequence[str]) -> str:
@@ -1037,8 +1138,9 @@ def render_environment(report: Report) -> list[str]:
         ["Uvicorn stack", env.uvicorn_stack],
         ["PostgreSQL", f"{env.postgres_version}, {env.postgres_source}, "
                        f"max_connections {env.max_connections}"],
-        ["Servers", f"{st.workers} Gunicorn workers per setup; Django DEBUG=False, "
-                    f"startproject middleware, asyncio debug off"],
+        ["Servers", f"{st.workers} workers per server ({st.threads} threads each for gthread); "
+                    f"startproject middleware; Django DEBUG and asyncio debug mode off "
+                    f"(on for +2021 setups)"],
         ["Load", load],
         ["Ramp", ramp],
     ]
@@ -1199,12 +1301,22 @@ def render_ramp(ramp: RampResult, unit: str) -> list[str]:
     return out
 
 
-def render_published(report: Report, by_name: dict[str, SetupResult]) -> list[str]:
+def reproducing_2021(setups: Sequence[SetupResult]) -> dict[str, Optional[SetupResult]]:
+    """For each 2021 setup, the measured setup of this run that reproduces
+    it: the same view, server, connections and workload (with the 2021
+    settings, if both ran), or None."""
+    found: dict[str, Optional[SetupResult]] = {}
+    for alias, cell in NAMED_CELLS.items():
+        same = [r for r in setups if r.measured and dataclasses.replace(r.cell, as_2021=False) == cell]
+        found[alias] = max(same, key=lambda r: r.cell.as_2021, default=None)
+    return found
+
+
+def render_published(report: Report) -> list[str]:
     env = report.environment
     ours = []
-    for name in PUBLISHED_2021:
-        r = by_name.get(name)
-        if r is None or not r.measured:
+    for r in reproducing_2021(report.setups).values():
+        if r is None:
             ours += ["-", "-"]
         else:
             t = r.thresholds
@@ -1233,45 +1345,104 @@ def published_comparisons() -> list[Comparison]:
     ]
 
 
-def async_paid_off(comparisons: Sequence[Comparison]) -> Optional[bool]:
+def async_paid_off(comparisons: Sequence[Comparison], async_name: str) -> Optional[bool]:
     """True or False as the verdict says; None when it could not tell."""
     winners = {c.winner for c in comparisons} - {None}
     if winners:
-        return winners == {"async"}
+        return winners == {async_name}
     return None if any(not c.decided or c.noisy for c in comparisons) else False
 
 
-def render_conclusion(report: Report, by_name: dict[str, SetupResult]) -> list[str]:
-    sync, async_ = by_name.get("sync"), by_name.get("async")
-    if sync is None or async_ is None or not sync.measured or not async_.measured:
-        missing = [n for n, r in (("sync", sync), ("async", async_)) if r is None or not r.measured]
-        return [f"No conclusion: the {_join(missing)} setup has no measurements in this run."]
+def sides(a: SetupResult, b: SetupResult) -> tuple[Side, Side]:
+    """The pair as the verdict sees it.  Whether async paid off is asked
+    only of two setups with the same workload: otherwise what differs is
+    more than the view."""
+    same = a.cell.workload == b.cell.workload
+    return (Side(a.name, same and VIEWS[a.cell.view].is_async),
+            Side(b.name, same and VIEWS[b.cell.view].is_async))
+
+
+def render_conclusion(report: Report) -> list[str]:
+    """Every two setups compared by the same rules; then 2021 against the
+    two that reproduce it, whatever else ran."""
     st = report.settings
-    ours = compare_setups(sync, async_, st.step, st.unit)
-    lines = [f"- {c.text}" for c in ours]
-    lines += ["", f"**{verdict(ours)}**", ""]
-    if not st.open_loop:
-        theirs = published_comparisons()
-        ours_paid, theirs_paid = async_paid_off(ours), async_paid_off(theirs)
-        if ours_paid is None:
-            said = "This run could not tell whether async paid off, so it neither agrees nor " \
-                   "disagrees with 2021."
-        else:
-            said = (f"This run {'agrees' if ours_paid == theirs_paid else 'disagrees'} with 2021 "
-                    f"on whether async paid off.")
-        lines.append(f"The 2021 numbers, by the same rule: {' '.join(c.text for c in theirs)} "
-                     f"{verdict(theirs, 'in 2021')} {said}")
-    else:
+    measured = [r for r in report.setups if r.measured]
+    if len(measured) < 2:
+        missing = [r.name for r in report.setups if not r.measured]
+        return [f"No conclusion: the {_join(missing)} setup has no measurements in this run."
+                if missing else "No conclusion: only one setup ran."]
+    lines: list[str] = []
+    pairs = list(itertools.combinations(measured, 2))
+    for a, b in pairs:
+        ours = compare_setups(a, b, st.step, st.unit)
+        if len(pairs) > 1:
+            lines += [f"{a.name} and {b.name}:", ""]
+        lines += [f"- {c.text}" for c in ours]
+        lines += ["", f"**{verdict(ours, *sides(a, b))}**", ""]
+    if st.open_loop:
         lines.append("2021 ramped users, not arrival rates: its numbers are not compared here.")
-    if report.interrupted or sync.error or async_.error:
+    else:
+        sync, async_ = reproducing_2021(report.setups).values()
+        theirs = published_comparisons()
+        theirs_text = (f"The 2021 numbers, by the same rule: {' '.join(c.text for c in theirs)} "
+                       f"{verdict(theirs, where='in 2021')}")
+        if sync is None or async_ is None:
+            lines.append(f"{theirs_text} This run did not measure both setups of 2021, so it "
+                         f"cannot be set beside it.")
+        else:
+            ours_paid = async_paid_off(compare_setups(sync, async_, st.step, st.unit),
+                                       async_.name)
+            theirs_paid = async_paid_off(theirs, "async")
+            if ours_paid is None:
+                said = (f"This run's {sync.name} and {async_.name} could not tell whether async "
+                        f"paid off, so they neither agree nor disagree with 2021.")
+            else:
+                said = (f"This run's {sync.name} and {async_.name} "
+                        f"{'agree' if ours_paid == theirs_paid else 'disagree'} with 2021 on "
+                        f"whether async paid off.")
+            lines.append(f"{theirs_text} {said}")
+    if report.interrupted or any(r.error for r in report.setups):
         lines += ["", "Caution: this run was cut short (see the ramp column); the thresholds are "
                       "those of the steps measured."]
     return lines
 
 
+def describe_cell(cell: Cell) -> str:
+    """What a setup is, in words, from the registries."""
+    view, server, connections = VIEWS[cell.view], SERVERS[cell.server], CONNECTIONS[cell.connections]
+    return (f"{view.description}; {connections.orm if view.orm else connections.sql}; "
+            f"{WORKLOADS[cell.workload]}; on {server.description}")
+
+
+def cell_notes(r: SetupResult, st: Settings) -> list[str]:
+    cell, view, server = r.cell, VIEWS[r.cell.view], SERVERS[r.cell.server]
+    notes = [f"Cell: view {cell.view}, server {cell.server}, connections {cell.connections}, "
+             f"workload {cell.workload}{', 2021 settings' if cell.as_2021 else ''}."
+             + (f" Database driver, as the view reported it: {r.driver}." if r.driver else "")]
+    if not view.is_async and server.interface == "asgi":
+        notes.append("Under ASGI, Django runs this sync view in a thread of its own for each "
+                     "request.")
+    if view.is_async and server.interface == "wsgi":
+        notes.append("Under WSGI, Django runs this async view in an event loop of its own for "
+                     "each request.")
+    if cell.connections == "pooled":
+        notes.append(f"Pools of at most {st.pool_size} connections per worker process.")
+    if cell.workload == "upstream":
+        cpu = [x.upstream_cpu_ms for x in r.ramps if x.upstream_cpu_ms is not None]
+        notes.append(f"The upstream API answers after {st.upstream_ms:g} ms"
+                     + (f"; it used {max(cpu):.2f} ms of CPU per request" if cpu else "")
+                     + (" (the async views call it alongside their queries)" if view.is_async
+                        else " (after the queries)") + ".")
+    if cell.workload == "slow-db":
+        notes.append(f"Each query waits {st.db_ms:g} ms in PostgreSQL first.")
+    if cell.as_2021:
+        notes.append("As in 2021: Django DEBUG on, and asyncio debug mode on "
+                     "(PYTHONASYNCIODEBUG=1).")
+    return notes
+
+
 def render_markdown(report: Report) -> str:
     st = report.settings
-    by_name = {r.name: r for r in report.setups}
     out = ["# Do async Django views make this app faster?", "",
            f"`{report.command}`  ", f"started {report.started}, took {fmt_duration(report.seconds)}"]
     if report.interrupted:
@@ -1279,14 +1450,14 @@ def render_markdown(report: Report) -> str:
     out += ["", "## Environment", "", *render_environment(report), "", *render_method(st)]
     out += ["", "## Summary", "", *render_summary(report.setups, st), "", *threshold_rules(st)]
     for r in report.setups:
-        out += ["", f"## {r.name}: {r.view} view on {r.server}"]
+        out += ["", f"## {r.name}: {describe_cell(r.cell)}", "", " ".join(cell_notes(r, st))]
         for i, ramp in enumerate(r.ramps, start=1):
             if len(r.ramps) > 1 or st.repeat > 1:
                 out += ["", f"### {r.name}, repeat {i}"]
             out += ["", *render_ramp(ramp, st.unit)]
     if not st.open_loop:
-        out += ["", "## 2021 and this run", "", *render_published(report, by_name)]
-    out += ["", "## Conclusion", "", *render_conclusion(report, by_name)]
+        out += ["", "## 2021 and this run", "", *render_published(report)]
+    out += ["", "## Conclusion", "", *render_conclusion(report)]
     return "\n".join(out) + "\n"
 
 
@@ -1302,7 +1473,9 @@ def report_to_json(report: Report) -> dict:
     setups = []
     for r in report.setups:
         t = r.thresholds
-        entry = {"name": r.name, "view": r.view, "server": r.server, **_thresholds_json(t)}
+        entry = {"name": r.name, "view": r.cell.view, "server": r.cell.server,
+                 "connections": r.cell.connections, "workload": r.cell.workload,
+                 "as_2021": r.cell.as_2021, "driver": r.driver, **_thresholds_json(t)}
         if st.open_loop:
             entry["sustained_rps"] = t.sustained
         entry["repeats"] = []
@@ -1319,6 +1492,7 @@ def report_to_json(report: Report) -> dict:
                 repeat["sustained_rps"] = rt.sustained
             repeat.update(stop_reason=ramp.stop_reason, warmup=ramp.warmup, error=ramp.error,
                           interrupted=ramp.interrupted, restarts=ramp.restarts,
+                          upstream_cpu_ms_per_request=ramp.upstream_cpu_ms,
                           log_findings=ramp.log_findings,
                           client_cpu_ms_per_request=ramp.client_cpu_ms, steps=steps)
             entry["repeats"].append(repeat)
@@ -1374,8 +1548,10 @@ def pokemon_rows() -> list[tuple]:
     return rows
 
 
-def seed_database(dsn: str) -> None:
-    """Create and fill repro's own table; safe to run again and again."""
+def seed_database(dsn: str, slow_ms: Optional[float] = None) -> None:
+    """Create and fill repro's own table, and the view of it that the
+    slow-db workload reads (when slow_ms is given); safe to run again and
+    again."""
     import psycopg2
     from psycopg2.extras import execute_values
 
@@ -1384,6 +1560,7 @@ def seed_database(dsn: str) -> None:
     try:
         conn = psycopg2.connect(dsn, connect_timeout=10)
         with conn, conn.cursor() as cur:
+            cur.execute(f"DROP VIEW IF EXISTS {SLOW_TABLE}")
             cur.execute("SELECT column_name FROM information_schema.columns "
                         "WHERE table_schema = current_schema() AND table_name = %s "
                         "ORDER BY ordinal_position", (TABLE,))
@@ -1394,12 +1571,17 @@ def seed_database(dsn: str) -> None:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
             cur.execute(f"DELETE FROM {TABLE}")
             execute_values(cur, f"INSERT INTO {TABLE} VALUES %s", pokemon_rows())
+            if slow_ms is not None:
+                # Materialized: the wait happens once per query, whatever the plan.
+                cur.execute(f"CREATE VIEW {SLOW_TABLE} AS WITH wait AS MATERIALIZED "
+                            f"(SELECT pg_sleep({float(slow_ms) / 1000.0!r})) "
+                            f"SELECT {TABLE}.* FROM {TABLE}, wait")
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(f"ANALYZE {TABLE}")
     except psycopg2.Error as e:
         raise ReproError(f"could not create and fill table {TABLE}: {first_line(str(e))}; "
-                         f"repro needs a database user that may create tables") from None
+                         f"repro needs a database user that may create tables and views") from None
     finally:
         if conn is not None:
             conn.close()
@@ -1440,7 +1622,26 @@ STARTPROJECT_MIDDLEWARE = [
 ]
 
 
-def configure_django(dsn: str, secret_key: str) -> None:
+@dataclass(frozen=True)
+class AppSettings:
+    """What a server process needs to know of its cell, beyond the view,
+    which the URL picks: carried in one environment variable."""
+    connections: str = "per-query"
+    workload: str = "db"
+    pool_size: int = 10
+    upstream_url: Optional[str] = None
+    as_2021: bool = False
+
+    @property
+    def table(self) -> str:
+        return SLOW_TABLE if self.workload == "slow-db" else TABLE
+
+    @property
+    def pooled(self) -> bool:
+        return self.connections == "pooled"
+
+
+def configure_django(dsn: str, secret_key: str, app: AppSettings) -> None:
     import types
 
     import django
@@ -1453,16 +1654,29 @@ def configure_django(dsn: str, secret_key: str) -> None:
     # whatever name the file was imported under, and resolvers hash it.
     urls = types.ModuleType("repro_urls")
     urls.urlpatterns = [path(v.path.lstrip("/"), v.func, name=v.name) for v in VIEWS.values()]
+    parts = urllib.parse.urlsplit(dsn)
+    database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": urllib.parse.unquote(parts.path.lstrip("/")) or "postgres",
+        "USER": urllib.parse.unquote(parts.username or ""),
+        "PASSWORD": urllib.parse.unquote(parts.password or ""),
+        "HOST": parts.hostname or "", "PORT": parts.port or 5432,
+        # Django's default: a connection per request.  Pooled: its own
+        # psycopg 3 pool, which wants CONN_MAX_AGE 0 as well.
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": {"pool": {"min_size": 1, "max_size": app.pool_size, "timeout": 30}}
+        if app.pooled else {},
+    }
     settings.configure(
-        DEBUG=False,
+        DEBUG=app.as_2021,
         SECRET_KEY=secret_key,
         ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
         ROOT_URLCONF=urls,
         INSTALLED_APPS=STARTPROJECT_APPS,
         MIDDLEWARE=STARTPROJECT_MIDDLEWARE,
-        # No Django database: the views talk to PostgreSQL with the drivers
-        # directly, as in 2021 ("there is no async ORM yet").
-        DATABASES={},
+        # For the ORM views only; the SQL views talk to PostgreSQL with the
+        # drivers directly, as in 2021 ("there is no async ORM yet").
+        DATABASES={"default": database},
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
             "OPTIONS": {
@@ -1486,119 +1700,289 @@ def configure_django(dsn: str, secret_key: str) -> None:
                                            "propagate": False}},
         },
         REPRO_DSN=dsn,
+        REPRO_APP=app,
     )
     django.setup()
 
 
-def fetch_list_sync(dsn: str) -> list[dict]:
-    import psycopg2
+def list_sql(table: str) -> str:
+    return f"SELECT * FROM {table} ORDER BY number"
 
-    conn = psycopg2.connect(dsn)
+
+def detail_sql(table: str) -> str:
+    return f"SELECT * FROM {table} WHERE number = {DETAIL_NUMBER}"
+
+
+class _PerProcess:
+    """Pools, clients and the model, made once per server process (and, for
+    asyncio, once per event loop: asyncpg pools and aiohttp sessions are
+    bound to the loop they were made in)."""
+    lock = threading.Lock()
+    sync_pool = None
+    sync_slots: Optional[threading.BoundedSemaphore] = None
+    async_pools: dict = {}
+    sessions: dict = {}
+    model = None
+    drivers: dict = {}
+
+
+@contextlib.contextmanager
+def sync_connection(dsn: str, app: AppSettings):
+    """psycopg2: a new connection for the query (2021), or one from this
+    process's pool."""
+    import psycopg2
+    if not app.pooled:
+        conn = psycopg2.connect(dsn)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    from psycopg2.pool import ThreadedConnectionPool
+    with _PerProcess.lock:
+        if _PerProcess.sync_pool is None:
+            _PerProcess.sync_pool = ThreadedConnectionPool(1, app.pool_size, dsn)
+            # psycopg2's pool refuses when empty; a request waits for a
+            # connection instead, as the other pools make it.
+            _PerProcess.sync_slots = threading.BoundedSemaphore(app.pool_size)
+    pool = _PerProcess.sync_pool
+    if not _PerProcess.sync_slots.acquire(timeout=DEFAULT_TIMEOUT):
+        raise RuntimeError("no connection of the pool came free")
     try:
+        conn = pool.getconn()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            pool.putconn(conn)
+    finally:
+        _PerProcess.sync_slots.release()
+
+
+@contextlib.asynccontextmanager
+async def async_connection(dsn: str, app: AppSettings):
+    """asyncpg: a new connection for the query (2021), or one from a pool
+    made in this event loop."""
+    import asyncpg
+    if not app.pooled:
+        conn = await asyncpg.connect(dsn)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+        return
+    loop = asyncio.get_running_loop()
+    pool = _PerProcess.async_pools.get(loop)
+    if pool is None:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=app.pool_size)
+        # Another request of this loop may have made one meanwhile.
+        pool = _PerProcess.async_pools.setdefault(loop, pool)
+    async with pool.acquire() as conn:
+        yield conn
+
+
+def fetch_list_sync(dsn: str, app: AppSettings) -> list[dict]:
+    with sync_connection(dsn, app) as conn:
         cur = conn.cursor()
-        cur.execute(LIST_SQL)
+        cur.execute(list_sql(app.table))
         rows = cur.fetchmany(1000)
         cur.close()
-    finally:
-        conn.close()
     return [{"number": r[1], "name": r[2]} for r in rows]
 
 
-def fetch_detail_sync(dsn: str) -> dict:
-    import psycopg2
-
-    conn = psycopg2.connect(dsn)
-    try:
+def fetch_detail_sync(dsn: str, app: AppSettings) -> dict:
+    with sync_connection(dsn, app) as conn:
         cur = conn.cursor()
-        cur.execute(DETAIL_SQL)
+        cur.execute(detail_sql(app.table))
         row = cur.fetchone()
         names = [c.name for c in cur.description]
         cur.close()
-    finally:
-        conn.close()
     return dict(zip(names, row))
 
 
-async def fetch_list_async(dsn: str) -> list[dict]:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
+async def fetch_list_async(dsn: str, app: AppSettings) -> list[dict]:
+    async with async_connection(dsn, app) as conn:
         async with conn.transaction():
-            cursor = await conn.cursor(LIST_SQL)
+            cursor = await conn.cursor(list_sql(app.table))
             rows = await cursor.fetch(1000)
-    finally:
-        await conn.close()
     return [{"number": r["number"], "name": r["name"]} for r in rows]
 
 
-async def fetch_detail_async(dsn: str) -> dict:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
+async def fetch_detail_async(dsn: str, app: AppSettings) -> dict:
+    async with async_connection(dsn, app) as conn:
         async with conn.transaction():
-            cursor = await conn.cursor(DETAIL_SQL)
+            cursor = await conn.cursor(detail_sql(app.table))
             row = await cursor.fetchrow()
-    finally:
-        await conn.close()
     return dict(row)
 
 
-def render_pokemon(request, title: str, pokemon: dict, pokemons: list[dict], started: float):
+def pokemon_model():
+    """The table as a Django model (unmanaged: repro seeds it itself), made
+    once Django is set up."""
+    from django.conf import settings
+    from django.db import models
+    if _PerProcess.model is None:
+        kinds = {"bigint PRIMARY KEY": lambda: models.BigIntegerField(primary_key=True),
+                 "boolean NOT NULL": models.BooleanField}
+        fields = {}
+        for name, kind in COLUMNS:
+            if kind.startswith("varchar"):
+                fields[name] = models.CharField(max_length=int(re.findall(r"\d+", kind)[0]))
+            else:
+                fields[name] = kinds.get(kind, models.IntegerField)()
+        meta = type("Meta", (), {"app_label": "repro", "managed": False,
+                                 "db_table": settings.REPRO_APP.table})
+        _PerProcess.model = type("Pokemon", (models.Model,),
+                                 {"__module__": __name__, "Meta": meta, **fields})
+    return _PerProcess.model
+
+
+def _as_dict(obj) -> dict:
+    return {name: getattr(obj, name) for name, _ in COLUMNS}
+
+
+def call_upstream_sync(url: str) -> None:
+    """A blocking call, as a sync view makes it."""
+    with _NO_PROXY.open(url, timeout=DEFAULT_TIMEOUT) as response:
+        response.read()
+
+
+async def call_upstream_async(url: str) -> None:
+    """aiohttp, one session (and its kept-alive connections) per loop."""
+    import aiohttp
+    loop = asyncio.get_running_loop()
+    session = _PerProcess.sessions.get(loop)
+    if session is None:
+        session = _PerProcess.sessions.setdefault(loop, aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), trust_env=False))
+    async with session.get(url) as response:
+        await response.read()
+
+
+def driver_of(view: str) -> str:
+    """Which database driver, in which version, the view used: read off
+    the module the server process loaded for it."""
+    if view not in _PerProcess.drivers:
+        import importlib
+        if VIEWS[view].orm:
+            from django.db import connection
+            module, prefix = connection.Database, "Django ORM over "
+        else:
+            module = importlib.import_module("psycopg2" if view == "sync-sql" else "asyncpg")
+            prefix = ""
+        version = str(getattr(module, "__version__", "")).split(" ")[0]
+        _PerProcess.drivers[view] = f"{prefix}{module.__name__} {version}".strip()
+    return _PerProcess.drivers[view]
+
+
+def render_pokemon(request, view: str, pokemon: dict, pokemons, started: float):
     from django.shortcuts import render
 
     response = render(request, "pokemon.html", {
-        "title": title, "pokemon": pokemon, "pokemons": pokemons,
+        "title": f"{view} view", "pokemon": pokemon, "pokemons": pokemons,
         "duration": time.perf_counter() - started,
     })
-    # Lets the warm-up see that every worker has served requests.
+    # Lets the warm-up see that every worker has served requests, and which
+    # driver the view used.
     response["X-Repro-Worker"] = str(os.getpid())
+    response["X-Repro-Driver"] = driver_of(view)
     return response
 
 
-def sync_view(request):
+def sync_sql_view(request):
     from django.conf import settings
-
+    app = settings.REPRO_APP
     started = time.perf_counter()
-    pokemons = fetch_list_sync(settings.REPRO_DSN)
-    pokemon = fetch_detail_sync(settings.REPRO_DSN)
-    return render_pokemon(request, "sync view", pokemon, pokemons, started)
+    pokemons = fetch_list_sync(settings.REPRO_DSN, app)
+    pokemon = fetch_detail_sync(settings.REPRO_DSN, app)
+    if app.upstream_url:
+        call_upstream_sync(app.upstream_url)
+    return render_pokemon(request, "sync-sql", pokemon, pokemons, started)
 
 
-async def async_view(request):
+async def async_sql_view(request):
     from django.conf import settings
-
+    app = settings.REPRO_APP
     started = time.perf_counter()
-    pokemons, pokemon = await asyncio.gather(fetch_list_async(settings.REPRO_DSN),
-                                             fetch_detail_async(settings.REPRO_DSN))
-    return render_pokemon(request, "async view", pokemon, pokemons, started)
+    work = [fetch_list_async(settings.REPRO_DSN, app), fetch_detail_async(settings.REPRO_DSN, app)]
+    if app.upstream_url:
+        work.append(call_upstream_async(app.upstream_url))
+    pokemons, pokemon, *_ = await asyncio.gather(*work)
+    return render_pokemon(request, "async-sql", pokemon, pokemons, started)
+
+
+def sync_orm_view(request):
+    from django.conf import settings
+    app = settings.REPRO_APP
+    started = time.perf_counter()
+    model = pokemon_model()
+    pokemons = list(model.objects.order_by("number"))
+    pokemon = _as_dict(model.objects.get(number=DETAIL_NUMBER))
+    if app.upstream_url:
+        call_upstream_sync(app.upstream_url)
+    return render_pokemon(request, "sync-orm", pokemon, pokemons, started)
+
+
+async def async_orm_view(request):
+    from django.conf import settings
+    app = settings.REPRO_APP
+    started = time.perf_counter()
+    model = pokemon_model()
+
+    async def orm():
+        return ([p async for p in model.objects.order_by("number")],
+                _as_dict(await model.objects.aget(number=DETAIL_NUMBER)))
+    work = [orm()]
+    if app.upstream_url:
+        work.append(call_upstream_async(app.upstream_url))
+    (pokemons, pokemon), *_ = await asyncio.gather(*work)
+    return render_pokemon(request, "async-orm", pokemon, pokemons, started)
 
 
 @dataclass(frozen=True)
 class View:
     name: str
-    path: str
     func: Callable
+    is_async: bool
+    orm: bool
     description: str
 
+    @property
+    def path(self) -> str:
+        return f"/{self.name}/"
 
-VIEWS = {
-    "sync": View("sync", "/sync/", sync_view,
-                 "psycopg2, list then detail query, a new connection per query"),
-    "async": View("async", "/async/", async_view,
-                  "asyncpg, both queries at once (asyncio.gather), a new connection per query"),
-}
+
+VIEWS = {v.name: v for v in (
+    View("sync-sql", sync_sql_view, False, False,
+         "sync view, psycopg2: the list query, then the detail query"),
+    View("async-sql", async_sql_view, True, False,
+         "async view, asyncpg: both queries at once (asyncio.gather), each in a transaction "
+         "through a cursor"),
+    View("sync-orm", sync_orm_view, False, True,
+         "sync view, the Django ORM: order_by(\"number\"), then get(number=25)"),
+    View("async-orm", async_orm_view, True, True,
+         "async view, the async ORM: async for over order_by(\"number\"), then aget(number=25)"),
+)}
 
 
 def make_app(interface: str):
     """Gunicorn's entry point in each worker: repro:make_app('wsgi'|'asgi')."""
-    configure_django(os.environ[ENV_DSN], os.environ[ENV_SECRET])
+    app = AppSettings(**json.loads(os.environ[ENV_APP]))
+    configure_django(os.environ[ENV_DSN], os.environ[ENV_SECRET], app)
     if interface == "wsgi":
         from django.core.wsgi import get_wsgi_application
         return get_wsgi_application()
     from django.core.asgi import get_asgi_application
     return get_asgi_application()
+
+
+def make_wsgi_app():
+    """Granian's factory entry points."""
+    return make_app("wsgi")
+
+
+def make_asgi_app():
+    return make_app("asgi")
 
 
 # ---------------------------------------------------------------------------
@@ -2032,28 +2416,60 @@ class Server:
     name: str
     description: str
     interface: str  # "wsgi" or "asgi"
-    worker_class: str
+    argv: Callable[[int, int, int], list[str]]  # (port, workers, threads) -> the command
+    missing: Callable[[], Optional[str]] = lambda: None  # why it cannot run here, or None
 
 
-SERVERS = {
-    "gunicorn-sync": Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", "sync"),
-    "gunicorn-uvicorn": Server("gunicorn-uvicorn",
-                               "Gunicorn + uvicorn_worker.UvicornWorker (ASGI)",
-                               "asgi", "uvicorn_worker.UvicornWorker"),
-}
+def _gunicorn(worker_class: str, threads: bool = False) -> Callable[[int, int, int], list[str]]:
+    def argv(port: int, workers: int, thread_count: int) -> list[str]:
+        script = Path(__file__).resolve()
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                   "--workers", str(workers), "--worker-class", worker_class,
+                   "--chdir", str(script.parent), "--pythonpath", str(script.parent)]
+        if threads:
+            command += ["--threads", str(thread_count)]
+        if tuple(_version_key(package_version("gunicorn") or "0")) >= (25, 1):
+            # Two servers at once would collide on $HOME/.gunicorn/gunicorn.ctl.
+            command.append("--no-control-socket")
+        interface = "asgi" if worker_class in ("asgi", "uvicorn_worker.UvicornWorker") else "wsgi"
+        return command + [f"{script.stem}:make_app({interface!r})"]
+    return argv
 
 
-@dataclass(frozen=True)
-class Setup:
-    name: str
-    view: str
-    server: str
+def _granian(port: int, workers: int, _threads: int) -> list[str]:
+    script = Path(__file__).resolve()
+    return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--working-dir", str(script.parent),
+            "--factory", f"{script.stem}:make_asgi_app"]
 
 
-SETUPS = {
-    "sync": Setup("sync", view="sync", server="gunicorn-sync"),
-    "async": Setup("async", view="async", server="gunicorn-uvicorn"),
-}
+def _gunicorn_at_least(version: tuple[int, ...]) -> Callable[[], Optional[str]]:
+    def missing() -> Optional[str]:
+        have = package_version("gunicorn") or "0"
+        if tuple(_version_key(have)) < version:
+            wanted = ".".join(map(str, version))
+            return f"it needs gunicorn {wanted} or newer (this is {have}): pip install " \
+                   f"'gunicorn>={wanted}'"
+        return None
+    return missing
+
+
+def _granian_missing() -> Optional[str]:
+    import importlib.util
+    return None if importlib.util.find_spec("granian") else "granian is not installed: pip " \
+        "install granian"
+
+
+SERVERS = {s.name: s for s in (
+    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync")),
+    Server("gunicorn-gthread", "Gunicorn, gthread workers (WSGI)", "wsgi",
+           _gunicorn("gthread", threads=True)),
+    Server("uvicorn", "Gunicorn + uvicorn_worker.UvicornWorker (ASGI)", "asgi",
+           _gunicorn("uvicorn_worker.UvicornWorker")),
+    Server("gunicorn-asgi", "Gunicorn's own ASGI worker, -k asgi, beta (ASGI)", "asgi",
+           _gunicorn("asgi"), _gunicorn_at_least((24,))),
+    Server("granian", "Granian (ASGI)", "asgi", _granian, _granian_missing),
+)}
 
 
 def package_version(name: str) -> Optional[str]:
@@ -2062,18 +2478,6 @@ def package_version(name: str) -> Optional[str]:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
-
-
-def gunicorn_argv(server: Server, port: int, workers: int) -> list[str]:
-    script = Path(__file__).resolve()
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--worker-class", server.worker_class,
-            "--chdir", str(script.parent), "--pythonpath", str(script.parent)]
-    version = tuple(_version_key(package_version("gunicorn") or "0"))
-    if version >= (25, 1):
-        # Two servers at once would collide on $HOME/.gunicorn/gunicorn.ctl.
-        argv.append("--no-control-socket")
-    return argv + [f"{script.stem}:make_app({server.interface!r})"]
 
 
 @dataclass
@@ -2100,19 +2504,23 @@ def _view_answers(url: str) -> Optional[int]:
 
 
 @contextlib.contextmanager
-def running_server(server: Server, view: View, db: Database, workers: int, log_path: Path,
-                   stop: StopFlag, port: Optional[int] = None) -> Iterator[RunningServer]:
+def running_server(server: Server, view: View, app: AppSettings, db: Database, workers: int,
+                   threads: int, log_path: Path, stop: StopFlag,
+                   port: Optional[int] = None) -> Iterator[RunningServer]:
     port = port or free_port()
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items()
+           # The servers' own settings from the environment could change the
+           # server measured, or daemonize it out of repro's reach.
+           if k != "GUNICORN_CMD_ARGS" and not k.startswith("GRANIAN_")}
     env[ENV_DSN] = db.dsn
     env[ENV_SECRET] = secrets.token_urlsafe(50)
-    # The 2021 image ran with asyncio debug mode on; here it is off (the
-    # report says so), so an inherited setting must not leak in.  Nor may
-    # Gunicorn's own: GUNICORN_CMD_ARGS could change the server measured, or
-    # daemonize it out of repro's reach.
+    env[ENV_APP] = json.dumps(dataclasses.asdict(app))
+    # The 2021 image ran with asyncio debug mode on; by default it is off
+    # (the report says so), so an inherited setting must not leak in.
     env.pop("PYTHONASYNCIODEBUG", None)
-    env.pop("GUNICORN_CMD_ARGS", None)
-    argv = gunicorn_argv(server, port, workers)
+    if app.as_2021:
+        env["PYTHONASYNCIODEBUG"] = "1"
+    argv = server.argv(port, workers, threads)
     base_url = f"http://127.0.0.1:{port}"
     status: list[Optional[int]] = [None]
 
@@ -2123,12 +2531,79 @@ def running_server(server: Server, view: View, db: Database, workers: int, log_p
     # SIGTERM: a graceful stop, so requests still queued when the load ends
     # finish instead of leaving tracebacks that look like errors.
     with managed_process(f"{server.description} ({view.name} view)", argv, log_path,
-                         stop_signal=signal.SIGTERM, env=env, stop=stop) as proc:
+                         stop_signal=signal.SIGTERM, env=env, stop=stop,
+                         cwd=Path(__file__).resolve().parent) as proc:
         wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
         if status[0] != 200:
             raise ReproError(f"{proc.name} answers {view.path} with HTTP {status[0]}; "
                              f"last lines of its log:\n{tail(log_path)}")
         yield RunningServer(proc, base_url)
+
+
+def upstream_main(port: int, delay_ms: float) -> None:
+    """Entry point of the upstream API process (see upstream_api()): it
+    answers every GET after delay_ms, on loopback, many at a time."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # repro stops it
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+    class Answer(asyncio.Protocol):
+        def connection_made(self, transport) -> None:
+            self.transport, self.buffer = transport, b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while b"\r\n\r\n" in self.buffer:
+                _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+                asyncio.get_running_loop().call_later(delay_ms / 1000.0, self.reply)
+
+        def reply(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.write(answer)
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(Answer, "127.0.0.1", port,
+                                                                backlog=4096)
+        await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+@dataclass
+class Upstream:
+    process: ManagedProcess
+    url: str
+
+
+@contextlib.contextmanager
+def upstream_api(delay_ms: float, workdir: Path, stop: StopFlag) -> Iterator[Upstream]:
+    """The slow HTTP API that the upstream workload's views call, started
+    and stopped like the servers."""
+    port = free_port()
+    script = Path(__file__).resolve()
+    code = (f"import sys; sys.path.insert(0, {str(script.parent)!r}); import {script.stem}; "
+            f"{script.stem}.upstream_main({port}, {delay_ms!r})")
+    url = f"http://127.0.0.1:{port}/api"
+
+    def answers() -> bool:
+        with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
+            with _NO_PROXY.open(url, timeout=5 + delay_ms / 1000.0) as response:
+                return response.read() == b"ok"
+        return False
+
+    with managed_process("the upstream API", [sys.executable, "-c", code],
+                         workdir / "upstream.log", stop_signal=signal.SIGTERM, stop=stop) as proc:
+        wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
+        yield Upstream(proc, url)
+
+
+def process_cpu_seconds(pid: int) -> Optional[float]:
+    """CPU time of a process and of the children it has waited for, where
+    /proc tells."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def log_findings(log_path: Path) -> dict[str, int]:
@@ -2763,16 +3238,21 @@ def load_generator(url: str, config: Config, workdir: Path,
         yield driver
 
 
-def warm_up(url: str, workers: int, server: ManagedProcess, stop: StopFlag) -> str:
+def warm_up(url: str, workers: int, server: ManagedProcess,
+            stop: StopFlag) -> tuple[str, str]:
     """Send requests on fresh connections until every worker has answered a
     few; none of them is counted.  They run in daemon threads, so that a
-    signal ends the warm-up at once, whatever they still wait for."""
+    signal ends the warm-up at once, whatever they still wait for.  What it
+    saw, and the database driver the view said it used."""
+    drivers: set[str] = set()
+
     def fetch(answers: list, i: int) -> None:
         try:
             with _NO_PROXY.open(url, timeout=WARMUP_SECONDS) as response:
                 response.read()
                 if response.status == 200:
                     answers[i] = response.headers.get("X-Repro-Worker")
+                    drivers.add(response.headers.get("X-Repro-Driver", ""))
         except (urllib.error.URLError, OSError, ValueError):
             pass
 
@@ -2797,7 +3277,9 @@ def warm_up(url: str, workers: int, server: ManagedProcess, stop: StopFlag) -> s
         if len(seen) >= workers and min(seen.values()) >= 3:
             break
     text = f"{sent} requests, {len(seen)} of {workers} workers answered"
-    return text if len(seen) >= workers else text + " (not every worker was warmed up)"
+    if len(seen) < workers:
+        text += " (not every worker was warmed up)"
+    return text, ", ".join(sorted(filter(None, drivers)))
 
 
 # ---------------------------------------------------------------------------
@@ -2978,16 +3460,25 @@ class _ServerFlag(StopFlag):
         return self.restarting or self.stop.hurry
 
 
+def app_settings(cell: Cell, config: Config, upstream_url: Optional[str]) -> AppSettings:
+    return AppSettings(connections=cell.connections, workload=cell.workload,
+                       pool_size=config.pool_size,
+                       upstream_url=upstream_url if cell.workload == "upstream" else None,
+                       as_2021=cell.as_2021)
+
+
 class SetupServer:
     """One setup's server for one ramp, on one port: started, and started
     afresh when the ramp asks for it."""
 
-    def __init__(self, setup: Setup, db: Database, config: Config, workdir: Path,
-                 stop: StopFlag, repeat: int) -> None:
-        self.view, self.server = VIEWS[setup.view], SERVERS[setup.server]
+    def __init__(self, cell: Cell, db: Database, config: Config, workdir: Path,
+                 stop: StopFlag, repeat: int, upstream_url: Optional[str] = None) -> None:
+        self.view, self.server = VIEWS[cell.view], SERVERS[cell.server]
+        self.app = app_settings(cell, config, upstream_url)
         self.db, self.config, self.workdir, self.stop = db, config, workdir, stop
         self.flag = _ServerFlag(stop)
-        self.prefix = f"{setup.name}-{repeat}-server"
+        self.prefix = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cell.name)}-{repeat}-server"
+        self.driver = ""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}{self.view.path}"
         self.logs: list[Path] = []
@@ -3001,9 +3492,11 @@ class SetupServer:
         self._stack = contextlib.ExitStack()
         try:
             self.running = self._stack.enter_context(running_server(
-                self.server, self.view, self.db, self.config.workers, log, self.flag,
-                self.port))
-            return warm_up(self.url, self.config.workers, self.running.process, self.stop)
+                self.server, self.view, self.app, self.db, self.config.workers,
+                self.config.threads, log, self.flag, self.port))
+            text, self.driver = warm_up(self.url, self.config.workers, self.running.process,
+                                        self.stop)
+            return text
         except BaseException:
             self.close()
             raise
@@ -3037,8 +3530,10 @@ def prepared_database(config: Config, stop: StopFlag) -> Iterator[tuple[Path, Da
         workdir = Path(tempfile.mkdtemp(prefix="repro-"))
         stack.callback(remove_tree, workdir)
         db = stack.enter_context(open_database(config, workdir, stop))
+        check_pools(config, db.max_connections)
+        slow = any(c.workload == "slow-db" for c in config.setups)
         try:
-            seed_database(db.dsn)
+            seed_database(db.dsn, config.db_ms if slow else None)
         except ReproError as e:
             # A DSN whose user may not create tables is bad input; a private
             # cluster that cannot be seeded is repro's own failure.
@@ -3053,13 +3548,14 @@ def remove_tree(path: Path) -> None:
         print(f"{PROG}: warning: could not remove {path}", file=sys.stderr)
 
 
-def run_setup(setup: Setup, db: Database, config: Config, workdir: Path, stop: StopFlag,
-              repeat: int) -> RampResult:
+def run_setup(cell: Cell, db: Database, config: Config, workdir: Path, stop: StopFlag,
+              repeat: int, upstream: Optional[Upstream] = None) -> RampResult:
     """One ramp of one setup, on a server started for it.  A server that
     fails is reported, not raised; an interruption before the ramp starts is
     raised (nothing to report)."""
-    label = setup.name if config.repeat == 1 else f"{setup.name}#{repeat}"
-    server = SetupServer(setup, db, config, workdir, stop, repeat)
+    label = cell.name if config.repeat == 1 else f"{cell.name}#{repeat}"
+    server = SetupServer(cell, db, config, workdir, stop, repeat,
+                         upstream.url if upstream else None)
     progress(f"{label}: starting {server.server.description} with {config.workers} workers")
 
     def restart() -> None:
@@ -3073,15 +3569,22 @@ def run_setup(setup: Setup, db: Database, config: Config, workdir: Path, stop: S
                 load_generator(server.url, config, workdir, stop) as driver:
             warmup = server.start()
             progress(f"{label}: warm-up: {warmup}; ramping up to {config.top} {config.unit}")
+            use_upstream = upstream is not None and cell.workload == "upstream"
+            cpu_before = process_cpu_seconds(upstream.process.popen.pid) if use_upstream else None
             steps, reason, error, interrupted, restarts = run_ramp(
                 driver, config, time.perf_counter, server.check,
                 lambda s: progress(step_line(label, s, config.unit)), restart)
+            upstream_cpu = None
+            if cpu_before is not None and driver.samples:
+                cpu_after = process_cpu_seconds(upstream.process.popen.pid)
+                if cpu_after is not None:
+                    upstream_cpu = 1000.0 * (cpu_after - cpu_before) / len(driver.samples)
     except ReproError as e:
         return RampResult(steps=(), stop_reason="not measured", error=str(e),
                           log_findings=server.findings(), step=config.step)
     return RampResult(steps=steps, stop_reason=reason, warmup=warmup, error=error,
                       log_findings=server.findings(), interrupted=interrupted, restarts=restarts,
-                      step=config.step)
+                      step=config.step, driver=server.driver, upstream_cpu_ms=upstream_cpu)
 
 
 def read_cpu_model() -> str:
@@ -3161,14 +3664,17 @@ def collect_environment(db: Database) -> Environment:
 def report_settings(config: Config) -> Settings:
     kind = RAMPS[config.ramp]
     return Settings(
-        setups=config.setups, top=config.top, unit=config.unit, step=config.step,
+        setups=tuple(c.name for c in config.setups), top=config.top, unit=config.unit,
+        step=config.step,
         step_seconds=config.step_seconds, min_requests=config.min_requests,
         ramp=config.ramp,
         plan=tuple(kind.plan(config.top, config.step)) if kind.plan else (),
         think_time=config.think_time, timeout=config.timeout, workers=config.workers,
         max_connections=None if config.dsn else config.max_connections,
         dsn=mask_dsn(config.dsn) if config.dsn else None, repeat=config.repeat,
-        max_in_flight=config.max_in_flight, load_processes=load_processes(config))
+        max_in_flight=config.max_in_flight, load_processes=load_processes(config),
+        pool_size=config.pool_size, threads=config.threads, upstream_ms=config.upstream_ms,
+        db_ms=config.db_ms)
 
 
 def command_line(config: Config) -> str:
@@ -3188,15 +3694,18 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
     """Each setup once per repeat, interleaved (A B A B ...), so that drift
     of the machine hits all alike."""
     began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    ramps: dict[str, list[RampResult]] = {name: [] for name in config.setups}
+    ramps: dict[Cell, list[RampResult]] = {cell: [] for cell in config.setups}
     planned = config.repeat * len(config.setups)
     done = 0
-    with prepared_database(config, stop) as (workdir, db):
+    with prepared_database(config, stop) as (workdir, db), contextlib.ExitStack() as stack:
         environment = collect_environment(db)
+        upstream = (stack.enter_context(upstream_api(config.upstream_ms, workdir, stop))
+                    if any(c.workload == "upstream" for c in config.setups) else None)
         for repeat in range(1, config.repeat + 1):
-            for name in config.setups:
+            for cell in config.setups:
                 try:
-                    ramps[name].append(run_setup(SETUPS[name], db, config, workdir, stop, repeat))
+                    ramps[cell].append(run_setup(cell, db, config, workdir, stop, repeat,
+                                                 upstream))
                     done += 1
                 except Interrupted:
                     if not done:
@@ -3205,11 +3714,7 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
                     break
             if stop:
                 break
-    results = []
-    for name in config.setups:
-        if ramps[name]:
-            view, server = VIEWS[SETUPS[name].view], SERVERS[SETUPS[name].server]
-            results.append(SetupResult(name, view.name, server.description, tuple(ramps[name])))
+    results = [SetupResult(cell, tuple(ramps[cell])) for cell in config.setups if ramps[cell]]
     interrupted = None
     # A signal that came while the last server was stopping cut nothing short.
     last = [r for rs in ramps.values() for r in rs]
@@ -3231,19 +3736,25 @@ def database_hint(db: Database) -> str:
 
 def serve(config: Config, stop: StopFlag) -> None:
     """Keep one setup running until a signal (which main() turns into 130/143)."""
-    setup = SETUPS[config.setups[0]]
-    view, server = VIEWS[setup.view], SERVERS[setup.server]
-    with prepared_database(config, stop) as (workdir, db), running_server(
-            server, view, db, config.workers, workdir / "server.log", stop, config.port) as running:
-        print(f"{setup.name}: {view.name} view ({view.description}) on {server.description}, "
-              f"{config.workers} workers, PostgreSQL {db.version} ({db.source})\n"
+    cell = config.setups[0]
+    view, server = VIEWS[cell.view], SERVERS[cell.server]
+    with prepared_database(config, stop) as (workdir, db), contextlib.ExitStack() as stack:
+        upstream = (stack.enter_context(upstream_api(config.upstream_ms, workdir, stop))
+                    if cell.workload == "upstream" else None)
+        running = stack.enter_context(running_server(
+            server, view, app_settings(cell, config, upstream.url if upstream else None), db,
+            config.workers, config.threads, workdir / "server.log", stop, config.port))
+        processes = [running.process] + ([upstream.process] if upstream else [])
+        print(f"{cell.name}: {describe_cell(cell)}; {config.workers} workers; PostgreSQL "
+              f"{db.version} ({db.source})\n"
               f"{running.base_url}{view.path}\n"
               f"{database_hint(db)}\n"
               f"Press Ctrl-C to stop.", flush=True)
         while True:
             stop.check()
-            if not running.process.alive():
-                raise ReproError(running.process.died_message())
+            for process in processes:
+                if not process.alive():
+                    raise ReproError(process.died_message())
             time.sleep(TICK)
 
 
@@ -3298,6 +3809,77 @@ non_negative_float = _number(float, lambda v: v >= 0, "a number of seconds, 0 or
 port_number = _number(int, lambda v: 1 <= v <= 65535, "a port number from 1 to 65535")
 # PostgreSQL itself takes up to 262143, if the machine has the memory.
 connections = _number(int, lambda v: 10 <= v <= 10000, "a whole number from 10 to 10000")
+pool_count = _number(int, lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000")
+thread_count = _number(int, lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000")
+milliseconds = _number(float, lambda v: 0 <= v <= 60_000, "a number of milliseconds, 0 to 60000")
+
+CELL_SYNTAX = "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021]"
+
+
+def parse_cell(text: str) -> Cell:
+    """'sync', 'async', or VIEW@SERVER with options: 'async+pooled',
+    'sync-orm@uvicorn+pooled+upstream'."""
+    base, *options = text.strip().split("+")
+    view, at, server = base.partition("@")
+    if base in NAMED_CELLS:
+        cell = NAMED_CELLS[base]
+    elif at and view in VIEWS and server in SERVERS:
+        cell = Cell(view, server)
+    else:
+        raise UsageError(f"unknown setup {text!r}: give {', '.join(NAMED_CELLS)} or "
+                         f"{CELL_SYNTAX}, with VIEW one of {', '.join(VIEWS)} and SERVER one "
+                         f"of {', '.join(SERVERS)}")
+    for option in options:
+        if option in CONNECTIONS:
+            cell = dataclasses.replace(cell, connections=option)
+        elif option in WORKLOADS:
+            cell = dataclasses.replace(cell, workload=option)
+        elif option == "2021":
+            cell = dataclasses.replace(cell, as_2021=True)
+        else:
+            choices = [*CONNECTIONS, *WORKLOADS, "2021"]
+            raise UsageError(f"unknown option +{option} in setup {text!r}; choose from "
+                             f"{', '.join('+' + c for c in choices)}")
+    missing = SERVERS[cell.server].missing()
+    if missing:
+        raise UsageError(f"setup {cell.name} cannot run here: {missing}")
+    return cell
+
+
+def axes_help() -> str:
+    """The registries, for --help: nothing about a cell is written twice."""
+    def rows(title: str, items: Sequence[tuple[str, str]]) -> list[str]:
+        width = max(len(k) for k, _ in items)
+        return [f"  {title}:"] + [f"    {k.ljust(width)}  {v}" for k, v in items]
+    named = ", ".join(f"{alias} = {c.view}@{c.server}" for alias, c in NAMED_CELLS.items())
+    lines = [f"setups: {', '.join(NAMED_CELLS)} (2021's: {named}), or {CELL_SYNTAX}"]
+    lines += rows("views", [(v.name, v.description) for v in VIEWS.values()])
+    lines += rows("servers", [(x.name, x.description + ("; not available here: " + x.missing()
+                                                        if x.missing() else ""))
+                              for x in SERVERS.values()])
+    lines += rows("connections", [(c.name, f"{c.sql}; the ORM views: {c.orm}")
+                                  for c in CONNECTIONS.values()])
+    lines += rows("workloads", list(WORKLOADS.items()))
+    lines += rows("and", [("+2021", "DEBUG and asyncio debug mode on, as the original ran")])
+    return "\n".join(lines)
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as-2021", action="store_true",
+                        help="run every setup with the 2021 settings: DEBUG on and asyncio debug "
+                             "mode on (PYTHONASYNCIODEBUG=1), as the original ran")
+    parser.add_argument("--pool-size", type=pool_count, default=DEFAULT_POOL_SIZE, metavar="N",
+                        help=f"connections per worker process for +pooled setups "
+                             f"(default {DEFAULT_POOL_SIZE}); all workers together must stay "
+                             f"under max_connections")
+    parser.add_argument("--threads", type=thread_count, default=DEFAULT_THREADS, metavar="N",
+                        help=f"threads per gunicorn-gthread worker (default {DEFAULT_THREADS})")
+    parser.add_argument("--upstream-ms", type=milliseconds, default=DEFAULT_UPSTREAM_MS,
+                        metavar="MS", help=f"how long the upstream API of +upstream setups "
+                        f"takes to answer (default {DEFAULT_UPSTREAM_MS:g})")
+    parser.add_argument("--db-ms", type=milliseconds, default=DEFAULT_DB_MS, metavar="MS",
+                        help=f"how long each query of +slow-db setups waits in PostgreSQL "
+                             f"(default {DEFAULT_DB_MS:g})")
 
 
 def _add_database_options(parser: argparse.ArgumentParser) -> None:
@@ -3308,12 +3890,13 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
                         help=f"max_connections of the private cluster "
                              f"(default {DEFAULT_MAX_CONNECTIONS}, as stock PostgreSQL)")
     parser.add_argument("--workers", type=worker_count, default=DEFAULT_WORKERS, metavar="N",
-                        help=f"Gunicorn workers per server (default {DEFAULT_WORKERS})")
+                        help=f"worker processes per server (default {DEFAULT_WORKERS})")
 
 
 def build_parsers() -> tuple[Parser, Parser]:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
-                 "print a Markdown report. 'python repro.py serve SETUP' keeps one setup running.")
+                 "print a Markdown report. 'python repro.py serve SETUP' keeps one setup running.",
+                 epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--users", type=user_count, metavar="N",
                      help=f"ramp up to N concurrent users (default {DEFAULT_USERS})")
     run.add_argument("--arrival", type=rate_count, metavar="RATE",
@@ -3349,19 +3932,22 @@ def build_parsers() -> tuple[Parser, Parser]:
     run.add_argument("--load-processes", type=process_count, metavar="N",
                      help=f"load generator processes (default: one per {RATE_PER_LOAD_PROCESS} "
                           f"req/s the ramp can ask for, up to one per core)")
-    run.add_argument("--setups", default=",".join(SETUPS), metavar="LIST",
-                     help=f"comma-separated setups to run (default {','.join(SETUPS)})")
+    run.add_argument("--setups", default=",".join(NAMED_CELLS), metavar="LIST",
+                     help=f"comma-separated setups to run (default {','.join(NAMED_CELLS)}; "
+                          f"see below)")
     run.add_argument("--json", dest="json_path", metavar="FILE",
                      help="also write the whole report as JSON to FILE")
     _add_database_options(run)
+    _add_server_options(run)
 
     serve_parser = Parser(prog=f"{PROG} serve", description="Start PostgreSQL and one setup's "
-                          "server, print its URL and keep them running until Ctrl-C.")
-    serve_parser.add_argument("setup", type=_choice(SETUPS), metavar="SETUP",
-                              help=f"which setup to serve: {', '.join(SETUPS)}")
+                          "server, print its URL and keep them running until Ctrl-C.",
+                          epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve_parser.add_argument("setup", metavar="SETUP", help="which setup to serve (see below)")
     serve_parser.add_argument("--port", type=port_number, metavar="P",
                               help="port on 127.0.0.1 (default: a free one)")
     _add_database_options(serve_parser)
+    _add_server_options(serve_parser)
     return run, serve_parser
 
 
@@ -3380,11 +3966,27 @@ def parse_config(argv: Sequence[str]) -> Config:
                              "set max_connections on that server instead")
     common = dict(argv=tuple(argv), workers=args.workers, dsn=dsn,
                   dsn_origin=origin if dsn else None,
-                  max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS)
+                  max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
+                  pool_size=args.pool_size, threads=args.threads, upstream_ms=args.upstream_ms,
+                  db_ms=args.db_ms)
+
+    def cells(texts: Sequence[str]) -> tuple[Cell, ...]:
+        """Each setup once, in the order given."""
+        parsed = [parse_cell(t) for t in texts if t.strip()]
+        if not parsed:
+            raise UsageError(f"--setups names no setup; give {', '.join(NAMED_CELLS)} or "
+                             f"{CELL_SYNTAX}")
+        if args.as_2021:
+            parsed = [dataclasses.replace(c, as_2021=True) for c in parsed]
+        return tuple(dict.fromkeys(parsed))
+
     if serving:
+        setups = cells([args.setup])
         if args.port is not None:
             check_port(args.port)
-        return Config(command="serve", setups=(args.setup,), port=args.port, **common)
+        if not dsn:
+            check_pools(Config(command="serve", setups=setups, **common), common["max_connections"])
+        return Config(command="serve", setups=setups, port=args.port, **common)
 
     if args.arrival is not None and args.users is not None:
         raise UsageError("--users ramps closed-loop users and --arrival an arrival rate; "
@@ -3394,12 +3996,9 @@ def parse_config(argv: Sequence[str]) -> Config:
                          "one request in flight each")
     if args.json_path is not None:
         check_writable(args.json_path)
-    # Each setup once, in the order given.
-    setups = tuple(dict.fromkeys(s.strip() for s in args.setups.split(",") if s.strip()))
-    unknown = [s for s in setups if s not in SETUPS]
-    if unknown or not setups:
-        raise UsageError(f"unknown setup {', '.join(unknown) or '(none)'} in --setups; "
-                         f"choose from {', '.join(SETUPS)}")
+    setups = cells(args.setups.split(","))
+    if not dsn:
+        check_pools(Config(command="run", setups=setups, **common), common["max_connections"])
     return Config(command="run", setups=setups, users=args.users or DEFAULT_USERS,
                   step=args.step, step_seconds=args.step_seconds,
                   min_requests=args.min_requests,
@@ -3429,6 +4028,20 @@ def check_dsn(dsn: str, origin: str) -> None:
         urllib.parse.urlsplit(dsn).port  # noqa: B018 -- parsing the port is what raises
     except ValueError:
         raise UsageError(f"{origin} is not a valid URL: {mask_dsn(dsn)!r}") from None
+
+
+def check_pools(config: Config, max_connections: int) -> None:
+    """Pools that all workers together could fill past max_connections are
+    refused: the run would measure PostgreSQL refusing them."""
+    if not any(c.connections == "pooled" for c in config.setups):
+        return
+    room = max_connections - RESERVED_CONNECTIONS
+    if config.workers * config.pool_size > room:
+        raise UsageError(f"pools of --pool-size {config.pool_size} in --workers "
+                         f"{config.workers} could open {config.workers * config.pool_size} "
+                         f"connections, more than the {room} that max_connections "
+                         f"{max_connections} leaves; lower --pool-size or --workers"
+                         + ("" if config.dsn else ", or raise --max-connections"))
 
 
 def check_port(port: int) -> None:

@@ -35,11 +35,29 @@ ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ a
     (["--max-connections", "999999999"], "argument --max-connections: '999999999' is not a whole "
                                          "number from 10 to 10000 (see --help)"),
     (["--json", ""], "--json needs a file name"),
-    (["--setups", "sync,turbo"], "unknown setup turbo in --setups; choose from sync, async"),
+    (["--setups", "sync,turbo"], "unknown setup 'turbo': give sync, async or "
+                                 "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021], with VIEW one "
+                                 "of sync-sql, async-sql, sync-orm, async-orm and SERVER one of "
+                                 "gunicorn-sync, gunicorn-gthread, uvicorn, gunicorn-asgi, "
+                                 "granian"),
+    (["--setups", "async+turbo"], "unknown option +turbo in setup 'async+turbo'; choose from "
+                                  "+per-query, +pooled, +db, +upstream, +slow-db, +2021"),
+    (["--setups", " , "], "--setups names no setup; give sync, async or "
+                          "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021]"),
+    (["--setups", "async+pooled", "--pool-size", "30"],
+     "pools of --pool-size 30 in --workers 4 could open 120 connections, more than the 95 that "
+     "max_connections 100 leaves; lower --pool-size or --workers, or raise --max-connections"),
+    (["--upstream-ms", "-1"], "argument --upstream-ms: '-1' is not a number of milliseconds, 0 to "
+                              "60000 (see --help)"),
+    (["--threads", "0"], "argument --threads: '0' is not a whole number from 1 to 1000 "
+                         "(see --help)"),
     (["--bogus"], "unrecognized arguments: --bogus (see --help)"),
     (["serve"], "the following arguments are required: SETUP (see --help)"),
-    (["serve", "turbo"], "argument SETUP: 'turbo' is not one of sync, async "
-                         "(see --help)"),
+    (["serve", "sync-orm@nginx"], "unknown setup 'sync-orm@nginx': give sync, async or "
+                                  "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021], with VIEW one "
+                                  "of sync-sql, async-sql, sync-orm, async-orm and SERVER one of "
+                                  "gunicorn-sync, gunicorn-gthread, uvicorn, gunicorn-asgi, "
+                                  "granian"),
     (["serve", "sync", "--port", "70000"], "argument --port: '70000' is not a port number from 1 "
                                            "to 65535 (see --help)"),
     (["--dsn", "mysql://x@localhost/db"], "--dsn must be a URL like "
@@ -263,7 +281,8 @@ def test_the_options_make_one_config():
     config = repro.parse_config(["--arrival", "200", "--step", "20", "--repeat", "3",
                                  "--max-in-flight", "64", "--setups", "async"])
     assert (config.open_loop, config.top, config.unit, config.step) == (True, 200, "req/s", 20)
-    assert (config.repeat, config.max_in_flight, config.setups) == (3, 64, ("async",))
+    assert (config.repeat, config.max_in_flight) == (3, 64)
+    assert config.setups == (repro.Cell("async-sql", "uvicorn"),)
     config = repro.parse_config([])
     assert (config.open_loop, config.top, config.unit, config.ramp) == (False, 300, "users",
                                                                         "search")
@@ -286,3 +305,42 @@ def test_json_that_even_root_cannot_write_is_refused_up_front(capsys, tmp_path):
     # A file the check had to make is gone again.
     assert repro.main(["--json", str(tmp_path / "new.json"), "--setups", "nope"]) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text, cell, name", [
+    ("sync", repro.Cell("sync-sql", "gunicorn-sync"), "sync"),
+    ("async+pooled", repro.Cell("async-sql", "uvicorn", "pooled"), "async+pooled"),
+    ("async-sql@uvicorn+2021", repro.Cell("async-sql", "uvicorn", as_2021=True), "async+2021"),
+    ("sync-orm@gunicorn-gthread+upstream+pooled",
+     repro.Cell("sync-orm", "gunicorn-gthread", "pooled", "upstream"),
+     "sync-orm@gunicorn-gthread+pooled+upstream"),
+    ("sync-sql@uvicorn+slow-db", repro.Cell("sync-sql", "uvicorn", workload="slow-db"),
+     "sync-sql@uvicorn+slow-db"),
+])
+def test_a_setup_is_a_cell_with_a_short_name(text, cell, name):
+    assert repro.parse_cell(text) == cell
+    assert cell.name == name
+    assert repro.parse_cell(name) == cell  # the name reads back as the same cell
+
+
+def test_as_2021_applies_to_every_setup():
+    config = repro.parse_config(["--setups", "sync,async-orm@uvicorn", "--as-2021"])
+    assert [c.as_2021 for c in config.setups] == [True, True]
+    assert [c.name for c in config.setups] == ["sync+2021", "async-orm@uvicorn+2021"]
+
+
+def test_a_server_that_cannot_run_here_is_refused_up_front(monkeypatch, capsys):
+    server = repro.dataclasses.replace(repro.SERVERS["uvicorn"], name="faraway",
+                                       missing=lambda: "faraway is not installed: pip install "
+                                                       "faraway")
+    monkeypatch.setitem(repro.SERVERS, "faraway", server)
+    assert repro.main(["--setups", "async-sql@faraway"]) == 2
+    assert capsys.readouterr().err == ("repro.py: error: setup async-sql@faraway cannot run here: "
+                                       "faraway is not installed: pip install faraway\n")
+
+
+def test_help_lists_every_value_of_every_axis(capsys):
+    assert repro.main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for value in [*repro.VIEWS, *repro.SERVERS, *repro.CONNECTIONS, *repro.WORKLOADS]:
+        assert value in text

@@ -146,15 +146,14 @@ def test_small_run_end_to_end(sandbox):
     proc, data = sandbox.run_json(*SMALL)
     report = proc.stdout
     for heading in ("# Do async Django views make this app faster?", "## Environment",
-                    "## Summary", "## sync: sync view on Gunicorn, sync workers (WSGI)",
-                    "## async: async view on Gunicorn + uvicorn_worker.UvicornWorker (ASGI)",
+                    "## Summary", "## sync: sync view, psycopg2", "## async: async view, asyncpg",
                     "## 2021 and this run", "## Conclusion"):
         assert heading in report
     assert "private throwaway cluster" in report
     assert re.search(r"\| sync +\| .* \| completed +\|", report)
     assert re.search(r"\| async +\| .* \| completed +\|", report)
     # 20 users slow neither down: the run cannot tell, and says so.
-    assert re.search(r"This run (agrees|disagrees) with 2021|This run could not tell", report)
+    assert re.search(r"This run's sync and async (agree|disagree|could not tell)", report)
     # Progress went to stderr, one line per step.
     assert len(re.findall(r"(sync|async) +\d+ users", proc.stderr)) == 4
 
@@ -252,11 +251,11 @@ def test_a_server_that_dies_is_reported_and_the_other_setup_still_runs(sandbox):
 
 def test_a_server_that_never_starts_is_an_error_with_its_log_tail(tmp_path):
     broken = repro.Server("broken", "Gunicorn with a worker class that does not exist",
-                          "wsgi", "no_such_module.NoWorker")
+                          "wsgi", repro._gunicorn("no_such_module.NoWorker"))
     db = repro.Database("postgresql://nobody@127.0.0.1:1/none", "nowhere", "0", 0)
     with pytest.raises(repro.ReproError) as failure:
-        with repro.running_server(broken, repro.VIEWS["sync"], db, 1, tmp_path / "log",
-                                  repro.StopFlag()):
+        with repro.running_server(broken, repro.VIEWS["sync-sql"], repro.AppSettings(), db, 1, 1,
+                                  tmp_path / "log", repro.StopFlag()):
             pass
     message = str(failure.value)
     assert "did not start" in message and "last lines of its log" in message
@@ -266,7 +265,7 @@ def test_a_server_that_never_starts_is_an_error_with_its_log_tail(tmp_path):
 def test_serve_keeps_a_setup_running_until_ctrl_c(sandbox):
     proc = sandbox.start("serve", "async", "--workers", "2")
     stdout = Lines(proc.stdout)
-    url = stdout.wait_for(r"^http://127\.0\.0\.1:\d+/async/$", 60).strip()
+    url = stdout.wait_for(r"^http://127\.0\.0\.1:\d+/async-sql/$", 60).strip()
     with urllib.request.urlopen(url, timeout=10) as response:
         body = response.read().decode()
         assert response.status == 200
@@ -324,7 +323,7 @@ def test_seeding_is_idempotent_and_deterministic(tmp_path):
             with conn.cursor() as cur:
                 cur.execute(f"SELECT * FROM {repro.TABLE} ORDER BY id")
                 rows = cur.fetchall()
-                cur.execute(repro.DETAIL_SQL)
+                cur.execute(repro.detail_sql(repro.TABLE))
                 detail = cur.fetchall()
             conn.close()
     assert rows == repro.pokemon_rows()
@@ -340,7 +339,7 @@ def test_no_other_os_user_gets_into_the_private_cluster(sandbox):
     proc = sandbox.start("serve", "sync", "--workers", "1")
     stdout = Lines(proc.stdout)
     try:
-        url = stdout.wait_for(r"^http://127\.0\.0\.1:\d+/sync/$", 60).strip()
+        url = stdout.wait_for(r"^http://127\.0\.0\.1:\d+/sync-sql/$", 60).strip()
         hint = stdout.wait_for(r"^PostgreSQL: ", 10)
         assert re.match(r"PostgreSQL: postgresql://repro:\*\*\*@127\.0\.0\.1:\d+/postgres "
                         r"\(password in \S+, readable by you only", hint), hint
@@ -484,4 +483,59 @@ def test_a_signal_during_a_restart_keeps_what_was_measured(sandbox):
     assert "**Interrupted (SIGINT): what was measured until then.**" in out
     assert re.search(r"\| sync +\| .* \| interrupted at \d+ users +\|", out)
     assert re.search(r"^\| +80 \| 3 \| ", out, re.M)  # the levels before the restart
+    sandbox.assert_clean()
+
+
+def test_each_new_value_of_each_axis_runs(sandbox):
+    """Views (both ORMs), servers (gthread, Gunicorn's ASGI worker, Granian
+    where installed), pooled connections and both new workloads, each in
+    one setup of a short ramp."""
+    import importlib.util
+    cells = ["sync-orm@gunicorn-gthread", "async-orm@gunicorn-asgi+pooled",
+             "sync+pooled+slow-db", "async+upstream"]
+    if importlib.util.find_spec("granian"):
+        cells.append("async-sql@granian")
+    proc, data = sandbox.run_json("--setups", ",".join(cells), "--users", "10", *FAST,
+                                  "--upstream-ms", "50", "--db-ms", "30")
+    by_name = {s["name"]: s for s in data["setups"]}
+    assert list(by_name) == cells
+    for name, setup in by_name.items():
+        [ramp] = setup["repeats"]
+        assert ramp["stop_reason"] == "completed" and ramp["error"] is None, name
+        assert ramp["steps"][0]["failures"] == 0, name
+    assert by_name["sync-orm@gunicorn-gthread"]["driver"].startswith("Django ORM over psycopg 3")
+    assert by_name["async-orm@gunicorn-asgi+pooled"]["connections"] == "pooled"
+    assert by_name["sync+pooled+slow-db"]["driver"].startswith("psycopg2")
+    # Two queries that each wait 30 ms: slower than that, whatever else.
+    assert by_name["sync+pooled+slow-db"]["baseline_ms"] >= 60
+    # The API answers after 50 ms: the view cannot be faster.
+    assert by_name["async+upstream"]["baseline_ms"] >= 50
+    assert by_name["async+upstream"]["repeats"][0]["upstream_cpu_ms_per_request"] is not None
+    assert "Under ASGI" not in proc.stdout  # no sync view under ASGI here
+    sandbox.assert_clean()
+
+
+def test_serve_a_new_cell_with_its_upstream_api_and_stop_it(sandbox):
+    proc = sandbox.start("serve", "sync-sql@uvicorn+pooled+upstream", "--workers", "1",
+                         "--upstream-ms", "20")
+    stdout = Lines(proc.stdout)
+    url = stdout.wait_for(r"^http://127\.0\.0\.1:\d+/sync-sql/$", 60).strip()
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["X-Repro-Driver"].startswith("psycopg2")
+        assert response.read().decode().count("<li>") == repro.ROW_COUNT
+    upstream = [pid for pid in processes_marked(sandbox.mark)
+                if b"upstream_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(upstream) == 1
+    proc.send_signal(signal.SIGINT)
+    finish(proc, stdout=stdout)
+    assert proc.returncode == -signal.SIGINT
+    sandbox.assert_clean()
+
+
+def test_sigint_mid_ramp_stops_the_upstream_api_too(sandbox):
+    code, out, err = sandbox.signal_when(r"async\+upstream +10 users", signal.SIGINT,
+                                         "--setups", "async+upstream", "--users", "300", *FAST)
+    assert code == -signal.SIGINT, err
+    assert "**Interrupted (SIGINT)" in out
     sandbox.assert_clean()

@@ -41,22 +41,20 @@ SETTINGS = repro.Settings(
 
 FINDINGS_NONE = {"Internal Server Error:": 0, "too many clients": 0, "WORKER TIMEOUT": 0}
 
-SYNC_RAMP = RampResult(
+SYNC_RAMP = RampResult(driver="psycopg2 2.9.13",
     steps=steps([(10, 100, 0, 10.0, 17.3), (20, 50, 0, 20.0, 18.0), (40, 80, 0, 40.0, 36.0),
                  (60, 94, 0, 47.0, 420.0), (30, 60, 0, 30.0, 19.5), (35, 70, 0, 35.0, 36.5)],
                 order=[1, 2, 3, 4, 5, 6]),
     stop_reason="completed", warmup="16 requests, 4 of 4 workers answered",
     log_findings=FINDINGS_NONE)
-SYNC = SetupResult(name="sync", view="sync", server="Gunicorn, sync workers (WSGI)",
-                   ramps=(SYNC_RAMP,))
+SYNC = SetupResult(repro.NAMED_CELLS["sync"], ramps=(SYNC_RAMP,))
 
-ASYNC_RAMP = RampResult(
+ASYNC_RAMP = RampResult(driver="asyncpg 0.32.0",
     steps=steps([(10, 100, 0, 10.0, 21.1), (20, 40, 0, 20.0, 45.0), (40, 70, 40, 15.0, 300.0),
                  (30, 58, 2, 28.0, 60.0), (25, 50, 1, 24.0, 47.0)]),
     stop_reason="completed", warmup="24 requests, 4 of 4 workers answered",
     log_findings={"Internal Server Error:": 102, "too many clients": 102, "WORKER TIMEOUT": 0})
-ASYNC = SetupResult(name="async", view="async",
-                    server="Gunicorn + uvicorn_worker.UvicornWorker (ASGI)", ramps=(ASYNC_RAMP,))
+ASYNC = SetupResult(repro.NAMED_CELLS["async"], ramps=(ASYNC_RAMP,))
 
 
 def report(**changes):
@@ -77,7 +75,7 @@ def test_markdown_report_golden():
 
 
 def test_interrupted_report_with_a_failed_setup_golden():
-    failed = SetupResult(name="async", view="async", server=ASYNC.server, ramps=(RampResult(
+    failed = SetupResult(repro.NAMED_CELLS["async"], ramps=(RampResult(
         steps=(), stop_reason="not measured",
         error="Gunicorn + uvicorn_worker.UvicornWorker (ASGI) (async view) did not start: it "
               "exited with code 3; last lines of its log:\n[ERROR] Worker failed to boot.",
@@ -186,3 +184,31 @@ def test_json_of_an_open_loop_run_names_steps_by_rate_and_the_sustained_rate():
 ])
 def test_md_table(rows, expected):
     assert repro.md_table(["x", "y"], rows, "lr") == expected
+
+
+def test_any_set_of_cells_is_compared_two_by_two_golden():
+    """Three cells, none of them 2021's async: every pair gets its
+    comparisons and a verdict worded for what the pair is, and the 2021
+    section says what it cannot compare."""
+    orm = SetupResult(repro.Cell("async-orm", "uvicorn", "pooled"),
+                      ramps=(repro.dataclasses.replace(ASYNC_RAMP, driver="Django ORM over "
+                                                                          "psycopg 3.3.9"),))
+    gthread = SetupResult(repro.Cell("sync-sql", "gunicorn-gthread", workload="upstream"),
+                          ramps=(repro.dataclasses.replace(SYNC_RAMP, upstream_cpu_ms=0.08),))
+    check_golden("report_cells.md", repro.render_markdown(
+        report(setups=(SYNC, orm, gthread), command="python repro.py --setups sync,"
+                                                    "async-orm@uvicorn+pooled,"
+                                                    "sync-sql@gunicorn-gthread+upstream")))
+
+
+def test_json_names_each_cell_by_its_axes():
+    orm = SetupResult(repro.Cell("async-orm", "uvicorn", "pooled", as_2021=True),
+                      ramps=(repro.dataclasses.replace(ASYNC_RAMP, driver="Django ORM over "
+                                                                          "psycopg 3.3.9"),))
+    data = repro.report_to_json(report(setups=(SYNC, orm)))
+    sync, cell = data["setups"]
+    assert (sync["name"], sync["view"], sync["server"], sync["connections"], sync["workload"],
+            sync["as_2021"], sync["driver"]) == ("sync", "sync-sql", "gunicorn-sync", "per-query",
+                                                 "db", False, "psycopg2 2.9.13")
+    assert (cell["name"], cell["view"], cell["connections"], cell["as_2021"]) == \
+        ("async-orm@uvicorn+pooled+2021", "async-orm", "pooled", True)

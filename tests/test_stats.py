@@ -426,7 +426,7 @@ def ramp_with(slowdown, errors, peak=100.0):
 
 
 def setup(name, *ramps):
-    return repro.SetupResult(name, name, "server", tuple(ramps))
+    return repro.SetupResult(repro.NAMED_CELLS[name], tuple(ramps))
 
 
 def test_a_winner_only_when_every_repeat_agrees():
@@ -458,8 +458,8 @@ def test_verdict_says_what_was_not_decided():
                    repro.Comparison("Peak throughput", None, "")]
     assert repro.verdict(comparisons) == (
         "No substantial difference shown, but errors could not be told (ramp further): whether "
-        "the async view makes this app faster here cannot be told yet.")
-    assert repro.async_paid_off(comparisons) is None
+        "the async view made this app faster here cannot be told yet.")
+    assert repro.async_paid_off(comparisons, "async") is None
 
 
 @pytest.mark.parametrize("winners, decided, paid_off", [
@@ -472,7 +472,7 @@ def test_verdict_says_what_was_not_decided():
 def test_whether_async_paid_off_is_yes_no_or_cannot_tell(winners, decided, paid_off):
     metrics = ["Slowdown", "Errors", "Peak throughput"]
     comparisons = [repro.Comparison(m, w, "", d) for m, w, d in zip(metrics, winners, decided)]
-    assert repro.async_paid_off(comparisons) is paid_off
+    assert repro.async_paid_off(comparisons, "async") is paid_off
 
 
 def test_a_peak_tie_needs_both_setups_saturated():
@@ -505,7 +505,28 @@ def test_verdict(winners, decided, expected):
     metrics = ["Slowdown", "Errors", "Peak throughput"]
     comparisons = [repro.Comparison(m, w, "", d) for m, w, d in zip(metrics, winners, decided)]
     assert repro.verdict(comparisons) == expected
-    assert repro.verdict(comparisons, "in 2021") == expected.replace(" here.", " in 2021.")
+    assert repro.verdict(comparisons, where="in 2021") == expected.replace(" here.", " in 2021.")
+
+
+@pytest.mark.parametrize("winners, expected", [
+    ([None, None, None], "No substantial difference on any measure between sync-sql@gunicorn-sync "
+                         "and sync-sql@gunicorn-gthread here."),
+    ([None, "sync-sql@gunicorn-gthread", None], "The sync-sql@gunicorn-gthread setup did better on "
+                                                "errors and no worse on the rest here."),
+])
+def test_a_verdict_between_two_sync_views_says_nothing_of_async(winners, expected):
+    a, b = repro.Side("sync-sql@gunicorn-sync", False), repro.Side("sync-sql@gunicorn-gthread", False)
+    metrics = ["Slowdown", "Errors", "Peak throughput"]
+    comparisons = [repro.Comparison(m, w, "") for m, w in zip(metrics, winners)]
+    assert repro.verdict(comparisons, a, b) == expected
+
+
+def test_a_verdict_names_whichever_side_is_async():
+    a, b = repro.Side("async-orm@uvicorn", True), repro.Side("sync-orm@gunicorn-sync", False)
+    comparisons = [repro.Comparison("Slowdown", "async-orm@uvicorn", ""),
+                   repro.Comparison("Errors", None, ""), repro.Comparison("Peak throughput", None, "")]
+    assert repro.verdict(comparisons, a, b) == ("The async-orm@uvicorn setup did better on slowdown "
+                                                 "and no worse on the rest: async paid off here.")
 
 
 # --- the data ---------------------------------------------------------------------
