@@ -404,7 +404,10 @@ class RampResult:
     restarts: int = 0  # the server started afresh for a lower level
     step: int = DEFAULT_STEP  # the ramp's fine step
     driver: str = ""  # the database driver the view said it used
-    upstream_cpu_ms: Optional[float] = None  # the upstream API's CPU per request, if any
+    # CPU per successful request over the measured steps, by process group:
+    # "server", "postgres", "upstream" (where each could be measured).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    max_db_connections: Optional[int] = None  # the most open at once during the ramp
 
     @property
     def by_level(self) -> tuple[StepStats, ...]:
@@ -438,6 +441,19 @@ class SetupResult:
     def driver(self) -> str:
         """The database driver the view said it used."""
         return next((r.driver for r in self.ramps if r.driver), "")
+
+    def cpu_ms(self, group: str) -> Optional[float]:
+        """CPU per successful request of a process group ("client" too), the
+        median over the repeats."""
+        values = [r.client_cpu_ms if group == "client" else r.cpu_ms.get(group)
+                  for r in self.measured]
+        values = [v for v in values if v is not None]
+        return statistics.median_low(values) if values else None
+
+    @property
+    def max_db_connections(self) -> Optional[int]:
+        values = [r.max_db_connections for r in self.measured if r.max_db_connections is not None]
+        return max(values) if values else None
 
     @property
     def measured(self) -> tuple[RampResult, ...]:
@@ -513,6 +529,8 @@ class Report:
     setups: tuple[SetupResult, ...]
     seconds: float
     interrupted: Optional[str] = None
+    db_limit_rps: Optional[float] = None  # the two queries straight against PostgreSQL
+    connect_ms: Optional[float] = None  # opening one connection to it
 
 
 # ---------------------------------------------------------------------------
@@ -1056,6 +1074,10 @@ def fmt_duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
+def fmt_rate(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
 def fmt_share(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.0%}"
 
@@ -1428,9 +1450,9 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
     if cell.connections == "pooled":
         notes.append(f"Pools of at most {st.pool_size} connections per worker process.")
     if cell.workload == "upstream":
-        cpu = [x.upstream_cpu_ms for x in r.ramps if x.upstream_cpu_ms is not None]
+        cpu = r.cpu_ms("upstream")
         notes.append(f"The upstream API answers after {st.upstream_ms:g} ms"
-                     + (f"; it used {max(cpu):.2f} ms of CPU per request" if cpu else "")
+                     + (f"; it used {cpu:.2f} ms of CPU per request" if cpu is not None else "")
                      + (" (the async views call it alongside their queries)" if view.is_async
                         else " (after the queries)") + ".")
     if cell.workload == "slow-db":
@@ -1441,6 +1463,53 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
     return notes
 
 
+CPU_GROUPS = {"server": "server", "postgres": "PostgreSQL", "client": "load generator",
+              "upstream": "upstream API"}
+
+
+def render_why(report: Report) -> list[str]:
+    """What explains the peaks: PostgreSQL's own limit, the CPU each
+    request cost by process, and the connections PostgreSQL held."""
+    cores = report.environment.cpu_count
+    lines = []
+    if report.db_limit_rps is not None:
+        lines.append(f"PostgreSQL alone, measured in this run: the list and the detail query "
+                     f"straight against it, over {DB_LIMIT_CONNECTIONS} kept connections, "
+                     f"{report.db_limit_rps:.0f} pairs a second; opening one connection took "
+                     f"{fmt_ms(report.connect_ms)} ms (median of {CONNECT_SAMPLES}).")
+    groups = [g for g in CPU_GROUPS if any(r.cpu_ms(g) is not None for r in report.setups)]
+    rows = []
+    for r in report.setups:
+        if not r.measured:
+            continue
+        peak = r.thresholds.peak_rps
+        cpu = [r.cpu_ms(g) for g in groups]
+        total = sum(c for c in cpu if c is not None)
+        rows.append([
+            r.name, f"{peak:.1f}",
+            fmt_share(peak / report.db_limit_rps) if report.db_limit_rps else "-",
+            *[fmt_ms(c) if c is not None else "-" for c in cpu],
+            fmt_ms(total) if total else "-",
+            fmt_rate(1000.0 * cores / total) if total and cores else "-",
+            str(r.max_db_connections) if r.max_db_connections is not None else "-",
+        ])
+    if rows:
+        lines += ["", *md_table(
+            ["setup", "peak req/s", "of PostgreSQL alone",
+             *[f"CPU ms/req: {CPU_GROUPS[g]}" for g in groups], "CPU ms/req: all",
+             f"req/s {cores} cores allow", "PostgreSQL connections, most"],
+            rows, "l" + "r" * (len(groups) + 5))]
+        lines += ["", f"- CPU ms/req: CPU time per successful request of each group of "
+                      f"processes, over the measured steps (the median over repeats). The "
+                      f"{cores} cores allow about {cores} x 1000 / (all of it) requests a second: "
+                      f"where a peak comes near that, the machine's CPU is the limit, whatever "
+                      f"the server; where it stays far below, something else is (workers, "
+                      f"connections, PostgreSQL).",
+                  "- PostgreSQL connections, most: the most connections open at once to the "
+                  "database during the ramp, repro's own probe not counted."]
+    return lines
+
+
 def render_markdown(report: Report) -> str:
     st = report.settings
     out = ["# Do async Django views make this app faster?", "",
@@ -1449,6 +1518,9 @@ def render_markdown(report: Report) -> str:
         out += ["", f"**Interrupted ({report.interrupted}): what was measured until then.**"]
     out += ["", "## Environment", "", *render_environment(report), "", *render_method(st)]
     out += ["", "## Summary", "", *render_summary(report.setups, st), "", *threshold_rules(st)]
+    why = render_why(report)
+    if why:
+        out += ["", "## Why", "", *why]
     for r in report.setups:
         out += ["", f"## {r.name}: {describe_cell(r.cell)}", "", " ".join(cell_notes(r, st))]
         for i, ramp in enumerate(r.ramps, start=1):
@@ -1475,7 +1547,10 @@ def report_to_json(report: Report) -> dict:
         t = r.thresholds
         entry = {"name": r.name, "view": r.cell.view, "server": r.cell.server,
                  "connections": r.cell.connections, "workload": r.cell.workload,
-                 "as_2021": r.cell.as_2021, "driver": r.driver, **_thresholds_json(t)}
+                 "as_2021": r.cell.as_2021, "driver": r.driver, **_thresholds_json(t),
+                 "max_db_connections": r.max_db_connections,
+                 "cpu_ms_per_request": {g: r.cpu_ms(g) for g in CPU_GROUPS
+                                        if r.cpu_ms(g) is not None}}
         if st.open_loop:
             entry["sustained_rps"] = t.sustained
         entry["repeats"] = []
@@ -1492,14 +1567,16 @@ def report_to_json(report: Report) -> dict:
                 repeat["sustained_rps"] = rt.sustained
             repeat.update(stop_reason=ramp.stop_reason, warmup=ramp.warmup, error=ramp.error,
                           interrupted=ramp.interrupted, restarts=ramp.restarts,
-                          upstream_cpu_ms_per_request=ramp.upstream_cpu_ms,
+                          cpu_ms_per_request={**ramp.cpu_ms, "client": ramp.client_cpu_ms},
+                          max_db_connections=ramp.max_db_connections,
                           log_findings=ramp.log_findings,
-                          client_cpu_ms_per_request=ramp.client_cpu_ms, steps=steps)
+                          steps=steps)
             entry["repeats"].append(repeat)
         setups.append(entry)
     return {
         "schema": SCHEMA, "command": report.command, "started": report.started,
         "seconds": report.seconds, "interrupted": report.interrupted,
+        "db_limit_rps": report.db_limit_rps, "connect_ms": report.connect_ms,
         "environment": dataclasses.asdict(report.environment),
         "settings": {**dataclasses.asdict(report.settings), "open_loop": st.open_loop},
         "setups": setups,
@@ -2208,6 +2285,7 @@ class Database:
     version: str
     max_connections: int
     password_file: Optional[Path] = None  # the private cluster's, readable by its owner only
+    pid: Optional[int] = None  # the private cluster's postmaster, whose CPU repro can read
 
 
 POSTGRES_GLOBS = (
@@ -2349,7 +2427,7 @@ def private_postgres(workdir: Path, max_connections: int, stop: StopFlag) -> Ite
             if started:
                 version, actual_max = query_database(dsn)  # it just accepted a connection
                 yield Database(dsn, f"private throwaway cluster from {bindir}, md5 password "
-                                    f"auth", version, actual_max, password_file)
+                                    f"auth", version, actual_max, password_file, proc.popen.pid)
                 return
 
 
@@ -2604,6 +2682,29 @@ def process_cpu_seconds(pid: int) -> Optional[float]:
     except OSError:
         return None
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> Optional[float]:
+    """CPU time of a process, of its live descendants, and of the children
+    each has waited for (PostgreSQL's exited backends, Gunicorn's replaced
+    workers), where /proc tells."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else ()):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(pid))
+        times[int(pid)] = sum(int(f) for f in fields[11:15])
+    if root not in times:
+        return None
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def log_findings(log_path: Path) -> dict[str, int]:
@@ -3398,21 +3499,38 @@ def needs_fresh_server(steps: Sequence[StepStats], on_this_server: Sequence[Step
     return any(is_slowed(s, baseline) or is_erring(s) for s in on_this_server)
 
 
+@dataclass
+class RampRun:
+    """What run_ramp saw: its steps, why it ended, the server's death (or
+    None), whether a signal cut it short, how often the server restarted for
+    a lower level, and the CPU seconds of each process group the meter
+    reads, with the successful requests, over the measured steps."""
+    steps: tuple[StepStats, ...]
+    reason: str
+    error: Optional[str] = None
+    interrupted: bool = False
+    restarts: int = 0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    ok_requests: int = 0
+
+    def cpu_ms(self) -> dict[str, float]:
+        return ({group: 1000.0 * seconds / self.ok_requests
+                 for group, seconds in self.cpu_seconds.items()} if self.ok_requests else {})
+
+
 def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
              check: Callable[[], None], on_step: Callable[[StepStats], None],
-             restart: Callable[[], None] = lambda: None
-             ) -> tuple[tuple[StepStats, ...], str, Optional[str], bool, int]:
-    """Steps chosen by the ramp's plan, until it has none left: the steps,
-    why it ended, the server's death (or None), whether a signal cut it
-    short, and how often the server was restarted for a lower level."""
+             restart: Callable[[], None] = lambda: None,
+             meter: Callable[[], dict[str, Optional[float]]] = dict) -> RampRun:
+    """Steps chosen by the ramp's plan, until it has none left."""
     kind = RAMPS[config.ramp]
     rules = StepRules(spread=OPEN_LOOP_SETTLE if config.open_loop else config.think_time,
                       seconds=config.step_seconds, min_requests=config.min_requests,
                       max_seconds=MAX_WINDOW_FACTOR * config.step_seconds,
                       cycle=0.0 if config.open_loop else config.think_time)
+    run = RampRun(steps=(), reason="completed")
     steps: list[StepStats] = []
     on_this_server: list[StepStats] = []
-    restarts = 0
     level = None
     try:
         while (level := kind.next_level(steps, config.top, config.step)) is not None:
@@ -3421,23 +3539,30 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
                 # (nothing of it is measured), a new one on the same port.
                 driver.set_level(0, 0.0)
                 restart()
-                restarts += 1
+                run.restarts += 1
                 on_this_server = []
+            before = meter()
             window = measure_step(driver, level, len(steps) + 1, rules,
                                   on_this_server[-1] if on_this_server else None, clock, check)
+            for group, seconds in meter().items():
+                if seconds is not None and before.get(group) is not None:
+                    run.cpu_seconds[group] = run.cpu_seconds.get(group, 0.0) + seconds - before[group]
+            run.ok_requests += sum(1 for s in driver.samples
+                                   if window.start <= s.end < window.end and s.outcome == "ok")
             steps.append(step_stats(window, driver.samples))
             on_this_server.append(steps[-1])
             on_step(steps[-1])
+        run.reason = early_stop_reason(steps) or "completed"
     except RampStopped as e:
-        return tuple(steps), f"{e.reason} at {level} {config.unit} (that step is not counted)", \
-            e.error, e.interrupted, restarts
+        run.reason = f"{e.reason} at {level} {config.unit} (that step is not counted)"
+        run.error, run.interrupted = e.error, e.interrupted
     except Interrupted:  # while a server restarted
-        return tuple(steps), f"interrupted at {level} {config.unit} (that step is not counted)", \
-            None, True, restarts
+        run.reason = f"interrupted at {level} {config.unit} (that step is not counted)"
+        run.interrupted = True
     except ReproError as e:  # the load generator or a restart failed: keep what was measured
-        return tuple(steps), f"stopped at {level} {config.unit} (that step is not counted)", \
-            str(e), False, restarts
-    return tuple(steps), early_stop_reason(steps) or "completed", None, False, restarts
+        run.reason, run.error = f"stopped at {level} {config.unit} (that step is not counted)", str(e)
+    run.steps = tuple(steps)
+    return run
 
 
 class _ServerFlag(StopFlag):
@@ -3569,22 +3694,114 @@ def run_setup(cell: Cell, db: Database, config: Config, workdir: Path, stop: Sto
                 load_generator(server.url, config, workdir, stop) as driver:
             warmup = server.start()
             progress(f"{label}: warm-up: {warmup}; ramping up to {config.top} {config.unit}")
-            use_upstream = upstream is not None and cell.workload == "upstream"
-            cpu_before = process_cpu_seconds(upstream.process.popen.pid) if use_upstream else None
-            steps, reason, error, interrupted, restarts = run_ramp(
-                driver, config, time.perf_counter, server.check,
-                lambda s: progress(step_line(label, s, config.unit)), restart)
-            upstream_cpu = None
-            if cpu_before is not None and driver.samples:
-                cpu_after = process_cpu_seconds(upstream.process.popen.pid)
-                if cpu_after is not None:
-                    upstream_cpu = 1000.0 * (cpu_after - cpu_before) / len(driver.samples)
+
+            def meter() -> dict[str, Optional[float]]:
+                groups = {"server": server.running.process.popen.pid if server.running else None,
+                          "postgres": db.pid}
+                if upstream is not None and cell.workload == "upstream":
+                    groups["upstream"] = upstream.process.popen.pid
+                return {g: None if pid is None else tree_cpu_seconds(pid)
+                        for g, pid in groups.items()}
+
+            with ConnectionSampler(db.dsn) as sampler:
+                run = run_ramp(driver, config, time.perf_counter, server.check,
+                               lambda s: progress(step_line(label, s, config.unit)), restart,
+                               meter)
     except ReproError as e:
         return RampResult(steps=(), stop_reason="not measured", error=str(e),
                           log_findings=server.findings(), step=config.step)
-    return RampResult(steps=steps, stop_reason=reason, warmup=warmup, error=error,
-                      log_findings=server.findings(), interrupted=interrupted, restarts=restarts,
-                      step=config.step, driver=server.driver, upstream_cpu_ms=upstream_cpu)
+    return RampResult(steps=run.steps, stop_reason=run.reason, warmup=warmup, error=run.error,
+                      log_findings=server.findings(), interrupted=run.interrupted,
+                      restarts=run.restarts, step=config.step, driver=server.driver,
+                      cpu_ms=run.cpu_ms(), max_db_connections=sampler.most)
+
+
+class ConnectionSampler:
+    """The most connections open at once to repro's database, polled ten
+    times a second in a thread of its own, over a connection of its own."""
+
+    QUERY = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn, self.most = dsn, None
+        self.done = threading.Event()
+        self.conn = self.thread = None
+
+    def __enter__(self) -> "ConnectionSampler":
+        import psycopg2
+        try:
+            self.conn = psycopg2.connect(self.dsn, connect_timeout=5)
+            self.conn.autocommit = True
+        except psycopg2.Error:
+            return self  # no slot left, say: the report shows "-"
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+        return self
+
+    def _poll(self) -> None:
+        import psycopg2
+        with contextlib.suppress(psycopg2.Error), self.conn.cursor() as cur:
+            while not self.done.wait(2 * TICK):
+                cur.execute(self.QUERY)
+                count = cur.fetchone()[0]
+                self.most = count if self.most is None else max(self.most, count)
+
+    def __exit__(self, *_exc) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(5)
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+
+
+DB_LIMIT_CONNECTIONS = 4
+DB_LIMIT_SECONDS = 2.0
+CONNECT_SAMPLES = 30
+
+
+def measure_postgres(dsn: str, stop: StopFlag) -> tuple[Optional[float], Optional[float]]:
+    """PostgreSQL's own limit for the views' work, measured before the
+    setups: the list and detail queries straight against it over
+    DB_LIMIT_CONNECTIONS kept connections (pairs a second), and what opening
+    one connection costs (the median of CONNECT_SAMPLES, ms)."""
+    import asyncpg
+    import psycopg2
+
+    took = []
+    try:
+        for _ in range(CONNECT_SAMPLES):
+            stop.check()
+            begun = time.perf_counter()
+            psycopg2.connect(dsn, connect_timeout=5).close()
+            took.append(1000.0 * (time.perf_counter() - begun))
+    except psycopg2.Error:
+        return None, None
+
+    async def pairs() -> float:
+        conns = await asyncio.gather(*(asyncpg.connect(dsn) for _ in range(DB_LIMIT_CONNECTIONS)))
+        done, end = 0, time.perf_counter() + DB_LIMIT_SECONDS
+
+        async def loop(conn) -> None:
+            nonlocal done
+            while time.perf_counter() < end and not stop:
+                await conn.fetch(list_sql(TABLE))
+                await conn.fetchrow(detail_sql(TABLE))
+                done += 1
+        try:
+            begun = time.perf_counter()
+            await asyncio.gather(*(loop(c) for c in conns))
+            return done / (time.perf_counter() - begun)
+        finally:
+            await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+
+    try:
+        limit = asyncio.run(pairs())
+    except (OSError, asyncpg.PostgresError):
+        limit = None
+    stop.check()
+    return limit, statistics.median(took)
 
 
 def read_cpu_model() -> str:
@@ -3699,6 +3916,10 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
     done = 0
     with prepared_database(config, stop) as (workdir, db), contextlib.ExitStack() as stack:
         environment = collect_environment(db)
+        db_limit, connect_ms = measure_postgres(db.dsn, stop)
+        progress(f"PostgreSQL alone: {fmt_rate(db_limit)} pairs of queries a second over "
+                 f"{DB_LIMIT_CONNECTIONS} kept connections; a new connection: "
+                 f"{fmt_ms(connect_ms)} ms")
         upstream = (stack.enter_context(upstream_api(config.upstream_ms, workdir, stop))
                     if any(c.workload == "upstream" for c in config.setups) else None)
         for repeat in range(1, config.repeat + 1):
@@ -3722,7 +3943,8 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
         interrupted = signal.Signals(stop.signum).name
     return Report(command=command_line(config), started=started, environment=environment,
                   settings=report_settings(config), setups=tuple(results),
-                  seconds=time.monotonic() - began, interrupted=interrupted)
+                  seconds=time.monotonic() - began, interrupted=interrupted,
+                  db_limit_rps=db_limit, connect_ms=connect_ms)
 
 
 def database_hint(db: Database) -> str:

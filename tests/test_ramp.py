@@ -217,9 +217,11 @@ def test_run_ramp_follows_the_search_and_reports_each_step():
     def restart():
         restarts.append(driver.levels[-1])
 
-    steps, reason, error, interrupted, restarted = repro.run_ramp(
-        driver, config(), clock, lambda: None, lambda s: levels.append(s.level), restart)
-    assert (reason, error, interrupted) == ("completed", None, False)
+    # A meter that reads a made-up CPU clock: 1 ms of CPU per request sent.
+    run = repro.run_ramp(driver, config(), clock, lambda: None, lambda s: levels.append(s.level),
+                         restart, lambda: {"server": driver.started * 0.001, "nowhere": None})
+    steps, restarted = run.steps, run.restarts
+    assert (run.reason, run.error, run.interrupted) == ("completed", None, False)
     assert levels == [s.level for s in steps] == [10, 40, 80, 20, 57, 67, 48]
     # A fresh server before each level below a slowed one: 20 (below 80) and
     # 48 (below 67); none before 57 and 67 (going up).
@@ -227,6 +229,10 @@ def test_run_ramp_follows_the_search_and_reports_each_step():
     assert restarts == [0, 0] and restarted == 2
     t = repro.find_thresholds(sorted(steps, key=lambda s: s.level))
     assert t.slowdown == 48
+    # CPU per successful request over the measured steps: about 1 ms, and
+    # nothing for a group the meter could not read.
+    assert run.cpu_ms()["server"] == pytest.approx(1.0, rel=0.15)
+    assert "nowhere" not in run.cpu_ms()
 
 
 def test_run_ramp_keeps_the_steps_measured_before_it_was_stopped():
@@ -237,11 +243,10 @@ def test_run_ramp_keeps_the_steps_measured_before_it_was_stopped():
         if len(driver.levels) == 3:
             raise repro.RampStopped("interrupted", interrupted=True)
 
-    steps, reason, error, interrupted, _ = repro.run_ramp(driver, config(), clock, check,
-                                                          lambda s: None)
-    assert [s.level for s in steps] == [10, 40]
-    assert reason == "interrupted at 80 users (that step is not counted)"
-    assert interrupted and error is None
+    run = repro.run_ramp(driver, config(), clock, check, lambda s: None)
+    assert [s.level for s in run.steps] == [10, 40]
+    assert run.reason == "interrupted at 80 users (that step is not counted)"
+    assert run.interrupted and run.error is None
 
 
 def test_a_lower_level_after_an_overload_needs_a_fresh_server():

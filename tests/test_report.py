@@ -41,7 +41,8 @@ SETTINGS = repro.Settings(
 
 FINDINGS_NONE = {"Internal Server Error:": 0, "too many clients": 0, "WORKER TIMEOUT": 0}
 
-SYNC_RAMP = RampResult(driver="psycopg2 2.9.13",
+SYNC_RAMP = RampResult(driver="psycopg2 2.9.13", cpu_ms={"server": 9.8, "postgres": 6.1},
+                       max_db_connections=4,
     steps=steps([(10, 100, 0, 10.0, 17.3), (20, 50, 0, 20.0, 18.0), (40, 80, 0, 40.0, 36.0),
                  (60, 94, 0, 47.0, 420.0), (30, 60, 0, 30.0, 19.5), (35, 70, 0, 35.0, 36.5)],
                 order=[1, 2, 3, 4, 5, 6]),
@@ -49,7 +50,8 @@ SYNC_RAMP = RampResult(driver="psycopg2 2.9.13",
     log_findings=FINDINGS_NONE)
 SYNC = SetupResult(repro.NAMED_CELLS["sync"], ramps=(SYNC_RAMP,))
 
-ASYNC_RAMP = RampResult(driver="asyncpg 0.32.0",
+ASYNC_RAMP = RampResult(driver="asyncpg 0.32.0", cpu_ms={"server": 13.2, "postgres": 8.9},
+                        max_db_connections=100,
     steps=steps([(10, 100, 0, 10.0, 21.1), (20, 40, 0, 20.0, 45.0), (40, 70, 40, 15.0, 300.0),
                  (30, 58, 2, 28.0, 60.0), (25, 50, 1, 24.0, 47.0)]),
     stop_reason="completed", warmup="24 requests, 4 of 4 workers answered",
@@ -59,7 +61,8 @@ ASYNC = SetupResult(repro.NAMED_CELLS["async"], ramps=(ASYNC_RAMP,))
 
 def report(**changes):
     base = Report(command="python repro.py --users 60", started="2026-11-25 09:00 UTC",
-                  environment=ENV, settings=SETTINGS, setups=(SYNC, ASYNC), seconds=95.4)
+                  environment=ENV, settings=SETTINGS, setups=(SYNC, ASYNC), seconds=95.4,
+                  db_limit_rps=410.0, connect_ms=2.1)
     return repro.dataclasses.replace(base, **changes)
 
 
@@ -160,7 +163,7 @@ def test_json_has_every_field_the_issues_name():
     assert (async_["slowdown_at"], async_["errors_at"]) == (20, 25)
     [repeat] = async_["repeats"]
     assert (repeat["slowdown_at"], repeat["errors_at"]) == (20, 25)
-    assert repeat["client_cpu_ms_per_request"] == pytest.approx(0.25)
+    assert repeat["cpu_ms_per_request"]["client"] == pytest.approx(0.25)
     step = repeat["steps"][3]  # in order of level: 10, 20, 25, 30, 40
     assert {"users", "order", "requests", "failures", "rps", "arrival_rps", "completion_rps",
             "steady", "p50_ms", "p95_ms", "p99_ms", "client_cpu_pct", "failures_by_kind",
@@ -168,6 +171,9 @@ def test_json_has_every_field_the_issues_name():
     assert step["failures_by_kind"] == {"http_500": 2}
     assert step["users"] == 30 and step["requests"] == 58 and step["failures"] == 2
     assert "sustained_rps" not in sync
+    assert (data["db_limit_rps"], data["connect_ms"]) == (410.0, 2.1)
+    assert sync["cpu_ms_per_request"] == {"server": 9.8, "postgres": 6.1, "client": 0.25}
+    assert (sync["max_db_connections"], async_["max_db_connections"]) == (4, 100)
 
 
 def test_json_of_an_open_loop_run_names_steps_by_rate_and_the_sustained_rate():
@@ -194,7 +200,8 @@ def test_any_set_of_cells_is_compared_two_by_two_golden():
                       ramps=(repro.dataclasses.replace(ASYNC_RAMP, driver="Django ORM over "
                                                                           "psycopg 3.3.9"),))
     gthread = SetupResult(repro.Cell("sync-sql", "gunicorn-gthread", workload="upstream"),
-                          ramps=(repro.dataclasses.replace(SYNC_RAMP, upstream_cpu_ms=0.08),))
+                          ramps=(repro.dataclasses.replace(SYNC_RAMP,
+                                                           cpu_ms={"upstream": 0.08}),))
     check_golden("report_cells.md", repro.render_markdown(
         report(setups=(SYNC, orm, gthread), command="python repro.py --setups sync,"
                                                     "async-orm@uvicorn+pooled,"
