@@ -283,7 +283,7 @@ NAMED_CELLS = {"sync": Cell("sync-sql", "gunicorn-sync"), "async": Cell("async-s
 
 @dataclass(frozen=True)
 class Config:
-    command: str  # "run" or "serve"
+    command: str  # "run", "study" or "serve"
     argv: tuple[str, ...]
     setups: tuple[Cell, ...]
     users: int = DEFAULT_USERS
@@ -307,6 +307,7 @@ class Config:
     threads: int = DEFAULT_THREADS  # per gthread worker
     upstream_ms: float = DEFAULT_UPSTREAM_MS
     db_ms: float = DEFAULT_DB_MS
+    questions: tuple[int, ...] = ()  # a study's: keys of QUESTIONS
 
     @property
     def open_loop(self) -> bool:
@@ -531,6 +532,12 @@ class Report:
     interrupted: Optional[str] = None
     db_limit_rps: Optional[float] = None  # the two queries straight against PostgreSQL
     connect_ms: Optional[float] = None  # opening one connection to it
+    questions: tuple[Asked, ...] = ()  # a study's, in the order asked
+
+    def answers(self) -> list[tuple[Question, Asked, Answer]]:
+        st = self.settings
+        return [(QUESTIONS[a.id], a, answer_question(QUESTIONS[a.id], a, self.setups, st.step,
+                                                     st.unit)) for a in self.questions]
 
 
 # ---------------------------------------------------------------------------
@@ -1016,6 +1023,192 @@ def _join(words: Sequence[str]) -> str:
 
 
 # ---------------------------------------------------------------------------
+# The study: each question is data (its cells, and the pairs it weighs on
+# their own); its answer comes from the same comparisons as a run's
+# conclusion, so nothing here knows which cell is "sync" or "async".
+# ---------------------------------------------------------------------------
+
+def _with(cell: Cell, **axes) -> Cell:
+    return dataclasses.replace(cell, **axes)
+
+
+@dataclass(frozen=True)
+class Question:
+    id: int
+    title: str
+    about: str  # what its cells vary, and what they hold equal
+    cells: Callable[[Sequence[SetupResult]], tuple[Cell, ...]]  # of what was measured before
+    # Pairs weighed on their own, each with a label; where their winners
+    # differ, `factor` (what the pairs differ in) changed the outcome.
+    pairs: tuple[tuple[str, Cell, Cell], ...] = ()
+    factor: str = ""
+
+
+def best_async_base(measured: Sequence[SetupResult]) -> Cell:
+    """Question 6's cell: of the async views measured on Uvicorn with the
+    plain workload, the one with the highest peak; async+pooled when none
+    was measured (the question asked alone)."""
+    candidates = [r for r in measured if r.measured and VIEWS[r.cell.view].is_async
+                  and r.cell.server == NAMED_CELLS["async"].server and r.cell.workload == "db"
+                  and not r.cell.as_2021]
+    if not candidates:
+        return _with(NAMED_CELLS["async"], connections="pooled")
+    return max(candidates, key=lambda r: r.thresholds.peak_rps).cell
+
+
+def _fixed_cells(*cells: Cell) -> Callable[[Sequence[SetupResult]], tuple[Cell, ...]]:
+    return lambda _measured: cells
+
+
+def _servers_of(workload: str) -> tuple[Cell, ...]:
+    """Sync workers, gthread, the async view on Uvicorn and the sync view on
+    Uvicorn, pooled so that only the workload differs from question 1."""
+    sync = _with(NAMED_CELLS["sync"], connections="pooled", workload=workload)
+    return (sync, _with(sync, server="gunicorn-gthread"),
+            _with(NAMED_CELLS["async"], connections="pooled", workload=workload),
+            _with(sync, server=NAMED_CELLS["async"].server))
+
+
+_SYNC, _ASYNC = NAMED_CELLS["sync"], NAMED_CELLS["async"]
+_SYNC_ORM, _ASYNC_ORM = Cell("sync-orm", _SYNC.server), Cell("async-orm", _ASYNC.server)
+QUESTIONS = {q.id: q for q in (
+    Question(1, "Is it async, or the connections?",
+             "2021's two setups, each with a new connection for each query (as in 2021) and "
+             "with a connection pool per worker process.",
+             _fixed_cells(_SYNC, _ASYNC, _with(_SYNC, connections="pooled"),
+                          _with(_ASYNC, connections="pooled")),
+             pairs=(("a new connection for each query", _SYNC, _ASYNC),
+                    ("pooled", _with(_SYNC, connections="pooled"),
+                     _with(_ASYNC, connections="pooled"))),
+             factor="the connections"),
+    Question(2, "A slow upstream API",
+             "Each view also calls an HTTP API that answers after --upstream-ms: sync workers, "
+             "gthread workers, the async view on Uvicorn and the sync view on Uvicorn, all "
+             "pooled.", lambda _m: _servers_of("upstream")),
+    Question(3, "A slow database",
+             "Each query also waits --db-ms in PostgreSQL: the servers of question 2, all "
+             "pooled.", lambda _m: _servers_of("slow-db")),
+    Question(4, "The ORM today",
+             "The sync ORM on sync workers and the async ORM on Uvicorn, with Django's "
+             "connection per request and with its psycopg 3 pool.",
+             _fixed_cells(_SYNC_ORM, _ASYNC_ORM, _with(_SYNC_ORM, connections="pooled"),
+                          _with(_ASYNC_ORM, connections="pooled")),
+             pairs=(("a connection per request", _SYNC_ORM, _ASYNC_ORM),
+                    ("pooled", _with(_SYNC_ORM, connections="pooled"),
+                     _with(_ASYNC_ORM, connections="pooled"))),
+             factor="the connections"),
+    Question(5, "2021's settings",
+             "2021's async setup with and without the settings it ran with (DEBUG on, asyncio "
+             "debug mode on).",
+             _fixed_cells(_ASYNC, _with(_ASYNC, as_2021=True)),
+             pairs=(("with and without 2021's settings", _ASYNC, _with(_ASYNC, as_2021=True)),)),
+    Question(6, "Which ASGI server?",
+             "The async cell with the highest peak among those measured for questions 1 and 4 "
+             "(async+pooled when neither ran), on each ASGI server available here.",
+             lambda measured: tuple(_with(best_async_base(measured), server=s.name)
+                                    for s in SERVERS.values() if s.interface == "asgi")),
+)}
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question as a study ran it: the cells measured for it, and those
+    skipped, each with why."""
+    id: int
+    cells: tuple[Cell, ...]
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    comparisons: tuple[tuple[str, tuple[Comparison, ...], str], ...]  # (pair, lines, verdict)
+    text: str  # one line, without figures, so that a second run can say the same
+    winner: Optional[str]  # the setup that did best of all the question's cells, or None
+
+
+def wins_of(comparisons: Sequence[Comparison], name: str) -> list[str]:
+    return [c.metric.lower() for c in comparisons if c.winner == name]
+
+
+def beats(comparisons: Sequence[Comparison], a: str, b: str) -> bool:
+    """a did better on some measure and worse on none."""
+    return bool(wins_of(comparisons, a)) and not wins_of(comparisons, b)
+
+
+def pair_outcome(comparisons: Sequence[Comparison], a: str, b: str) -> tuple[Optional[str], str]:
+    """The winner of a pair (or None), and the outcome in a few words."""
+    if beats(comparisons, a, b) or beats(comparisons, b, a):
+        winner = a if beats(comparisons, a, b) else b
+        return winner, f"{winner} did better"
+    if wins_of(comparisons, a):
+        return None, f"mixed ({a} did better on {_join(wins_of(comparisons, a))}, {b} on " \
+                     f"{_join(wins_of(comparisons, b))})"
+    if any(c.noisy for c in comparisons):
+        return None, "within the noise"
+    undecided = [c.metric.lower() for c in comparisons if not c.decided]
+    if undecided:
+        return None, f"no substantial difference ({_join(undecided)} undecided)"
+    return None, "no substantial difference"
+
+
+def answer_question(question: Question, asked: Asked, setups: Sequence[SetupResult],
+                    step: int, unit: str) -> Answer:
+    """Every two of the question's measured cells compared; the best of them,
+    if one did better than each other; the pairs the question weighs."""
+    by_cell = {r.cell: r for r in setups if r.measured}
+    results = [by_cell[c] for c in asked.cells if c in by_cell]
+    missing = [c.name for c in asked.cells if c not in by_cell]
+    compared = {}
+    for a, b in itertools.combinations(results, 2):
+        cs = tuple(compare_setups(a, b, step, unit))
+        compared[a.cell, b.cell] = compared[b.cell, a.cell] = cs
+    lines = tuple((f"{a.name} and {b.name}", compared[a.cell, b.cell],
+                   verdict(compared[a.cell, b.cell], *sides(a, b)))
+                  for a, b in itertools.combinations(results, 2))
+    names = [r.name for r in results]
+    unbeaten = [r.name for r in results
+                if not any(beats(compared[o.cell, r.cell], o.name, r.name)
+                           for o in results if o is not r)]
+    winner = next((r.name for r in results
+                   if all(beats(compared[r.cell, o.cell], r.name, o.name)
+                          for o in results if o is not r)), None) if len(results) > 1 else None
+    if len(results) < 2:
+        text = (f"Not answered: {_join(missing)} {'was' if len(missing) == 1 else 'were'} not "
+                f"measured." if missing else "Not answered: it needs two setups.")
+        return Answer(lines, text, None)
+    if winner:
+        best = f"{winner} did best: better than each other setup on some measure, worse on none."
+    elif len(unbeaten) == len(names):
+        best = "No setup did best: none did better than another on some measure and worse on none."
+    else:
+        rest = [n for n in names if n not in unbeaten]
+        best = (f"No single setup did best: {_join(unbeaten)} "
+                f"{'was' if len(unbeaten) == 1 else 'were'} not beaten, {_join(rest)} "
+                f"{'was' if len(rest) == 1 else 'were'}.")
+    pairs = [(label, a, b) for label, a, b in question.pairs if a in by_cell and b in by_cell]
+    if not pairs:
+        text = best
+    else:
+        outcomes = [(label, pair_outcome(compared[a, b], by_cell[a].name, by_cell[b].name),
+                     a, b) for label, a, b in pairs]
+        said = "; ".join(f"{label}: {words}" for label, (_w, words), _a, _b in outcomes)
+        # Which of the pair won, by position: the same position in every
+        # pair means the factor between the pairs did not change it.
+        sides_won = {None if w is None else (0 if w == by_cell[a].name else 1)
+                     for _l, (w, _words), a, b in outcomes}
+        if len(pairs) == 1 or not question.factor:
+            text = f"{said[0].upper()}{said[1:]}."
+        elif len(sides_won) == 1 and None not in sides_won:
+            text = f"Not {question.factor}: the same side did better either way ({said})."
+        else:
+            text = f"{question.factor[0].upper()}{question.factor[1:]} changed the outcome: {said}."
+        if len(results) > 2:
+            text += f" {best}"
+    if missing:
+        text += f" ({_join(missing)} not measured.)"
+    return Answer(lines, text, winner)
+
+# ---------------------------------------------------------------------------
 # Report rendering (pure functions of a Report)
 # ---------------------------------------------------------------------------
 
@@ -1232,13 +1425,16 @@ def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str
     return median if len({_rank(v) for v in values}) == 1 else f"{median} ({spread})"
 
 
-def render_summary(setups: Sequence[SetupResult], st: Settings) -> list[str]:
+def render_summary(setups: Sequence[SetupResult], st: Settings, axes: bool = False) -> list[str]:
+    """One row per setup; with axes, the cell's value of each axis too."""
     rows = []
     for r in setups:
         t, ramps = r.thresholds, r.measured
         each = [x.thresholds for x in ramps]
+        cell = ([r.cell.view, r.cell.server, r.cell.connections, r.cell.workload
+                 + (" (2021 settings)" if r.cell.as_2021 else "")] if axes else [])
         if not ramps:
-            rows.append([r.name, "-", "-", "-", "-", "-", "-",
+            rows.append([r.name, *cell, "-", "-", "-", "-", "-", "-",
                          short_reason(r.ramps[-1].stop_reason if r.ramps else "not measured")]
                         + (["-"] if st.open_loop else []))
             continue
@@ -1248,7 +1444,7 @@ def render_summary(setups: Sequence[SetupResult], st: Settings) -> list[str]:
             peak += f", {peaks[0]:.1f}-{peaks[-1]:.1f}"
         all_steps = [s for x in ramps for s in x.steps]
         row = [
-            r.name,
+            r.name, *cell,
             _with_range(fmt_threshold(t.slowdown, t.max_level),
                         [(x.slowdown, x.max_level) for x in each]),
             _with_range(fmt_threshold(t.errors, t.max_level),
@@ -1265,9 +1461,10 @@ def render_summary(setups: Sequence[SetupResult], st: Settings) -> list[str]:
                        f"{t.sustained} (≈ {statistics.median_low(users):.0f} users)" if users
                        else str(t.sustained))
         rows.append(row)
-    headers = ["setup", "slowdown at", "errors at", "peak req/s (at)", "baseline median",
+    headers = ["setup", *(["view", "server", "connections", "workload"] if axes else []),
+               "slowdown at", "errors at", "peak req/s (at)", "baseline median",
                "plateau spread", "most common error", "ramp"]
-    align = "lrrrrrll"
+    align = "l" + ("llll" if axes else "") + "rrrrrll"
     if st.open_loop:
         headers.append("sustained req/s")
         align += "r"
@@ -1377,9 +1574,10 @@ def async_paid_off(comparisons: Sequence[Comparison], async_name: str) -> Option
 
 def sides(a: SetupResult, b: SetupResult) -> tuple[Side, Side]:
     """The pair as the verdict sees it.  Whether async paid off is asked
-    only of two setups with the same workload: otherwise what differs is
-    more than the view."""
-    same = a.cell.workload == b.cell.workload
+    only of two setups alike but for the view and its server: otherwise
+    what differs is more than the view."""
+    same = all(getattr(a.cell, axis) == getattr(b.cell, axis)
+               for axis in ("connections", "workload", "as_2021"))
     return (Side(a.name, same and VIEWS[a.cell.view].is_async),
             Side(b.name, same and VIEWS[b.cell.view].is_async))
 
@@ -1401,6 +1599,18 @@ def render_conclusion(report: Report) -> list[str]:
             lines += [f"{a.name} and {b.name}:", ""]
         lines += [f"- {c.text}" for c in ours]
         lines += ["", f"**{verdict(ours, *sides(a, b))}**", ""]
+    lines += beside_2021(report)
+    if report.interrupted or any(r.error for r in report.setups):
+        lines += ["", "Caution: this run was cut short (see the ramp column); the thresholds are "
+                      "those of the steps measured."]
+    return lines
+
+
+def beside_2021(report: Report) -> list[str]:
+    """2021's numbers by the same rule, against the setups that reproduce
+    it, whatever else ran."""
+    st = report.settings
+    lines = []
     if st.open_loop:
         lines.append("2021 ramped users, not arrival rates: its numbers are not compared here.")
     else:
@@ -1423,9 +1633,6 @@ def render_conclusion(report: Report) -> list[str]:
                         f"{'agree' if ours_paid == theirs_paid else 'disagree'} with 2021 on "
                         f"whether async paid off.")
             lines.append(f"{theirs_text} {said}")
-    if report.interrupted or any(r.error for r in report.setups):
-        lines += ["", "Caution: this run was cut short (see the ramp column); the thresholds are "
-                      "those of the steps measured."]
     return lines
 
 
@@ -1510,23 +1717,71 @@ def render_why(report: Report) -> list[str]:
     return lines
 
 
-def render_markdown(report: Report) -> str:
-    st = report.settings
-    out = ["# Do async Django views make this app faster?", "",
-           f"`{report.command}`  ", f"started {report.started}, took {fmt_duration(report.seconds)}"]
-    if report.interrupted:
-        out += ["", f"**Interrupted ({report.interrupted}): what was measured until then.**"]
-    out += ["", "## Environment", "", *render_environment(report), "", *render_method(st)]
-    out += ["", "## Summary", "", *render_summary(report.setups, st), "", *threshold_rules(st)]
-    why = render_why(report)
-    if why:
-        out += ["", "## Why", "", *why]
+def render_setups(report: Report) -> list[str]:
+    """Each setup's steps, repeat by repeat."""
+    st, out = report.settings, []
     for r in report.setups:
         out += ["", f"## {r.name}: {describe_cell(r.cell)}", "", " ".join(cell_notes(r, st))]
         for i, ramp in enumerate(r.ramps, start=1):
             if len(r.ramps) > 1 or st.repeat > 1:
                 out += ["", f"### {r.name}, repeat {i}"]
             out += ["", *render_ramp(ramp, st.unit)]
+    return out
+
+
+def render_header(report: Report, title: str) -> list[str]:
+    out = [f"# {title}", "", f"`{report.command}`  ",
+           f"started {report.started}, took {fmt_duration(report.seconds)}"]
+    if report.interrupted:
+        out += ["", f"**Interrupted ({report.interrupted}): what was measured until then.**"]
+    return out + ["", "## Environment", "", *render_environment(report), "",
+                  *render_method(report.settings)]
+
+
+def render_question(question: Question, asked: Asked, answer: Answer) -> list[str]:
+    out = [f"## Question {question.id}: {question.title}", "", question.about, ""]
+    out.append("Cells: " + (", ".join(f"`{c.name}`" for c in asked.cells) or "none") + ".")
+    if asked.skipped:
+        out.append("Skipped: " + "; ".join(asked.skipped) + ".")
+    for pair, comparisons, said in answer.comparisons:
+        out += ["", f"{pair}:", "", *[f"- {c.text}" for c in comparisons], "", f"  {said}"]
+    return out + ["", f"**Answer: {answer.text}**"]
+
+
+def render_study(report: Report) -> str:
+    st = report.settings
+    answers = report.answers()
+    out = render_header(report, "Do async Django views make this app faster? The study")
+    out += ["", "## Answers", ""]
+    out += [f"{q.id}. **{q.title}** {a.text}" for q, _asked, a in answers]
+    out += ["", "## Summary", "", *render_summary(report.setups, st, axes=True), "",
+            *threshold_rules(st)]
+    why = render_why(report)
+    if why:
+        out += ["", "## Why", "", *why]
+    for q, asked, a in answers:
+        out += ["", *render_question(q, asked, a)]
+    if any(r is not None for r in reproducing_2021(report.setups).values()) \
+            and not st.open_loop:
+        out += ["", "## 2021 and this run", "", *render_published(report), "",
+                *beside_2021(report)]
+    out += render_setups(report)
+    if report.interrupted or any(r.error for r in report.setups):
+        out += ["", "Caution: this study was cut short (see the ramp column); the answers are "
+                    "those of the steps measured."]
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(report: Report) -> str:
+    if report.questions:
+        return render_study(report)
+    st = report.settings
+    out = render_header(report, "Do async Django views make this app faster?")
+    out += ["", "## Summary", "", *render_summary(report.setups, st), "", *threshold_rules(st)]
+    why = render_why(report)
+    if why:
+        out += ["", "## Why", "", *why]
+    out += render_setups(report)
     if not st.open_loop:
         out += ["", "## 2021 and this run", "", *render_published(report)]
     out += ["", "## Conclusion", "", *render_conclusion(report)]
@@ -1580,6 +1835,10 @@ def report_to_json(report: Report) -> dict:
         "environment": dataclasses.asdict(report.environment),
         "settings": {**dataclasses.asdict(report.settings), "open_loop": st.open_loop},
         "setups": setups,
+        **({"questions": [
+            {"id": q.id, "title": q.title, "cells": [c.name for c in asked.cells],
+             "skipped": list(asked.skipped), "answer": a.text, "winner": a.winner}
+            for q, asked, a in report.answers()]} if report.questions else {}),
     }
 
 # ---------------------------------------------------------------------------
@@ -1849,11 +2108,18 @@ async def async_connection(dsn: str, app: AppSettings):
             await conn.close()
         return
     loop = asyncio.get_running_loop()
-    pool = _PerProcess.async_pools.get(loop)
-    if pool is None:
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=app.pool_size)
-        # Another request of this loop may have made one meanwhile.
-        pool = _PerProcess.async_pools.setdefault(loop, pool)
+    making = _PerProcess.async_pools.get(loop)
+    if making is None:
+        # The first request starts the pool and the others of the loop wait
+        # for that one: a pool each would hold connections past the size.
+        making = _PerProcess.async_pools[loop] = loop.create_task(
+            asyncpg.create_pool(dsn, min_size=1, max_size=app.pool_size))
+    try:
+        pool = await making
+    except Exception:
+        if _PerProcess.async_pools.get(loop) is making:  # the next request tries again
+            del _PerProcess.async_pools[loop]
+        raise
     async with pool.acquire() as conn:
         yield conn
 
@@ -3907,13 +4173,30 @@ def command_line(config: Config) -> str:
     return " ".join(["python", PROG, *words])
 
 
+def runnable(cells: Sequence[Cell]) -> tuple[list[Cell], list[str]]:
+    """The cells that can run here, and why each other one cannot."""
+    ok, skipped = [], []
+    for cell in cells:
+        why = SERVERS[cell.server].missing()
+        if why:
+            skipped.append(f"{cell.name}: {why}")
+        else:
+            ok.append(cell)
+    return ok, skipped
+
+
 def run_benchmark(config: Config, stop: StopFlag) -> Report:
     """Each setup once per repeat, interleaved (A B A B ...), so that drift
-    of the machine hits all alike."""
+    of the machine hits all alike.  A study measures question by question,
+    each cell once however many questions share it."""
     began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    ramps: dict[Cell, list[RampResult]] = {cell: [] for cell in config.setups}
-    planned = config.repeat * len(config.setups)
-    done = 0
+    ramps: dict[Cell, list[RampResult]] = {}
+    asked: list[Asked] = []
+    planned = done = 0
+
+    def results() -> list[SetupResult]:
+        return [SetupResult(cell, tuple(rs)) for cell, rs in ramps.items() if rs]
+
     with prepared_database(config, stop) as (workdir, db), contextlib.ExitStack() as stack:
         environment = collect_environment(db)
         db_limit, connect_ms = measure_postgres(db.dsn, stop)
@@ -3922,29 +4205,45 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
                  f"{fmt_ms(connect_ms)} ms")
         upstream = (stack.enter_context(upstream_api(config.upstream_ms, workdir, stop))
                     if any(c.workload == "upstream" for c in config.setups) else None)
-        for repeat in range(1, config.repeat + 1):
-            for cell in config.setups:
-                try:
-                    ramps[cell].append(run_setup(cell, db, config, workdir, stop, repeat,
-                                                 upstream))
-                    done += 1
-                except Interrupted:
-                    if not done:
-                        raise  # nothing measured: nothing to report
-                if stop:
-                    break
+
+        def measure(cells: Sequence[Cell]) -> None:
+            nonlocal planned, done
+            todo = [c for c in cells if c not in ramps]
+            planned += config.repeat * len(todo)
+            for cell in todo:
+                ramps[cell] = []
+            for repeat in range(1, config.repeat + 1):
+                for cell in todo:
+                    try:
+                        ramps[cell].append(run_setup(cell, db, config, workdir, stop, repeat,
+                                                     upstream))
+                        done += 1
+                    except Interrupted:
+                        if not done:
+                            raise  # nothing measured: nothing to report
+                    if stop:
+                        return
+
+        if not config.questions:
+            measure(config.setups)
+        for number in config.questions:
+            question = QUESTIONS[number]
+            cells, skipped = runnable(question.cells(results()))
+            progress(f"question {number}: {question.title} ({len(cells)} cells)")
+            measure(cells)
+            asked.append(Asked(number, tuple(cells), tuple(skipped)))
             if stop:
                 break
-    results = [SetupResult(cell, tuple(ramps[cell])) for cell in config.setups if ramps[cell]]
     interrupted = None
     # A signal that came while the last server was stopping cut nothing short.
     last = [r for rs in ramps.values() for r in rs]
-    if stop and (done < planned or any(r.interrupted for r in last)):
+    if stop and (done < planned or any(r.interrupted for r in last)
+                 or len(asked) < len(config.questions)):
         interrupted = signal.Signals(stop.signum).name
     return Report(command=command_line(config), started=started, environment=environment,
-                  settings=report_settings(config), setups=tuple(results),
+                  settings=report_settings(config), setups=tuple(results()),
                   seconds=time.monotonic() - began, interrupted=interrupted,
-                  db_limit_rps=db_limit, connect_ms=connect_ms)
+                  db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked))
 
 
 def database_hint(db: Database) -> str:
@@ -4115,10 +4414,57 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
                         help=f"worker processes per server (default {DEFAULT_WORKERS})")
 
 
-def build_parsers() -> tuple[Parser, Parser]:
+def questions_help() -> str:
+    return "questions:\n" + "\n".join(f"  {q.id}. {q.title}\n     {q.about}"
+                                       for q in QUESTIONS.values())
+
+
+def question_list(text: str) -> tuple[int, ...]:
+    """'1,3' -> (1, 3), each once, in the study's order."""
+    chosen = set()
+    for word in text.split(","):
+        word = word.strip()
+        if not word.isdigit() or int(word) not in QUESTIONS:
+            raise argparse.ArgumentTypeError(
+                f"{word!r} is not a question; give numbers from {', '.join(map(str, QUESTIONS))} "
+                f"separated by commas, such as 1,3")
+        chosen.add(int(word))
+    return tuple(sorted(chosen))
+
+
+def build_parsers() -> tuple[Parser, Parser, Parser]:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
-                 "print a Markdown report. 'python repro.py serve SETUP' keeps one setup running.",
+                 "print a Markdown report. 'python repro.py study' runs the questions of the "
+                 "study; 'python repro.py serve SETUP' keeps one setup running.",
                  epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    study = Parser(prog=f"{PROG} study", description="Answer the study's questions, each from "
+                   "a few setups ramped by the same rules as a run, and print a Markdown "
+                   "report.", epilog=questions_help() + "\n\n" + axes_help(),
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    study.add_argument("--questions", type=question_list, default=tuple(QUESTIONS),
+                       metavar="LIST", help="comma-separated question numbers (default: all "
+                       "of them, listed below)")
+    for parser in (run, study):
+        _add_run_options(parser)
+        _add_server_options(parser)
+    run.add_argument("--setups", default=",".join(NAMED_CELLS), metavar="LIST",
+                     help=f"comma-separated setups to run (default {','.join(NAMED_CELLS)}; "
+                          f"see below)")
+    # Refused with a line of its own, rather than argparse's "unrecognized".
+    study.add_argument("--setups", help=argparse.SUPPRESS)
+
+    serve_parser = Parser(prog=f"{PROG} serve", description="Start PostgreSQL and one setup's "
+                          "server, print its URL and keep them running until Ctrl-C.",
+                          epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve_parser.add_argument("setup", metavar="SETUP", help="which setup to serve (see below)")
+    serve_parser.add_argument("--port", type=port_number, metavar="P",
+                              help="port on 127.0.0.1 (default: a free one)")
+    _add_database_options(serve_parser)
+    _add_server_options(serve_parser)
+    return run, study, serve_parser
+
+
+def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--users", type=user_count, metavar="N",
                      help=f"ramp up to N concurrent users (default {DEFAULT_USERS})")
     run.add_argument("--arrival", type=rate_count, metavar="RATE",
@@ -4154,29 +4500,23 @@ def build_parsers() -> tuple[Parser, Parser]:
     run.add_argument("--load-processes", type=process_count, metavar="N",
                      help=f"load generator processes (default: one per {RATE_PER_LOAD_PROCESS} "
                           f"req/s the ramp can ask for, up to one per core)")
-    run.add_argument("--setups", default=",".join(NAMED_CELLS), metavar="LIST",
-                     help=f"comma-separated setups to run (default {','.join(NAMED_CELLS)}; "
-                          f"see below)")
     run.add_argument("--json", dest="json_path", metavar="FILE",
                      help="also write the whole report as JSON to FILE")
     _add_database_options(run)
-    _add_server_options(run)
-
-    serve_parser = Parser(prog=f"{PROG} serve", description="Start PostgreSQL and one setup's "
-                          "server, print its URL and keep them running until Ctrl-C.",
-                          epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    serve_parser.add_argument("setup", metavar="SETUP", help="which setup to serve (see below)")
-    serve_parser.add_argument("--port", type=port_number, metavar="P",
-                              help="port on 127.0.0.1 (default: a free one)")
-    _add_database_options(serve_parser)
-    _add_server_options(serve_parser)
-    return run, serve_parser
 
 
 def parse_config(argv: Sequence[str]) -> Config:
-    run_parser, serve_parser = build_parsers()
-    serving = bool(argv) and argv[0] == "serve"
-    args = (serve_parser if serving else run_parser).parse_args(argv[1:] if serving else argv)
+    run_parser, study_parser, serve_parser = build_parsers()
+    command = argv[0] if argv and argv[0] in ("serve", "study") else "run"
+    serving = command == "serve"
+    parser = {"run": run_parser, "study": study_parser, "serve": serve_parser}[command]
+    args = parser.parse_args(argv if command == "run" else argv[1:])
+    if command == "study" and args.setups is not None:
+        raise UsageError("study picks its setups from its questions; choose questions with "
+                         "--questions, or run setups of your own with --setups (no 'study')")
+    if command == "study" and args.as_2021:
+        raise UsageError("--as-2021 does not apply to study: question 5 runs with and without "
+                         "the 2021 settings")
 
     dsn, origin = args.dsn, "--dsn"
     if dsn is None and os.environ.get("DATABASE_URL"):
@@ -4218,10 +4558,19 @@ def parse_config(argv: Sequence[str]) -> Config:
                          "one request in flight each")
     if args.json_path is not None:
         check_writable(args.json_path)
-    setups = cells(args.setups.split(","))
+    questions: tuple[int, ...] = ()
+    if command == "study":
+        questions = args.questions
+        # The cells known before anything is measured: what the database
+        # must seed, the upstream API serve and the pools fit.
+        setups = tuple(dict.fromkeys(c for q in questions
+                                     for c in runnable(QUESTIONS[q].cells(()))[0]))
+    else:
+        setups = cells(args.setups.split(","))
     if not dsn:
-        check_pools(Config(command="run", setups=setups, **common), common["max_connections"])
-    return Config(command="run", setups=setups, users=args.users or DEFAULT_USERS,
+        check_pools(Config(command=command, setups=setups, **common), common["max_connections"])
+    return Config(command=command, setups=setups, questions=questions,
+                  users=args.users or DEFAULT_USERS,
                   step=args.step, step_seconds=args.step_seconds,
                   min_requests=args.min_requests,
                   ramp=args.ramp, think_time=args.think_time, timeout=args.timeout,

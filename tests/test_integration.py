@@ -544,3 +544,23 @@ def test_sigint_mid_ramp_stops_the_upstream_api_too(sandbox):
     assert code == -signal.SIGINT, err
     assert "**Interrupted (SIGINT)" in out
     sandbox.assert_clean()
+
+
+def test_a_study_answers_its_questions_from_cells_measured_once(sandbox):
+    """Questions 5 and 6 share 2021's async setup's server; question 6's
+    cells follow what question 5 measured, and each cell runs once."""
+    proc, data = sandbox.run_json("study", "--questions", "6,5", "--users", "10", *FAST,
+                                  "--workers", "2")
+    assert [q["id"] for q in data["questions"]] == [5, 6]
+    q5, q6 = data["questions"]
+    assert q5["cells"] == ["async", "async+2021"]
+    # The async cell of the highest peak measured (question 5's async) on
+    # each ASGI server: the same cell on Uvicorn is not measured again.
+    assert q6["cells"][0] == "async"
+    names = [s["name"] for s in data["setups"]]
+    assert len(names) == len(set(names)) == len(set(q5["cells"]) | set(q6["cells"]))
+    for q in (q5, q6):
+        assert q["answer"] and q["answer"] in proc.stdout
+    assert "## Question 5: 2021's settings" in proc.stdout
+    assert "## Answers" in proc.stdout
+    sandbox.assert_clean()

@@ -1,0 +1,135 @@
+"""The study: questions are data, answers are pure functions of results."""
+import json
+
+import pytest
+
+import repro
+from repro import Asked, Cell, SetupResult
+from test_report import ASYNC, ASYNC_RAMP, SYNC, SYNC_RAMP, check_golden, report, steps
+
+POOLED_SYNC = Cell("sync-sql", "gunicorn-sync", "pooled")
+POOLED_ASYNC = Cell("async-sql", "uvicorn", "pooled")
+ASYNC_2021 = Cell("async-sql", "uvicorn", as_2021=True)
+
+# The async setup made slower by its 2021 settings: slowdown at 20 users.
+SLOWER_RAMP = repro.dataclasses.replace(ASYNC_RAMP, steps=steps(
+    [(10, 100, 0, 10.0, 30.0), (20, 40, 0, 18.0, 80.0), (40, 70, 40, 12.0, 400.0),
+     (30, 58, 2, 17.0, 200.0), (25, 50, 1, 17.0, 120.0)]))
+
+
+def result(cell, ramp):
+    return SetupResult(cell, (ramp,))
+
+
+def answer(question, cells, setups):
+    return repro.answer_question(repro.QUESTIONS[question], Asked(question, tuple(cells)),
+                                 setups, 10, "users")
+
+
+def test_each_question_is_data_whose_cells_can_all_be_named():
+    for q in repro.QUESTIONS.values():
+        cells = q.cells(())
+        assert len(cells) >= 2, q.id
+        for cell in cells:
+            assert repro.parse_cell(cell.name) == cell if not repro.SERVERS[cell.server].missing() \
+                else True
+        for _label, a, b in q.pairs:
+            assert a in cells and b in cells
+
+
+def test_a_winner_that_changes_with_the_factor_is_put_down_to_the_factor():
+    setups = [SYNC, ASYNC, result(POOLED_SYNC, SYNC_RAMP), result(POOLED_ASYNC, SYNC_RAMP)]
+    a = answer(1, [s.cell for s in setups], setups)
+    assert a.text == ("The connections changed the outcome: a new connection for each query: "
+                      "sync did better; pooled: no substantial difference (errors undecided). No single setup did "
+                      "best: sync, sync+pooled and async+pooled were not beaten, async was.")
+    assert a.winner is None
+    assert len(a.comparisons) == 6
+
+
+def test_the_same_winner_either_way_is_not_put_down_to_the_factor():
+    setups = [SYNC, ASYNC, result(POOLED_SYNC, SYNC_RAMP), result(POOLED_ASYNC, ASYNC_RAMP)]
+    a = answer(1, [s.cell for s in setups], setups)
+    assert a.text.startswith("Not the connections: the same side did better either way "
+                             "(a new connection for each query: sync did better; pooled: "
+                             "sync+pooled did better).")
+
+
+def test_one_setup_better_than_each_other_is_the_winner():
+    setups = [result(ASYNC_2021, SLOWER_RAMP), SYNC, result(POOLED_SYNC, SLOWER_RAMP)]
+    a = answer(2, [s.cell for s in setups], setups)
+    assert a.winner == "sync"
+    assert a.text == "sync did best: better than each other setup on some measure, worse on none."
+
+
+def test_a_pair_question_names_its_winner():
+    setups = [ASYNC, result(ASYNC_2021, SLOWER_RAMP)]
+    a = answer(5, [ASYNC.cell, ASYNC_2021], setups)
+    assert (a.text, a.winner) == ("With and without 2021's settings: async did better.", "async")
+
+
+def test_a_question_with_cells_not_measured_says_so():
+    a = answer(5, [ASYNC.cell, ASYNC_2021], [ASYNC])
+    assert (a.text, a.winner) == ("Not answered: async+2021 was not measured.", None)
+
+
+def test_question_6_takes_the_async_cell_with_the_highest_peak():
+    assert repro.best_async_base(()) == POOLED_ASYNC
+    fast = result(POOLED_ASYNC, SYNC_RAMP)
+    orm = result(Cell("async-orm", "uvicorn"), ASYNC_RAMP)
+    assert repro.best_async_base([SYNC, ASYNC, orm, fast]) == POOLED_ASYNC
+    assert repro.best_async_base([SYNC, orm]) == orm.cell
+    cells = repro.QUESTIONS[6].cells([SYNC, orm])
+    assert [c.server for c in cells] == [s.name for s in repro.SERVERS.values()
+                                         if s.interface == "asgi"]
+    assert {c.view for c in cells} == {"async-orm"}
+
+
+def study_report():
+    setups = (SYNC, ASYNC, result(POOLED_SYNC, SYNC_RAMP), result(POOLED_ASYNC, SYNC_RAMP),
+              result(ASYNC_2021, SLOWER_RAMP),
+              result(Cell("async-sql", "gunicorn-asgi", "pooled"), SLOWER_RAMP))
+    asked = (Asked(1, tuple(s.cell for s in setups[:4])),
+             Asked(5, (ASYNC.cell, ASYNC_2021)),
+             Asked(6, (POOLED_ASYNC, Cell("async-sql", "gunicorn-asgi", "pooled")),
+                   ("async+pooled@granian: granian is not installed: pip install granian",)))
+    return report(setups=setups, questions=asked, seconds=612.0,
+                  command="python repro.py study --questions 1,5,6 --users 60")
+
+
+def test_study_report_golden():
+    check_golden("report_study.md", repro.render_markdown(study_report()))
+
+
+def test_study_json_lists_each_question_with_its_answer_and_winner():
+    data = json.loads(json.dumps(repro.report_to_json(study_report())))
+    assert [q["id"] for q in data["questions"]] == [1, 5, 6]
+    q6 = data["questions"][2]
+    assert q6["cells"] == ["async+pooled", "async-sql@gunicorn-asgi+pooled"]
+    assert q6["winner"] == "async+pooled"
+    assert q6["skipped"] == ["async+pooled@granian: granian is not installed: pip install granian"]
+    assert data["questions"][1]["answer"] == "With and without 2021's settings: async did better."
+    assert "questions" not in repro.report_to_json(report())
+
+
+@pytest.mark.parametrize("text, expected", [("1,3", (1, 3)), ("3, 1,3", (1, 3)), ("6", (6,))])
+def test_questions_are_picked_by_number(text, expected):
+    assert repro.question_list(text) == expected
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["study", "--questions", "7"], "'7' is not a question; give numbers from 1, 2, 3, 4, 5, 6"),
+    (["study", "--questions", "1,x"], "'x' is not a question"),
+    (["study", "--setups", "sync"], "study picks its setups from its questions"),
+    (["study", "--as-2021"], "--as-2021 does not apply to study"),
+])
+def test_bad_study_input_is_one_line_and_exit_2(argv, message, capsys):
+    assert repro.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_a_study_config_knows_its_cells_before_it_measures():
+    config = repro.parse_config(["study", "--questions", "2,3"])
+    assert config.command == "study" and config.questions == (2, 3)
+    assert {c.workload for c in config.setups} == {"upstream", "slow-db"}
