@@ -785,10 +785,11 @@ def _between(low: int, high: int) -> int:
 
 def search_next(steps: Sequence[StepStats], top: int, step: int) -> Optional[int]:
     """The knee search.  It starts at the lowest level (`step`), jumps to
-    four times it, then doubles the level until a threshold shows; one fine
-    step above confirms it (or shows it was noise); the gap below it is then
-    bisected until it is one fine step wide; and the doubling goes on for
-    the other threshold, up to `top`.  Before the first bisection (or last)
+    four times it, then doubles the level until a threshold shows; the gap
+    below it is bisected until it is one fine step wide, and a fine step
+    above the lowest level found over the threshold confirms it (or shows it
+    was noise) where no level measured within two fine steps above does;
+    and the doubling goes on for the other threshold, up to `top`.  Before the first bisection (or last)
     comes twice the lowest level, the second low-load window of the
     baseline, some time after the first.  Each threshold thus ends up
     between measured levels one fine step apart, as on a ramp of fine steps,
@@ -804,14 +805,18 @@ def search_next(steps: Sequence[StepStats], top: int, step: int) -> Optional[int
             if not flag:
                 continue
             last = i == len(levels) - 1
+            gap = i > 0 and levels[i] > fine_up(levels[i - 1], step)
             if not last and confirms(levels[i], levels[i + 1], step):
                 if not flags[i + 1]:
                     continue  # a lone noisy level: not a threshold
-            elif not (last and highest >= top):
+            elif not (last and highest >= top) and not (last and gap):
                 return min(top, fine_up(levels[i], step))  # confirm it, one fine step up
-            # The threshold: narrow the gap below it to one fine step; the
-            # second baseline window first, which may move the threshold.
-            if i > 0 and levels[i] > fine_up(levels[i - 1], step):
+            # The threshold, or the highest level still to be confirmed: its
+            # confirmation waits until the bisection below it is done, which
+            # mostly finds the threshold lower (confirmed down there) and so
+            # saves a step far into the overload.  The second baseline
+            # window comes first, as it may move the threshold.
+            if gap:
                 return second or _between(levels[i - 1], levels[i])
             break
         else:
@@ -1376,10 +1381,12 @@ def render_method(st: Settings) -> list[str]:
         ramp = f"- **Ramp**: {RAMPS[st.ramp].description}: {' '.join(map(str, st.plan))} {st.unit}."
     else:
         ramp = (f"- **Ramp**: a search from {st.step} to {st.top} {st.unit}. From the lowest level "
-                f"it jumps to four times it, then doubles the level until a threshold shows. A "
-                f"fine step above confirms it ({st.step} {st.unit} or {RESOLUTION:.0%}, "
-                f"whichever is more), and bisection narrows the gap below it to one fine step; "
-                f"then the doubling goes on for the other threshold. Twice the lowest level is "
+                f"it jumps to four times it, then doubles the level until a threshold shows. "
+                f"Bisection narrows the gap below it to one fine step ({st.step} {st.unit} or "
+                f"{RESOLUTION:.0%}, whichever is more), and a fine step above the lowest level "
+                f"over the threshold confirms it, unless a level measured within two fine steps "
+                f"above did; then the doubling goes on for the other threshold. Twice the "
+                f"lowest level is "
                 f"measured before the first bisection, a while after the lowest: the second "
                 f"window of the baseline. The # column gives the order in which the levels were "
                 f"measured. A level below one that slowed the server down or made it fail is "
@@ -2112,8 +2119,9 @@ async def async_connection(dsn: str, app: AppSettings):
     if making is None:
         # The first request starts the pool and the others of the loop wait
         # for that one: a pool each would hold connections past the size.
-        making = _PerProcess.async_pools[loop] = loop.create_task(
-            asyncpg.create_pool(dsn, min_size=1, max_size=app.pool_size))
+        async def make() -> asyncpg.Pool:
+            return await asyncpg.create_pool(dsn, min_size=1, max_size=app.pool_size)
+        making = _PerProcess.async_pools[loop] = loop.create_task(make())
     try:
         pool = await making
     except Exception:
@@ -3974,6 +3982,7 @@ def run_setup(cell: Cell, db: Database, config: Config, workdir: Path, stop: Sto
                                lambda s: progress(step_line(label, s, config.unit)), restart,
                                meter)
     except ReproError as e:
+        progress(f"{label}: not measured: {first_line(str(e))}")
         return RampResult(steps=(), stop_reason="not measured", error=str(e),
                           log_findings=server.findings(), step=config.step)
     return RampResult(steps=run.steps, stop_reason=run.reason, warmup=warmup, error=run.error,

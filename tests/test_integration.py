@@ -496,7 +496,7 @@ def test_each_new_value_of_each_axis_runs(sandbox):
     one setup of a short ramp."""
     import importlib.util
     cells = ["sync-orm@gunicorn-gthread", "async-orm@gunicorn-asgi+pooled",
-             "sync+pooled+slow-db", "async+upstream"]
+             "sync+pooled+slow-db", "async+upstream", "async+pooled"]
     if importlib.util.find_spec("granian"):
         cells.append("async-sql@granian")
     proc, data = sandbox.run_json("--setups", ",".join(cells), "--users", "10", *FAST,
@@ -509,6 +509,8 @@ def test_each_new_value_of_each_axis_runs(sandbox):
         assert ramp["steps"][0]["failures"] == 0, name
     assert by_name["sync-orm@gunicorn-gthread"]["driver"].startswith("Django ORM over psycopg 3")
     assert by_name["async-orm@gunicorn-asgi+pooled"]["connections"] == "pooled"
+    # One asyncpg pool per worker: never more connections than the pools hold.
+    assert by_name["async+pooled"]["max_db_connections"] <= 4 * repro.DEFAULT_POOL_SIZE
     assert by_name["sync+pooled+slow-db"]["driver"].startswith("psycopg2")
     # Two queries that each wait 30 ms: slower than that, whatever else.
     assert by_name["sync+pooled+slow-db"]["baseline_ms"] >= 60
