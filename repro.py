@@ -283,7 +283,7 @@ NAMED_CELLS = {"sync": Cell("sync-sql", "gunicorn-sync"), "async": Cell("async-s
 
 @dataclass(frozen=True)
 class Config:
-    command: str  # "run", "study" or "serve"
+    command: str  # "run", "study", "serve" or "report"
     argv: tuple[str, ...]
     setups: tuple[Cell, ...]
     users: int = DEFAULT_USERS
@@ -308,6 +308,7 @@ class Config:
     upstream_ms: float = DEFAULT_UPSTREAM_MS
     db_ms: float = DEFAULT_DB_MS
     questions: tuple[int, ...] = ()  # a study's: keys of QUESTIONS
+    run_file: Optional[str] = None  # report: the JSON of a run to render
 
     @property
     def open_loop(self) -> bool:
@@ -372,6 +373,12 @@ class StepStats:
     @property
     def error_rate(self) -> float:
         return self.failures / self.requests if self.requests else 0.0
+
+    @property
+    def draining(self) -> bool:
+        """More completed than was sent: a queue went down during the window."""
+        high = max(self.arrival_rps, self.completion_rps)
+        return self.completion_rps - self.arrival_rps > STEADY_WITHIN * high
 
     @property
     def steady(self) -> bool:
@@ -658,10 +665,13 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
     levels = [s.level for s in steps]
     slowdown = _first_confirmed(slowed, levels, step, last_counts)
     errors = _first_confirmed(erring, levels, step, last_counts)
-    # Throughput is read off steady windows: an unsteady one counted a queue
-    # filling or draining, not what the level delivers (all of them, if none
-    # was steady).
-    peak = max([s for s in steps if s.steady] or steps, key=lambda s: (s.rps, -s.level))
+    # Completions never outrun what the server can do while a queue fills
+    # (it is busy throughout), so a filling window counts for the peak; one
+    # that drained a backlog might have counted it, so it does not (unless
+    # every window drained).  Past the knee most windows fill for a while:
+    # steady windows alone put the async upstream cell's peak at half its
+    # throughput.
+    peak = max([s for s in steps if not s.draining] or steps, key=lambda s: (s.rps, -s.level))
     # The plateau: from the slowdown threshold up to, not including, the
     # error threshold.  Throughput there should hold still.
     spread = None
@@ -1303,7 +1313,10 @@ def threshold_rules(st: Settings) -> list[str]:
         "until each has ended. Where the requests sent and the responses completed per second "
         f"differ by more than {STEADY_WITHIN:.0%}, the window did not see a steady state: its "
         "req/s is marked *.",
-        "- **Peak req/s** is the highest req/s of a steady window. **Plateau spread**: (max - "
+        "- **Peak req/s** is the highest req/s of a window that was steady or filling up (more "
+        "sent than completed: the server was busy throughout, so it completed what it can); "
+        "a draining window (more completed than sent) may have counted a backlog and does not "
+        "count. **Plateau spread**: (max - "
         "min) / median of the steady windows' req/s from the slowdown threshold up to, not "
         "including, the error threshold: how still throughput held once the setup was "
         "saturated.",
@@ -1847,6 +1860,67 @@ def report_to_json(report: Report) -> dict:
              "skipped": list(asked.skipped), "answer": a.text, "winner": a.winner}
             for q, asked, a in report.answers()]} if report.questions else {}),
     }
+
+
+def report_from_json(data: object, source: str) -> Report:
+    """The Report that report_to_json wrote, rebuilt: the Markdown renders
+    from it as the run printed it.  Anything else is bad input."""
+    if not isinstance(data, dict) or "schema" not in data or "setups" not in data:
+        raise UsageError(f"{source} is not a run that repro wrote (no schema and setups in it); "
+                         f"give a file written by --json")
+    if data["schema"] != SCHEMA:
+        raise UsageError(f"{source} has JSON schema {data['schema']!r}; this repro reads schema "
+                         f"{SCHEMA}: render it with the repro that wrote it, or run again")
+    try:
+        st = data["settings"]
+        settings = Settings(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in st.items() if k != "open_loop"})
+        level_key = "rate" if settings.open_loop else "users"
+        fields = {f.name for f in dataclasses.fields(StepStats)} - {"level"}
+        setups = []
+        for entry in data["setups"]:
+            ramps = []
+            for ramp in entry["repeats"]:
+                steps = [StepStats(level=s[level_key], **{k: s[k] for k in fields})
+                         for s in ramp["steps"]]
+                ramps.append(RampResult(
+                    steps=tuple(sorted(steps, key=lambda s: s.order)),
+                    stop_reason=ramp["stop_reason"], warmup=ramp["warmup"], error=ramp["error"],
+                    log_findings=ramp["log_findings"], interrupted=ramp["interrupted"],
+                    restarts=ramp["restarts"], step=settings.step, driver=entry["driver"],
+                    cpu_ms={k: v for k, v in ramp["cpu_ms_per_request"].items()
+                            if k != "client"},
+                    max_db_connections=ramp["max_db_connections"]))
+            cell = Cell(entry["view"], entry["server"], entry["connections"], entry["workload"],
+                        entry["as_2021"])
+            setups.append(SetupResult(cell, tuple(ramps)))
+        questions = tuple(Asked(QUESTIONS[q["id"]].id, tuple(cell_named(n) for n in q["cells"]),
+                                tuple(q["skipped"])) for q in data.get("questions", ()))
+        return Report(command=data["command"], started=data["started"],
+                      environment=Environment(**data["environment"]), settings=settings,
+                      setups=tuple(setups), seconds=data["seconds"],
+                      interrupted=data["interrupted"], db_limit_rps=data["db_limit_rps"],
+                      connect_ms=data["connect_ms"], questions=questions)
+    except (KeyError, TypeError, ValueError, AttributeError, UsageError) as e:
+        raise UsageError(f"{source} is not a run that repro wrote ({type(e).__name__}: "
+                         f"{first_line(str(e))}); give a file written by --json") from None
+
+
+def load_run(path: str) -> Report:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}; give the file that --json "
+                         f"wrote") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a text file; give the file that --json wrote") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path} is not JSON ({e.msg} at line {e.lineno}); give the file "
+                         f"that --json wrote") from None
+    return report_from_json(data, path)
+
 
 # ---------------------------------------------------------------------------
 # The data: 800 generated rows with the original table's shape
@@ -4347,6 +4421,15 @@ CELL_SYNTAX = "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021]"
 
 
 def parse_cell(text: str) -> Cell:
+    """A cell that can run here, by its name."""
+    cell = cell_named(text)
+    missing = SERVERS[cell.server].missing()
+    if missing:
+        raise UsageError(f"setup {cell.name} cannot run here: {missing}")
+    return cell
+
+
+def cell_named(text: str) -> Cell:
     """'sync', 'async', or VIEW@SERVER with options: 'async+pooled',
     'sync-orm@uvicorn+pooled+upstream'."""
     base, *options = text.strip().split("+")
@@ -4370,9 +4453,6 @@ def parse_cell(text: str) -> Cell:
             choices = [*CONNECTIONS, *WORKLOADS, "2021"]
             raise UsageError(f"unknown option +{option} in setup {text!r}; choose from "
                              f"{', '.join('+' + c for c in choices)}")
-    missing = SERVERS[cell.server].missing()
-    if missing:
-        raise UsageError(f"setup {cell.name} cannot run here: {missing}")
     return cell
 
 
@@ -4441,7 +4521,7 @@ def question_list(text: str) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
-def build_parsers() -> tuple[Parser, Parser, Parser]:
+def build_parsers() -> tuple[Parser, Parser, Parser, Parser]:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
                  "print a Markdown report. 'python repro.py study' runs the questions of the "
                  "study; 'python repro.py serve SETUP' keeps one setup running.",
@@ -4470,7 +4550,12 @@ def build_parsers() -> tuple[Parser, Parser, Parser]:
                               help="port on 127.0.0.1 (default: a free one)")
     _add_database_options(serve_parser)
     _add_server_options(serve_parser)
-    return run, study, serve_parser
+
+    report = Parser(prog=f"{PROG} report", description="Render the Markdown report of a saved "
+                    "run (the file --json wrote) as the run printed it.")
+    report.add_argument("run_file", metavar="RUN.json", help="the file a run or a study wrote "
+                        "with --json")
+    return run, study, serve_parser, report
 
 
 def _add_run_options(run: argparse.ArgumentParser) -> None:
@@ -4515,11 +4600,14 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
 
 
 def parse_config(argv: Sequence[str]) -> Config:
-    run_parser, study_parser, serve_parser = build_parsers()
-    command = argv[0] if argv and argv[0] in ("serve", "study") else "run"
+    run_parser, study_parser, serve_parser, report_parser = build_parsers()
+    parsers = {"run": run_parser, "study": study_parser, "serve": serve_parser,
+               "report": report_parser}
+    command = argv[0] if argv and argv[0] in parsers and argv[0] != "run" else "run"
     serving = command == "serve"
-    parser = {"run": run_parser, "study": study_parser, "serve": serve_parser}[command]
-    args = parser.parse_args(argv if command == "run" else argv[1:])
+    args = parsers[command].parse_args(argv if command == "run" else argv[1:])
+    if command == "report":
+        return Config(command="report", argv=tuple(argv), setups=(), run_file=args.run_file)
     if command == "study" and args.setups is not None:
         raise UsageError("study picks its setups from its questions; choose questions with "
                          "--questions, or run setups of your own with --setups (no 'study')")
@@ -4715,21 +4803,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = parse_config(argv)
         serving = config.command == "serve"
+        if config.command == "report":
+            return write_report(render_markdown(load_run(config.run_file)), EXIT_OK)
         check_dependencies()
         raise_open_file_limit(config)
         if serving:
             serve(config, stop)  # returns only by raising
         report = run_benchmark(config, stop)
-        code = EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK
-        try:
-            sys.stdout.write(render_markdown(report))
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError):  # stdout closed: `repro.py | head`, say
-            # Nothing more can go there, not even at exit.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            print(f"{PROG}: standard output was closed; the report was not written in full "
-                  f"(--json FILE keeps it)", file=sys.stderr)
-            code = code or EXIT_FAILED
+        code = write_report(render_markdown(report),
+                            EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK)
         if stop:
             # Even when it only came during the final teardown: a caller who
             # sent a signal gets the signal's exit code.
@@ -4757,6 +4839,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def write_report(text: str, code: int) -> int:
+    """The report to stdout; the exit code, made a failure if stdout was
+    closed before all of it went out."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):  # stdout closed: `repro.py | head`, say
+        # Nothing more can go there, not even at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{PROG}: standard output was closed; the report was not written in full "
+              f"(--json FILE keeps it)", file=sys.stderr)
+        code = code or EXIT_FAILED
+    return code
 
 
 def exit_like(code: int) -> None:

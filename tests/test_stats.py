@@ -541,7 +541,19 @@ def test_rows_have_the_original_shape():
     assert rows == repro.pokemon_rows()  # the same every time
 
 
-def test_peak_and_plateau_leave_out_windows_that_were_not_steady():
+def test_a_filling_window_counts_for_the_peak_and_not_for_the_plateau():
+    # 97 users: 140 sent a second, 120 completed: a queue filling, the
+    # server busy throughout.
+    steps = [step(10, 20.0), step(20, 20.0), step(80, 60.0, rps=90),
+             step(97, 120.0, rps=120, arrival=140), step(107, 150.0, rps=91),
+             step(118, 160.0, rps=95)]
+    t = repro.find_thresholds(steps)
+    assert (t.peak_rps, t.peak_level) == (120.0, 97)
+    assert t.plateau_spread == pytest.approx((95 - 90) / 91)
+    assert not steps[3].steady and not steps[3].draining
+
+
+def test_peak_and_plateau_leave_out_windows_that_drained():
     # 88 users: 106 completions a second against 91 sent, a queue draining.
     steps = [step(10, 20.0), step(20, 20.0), step(80, 60.0, rps=90), step(88, 90.0, rps=106,
                                                                            arrival=91),
@@ -550,6 +562,6 @@ def test_peak_and_plateau_leave_out_windows_that_were_not_steady():
     assert t.slowdown == 80
     assert (t.peak_rps, t.peak_level) == (93.0, 97)
     assert t.plateau_spread == pytest.approx((93 - 90) / 91)
-    # None steady: all count.
+    # All filling: all count.
     unsteady = [repro.dataclasses.replace(s, arrival_rps=s.rps * 2) for s in steps]
     assert repro.find_thresholds(unsteady).peak_rps == 106.0

@@ -41,8 +41,9 @@ def test_a_winner_that_changes_with_the_factor_is_put_down_to_the_factor():
     setups = [SYNC, ASYNC, result(POOLED_SYNC, SYNC_RAMP), result(POOLED_ASYNC, SYNC_RAMP)]
     a = answer(1, [s.cell for s in setups], setups)
     assert a.text == ("The connections changed the outcome: a new connection for each query: "
-                      "sync did better; pooled: no substantial difference (errors undecided). No single setup did "
-                      "best: sync, sync+pooled and async+pooled were not beaten, async was.")
+                      "sync did better; pooled: no substantial difference (errors undecided). "
+                      "No single setup did best: sync, sync+pooled and async+pooled were not "
+                      "beaten, async was.")
     assert a.winner is None
     assert len(a.comparisons) == 6
 
