@@ -88,6 +88,11 @@ ERROR_RATE = 0.01
 STOP_ERROR_RATE = 0.5
 STOP_AFTER_STEPS = 2
 SIMILAR_WITHIN = 0.15
+# A study's answer names a winner only past this: the rule's 15% and 10% more
+# for what one cell moves between runs by itself (measured: two study runs in
+# a row on one machine moved a cell's peak by up to 10%, once 19%, and its
+# slowdown threshold by one or two fine steps).
+RELIABLY_WITHIN = 0.25
 RESOLUTION = 0.10  # a fine step: 10% of the level, or --step if that is more
 COARSE_FACTOR = 2  # the search's coarse step: the level doubles
 # A window whose arrivals and completions differ by more than this share
@@ -158,6 +163,7 @@ REQUIREMENTS = (
     ("uvicorn", "uvicorn", "0.30"),
     ("uvicorn_worker", "uvicorn-worker", "0.2"),
     ("aiohttp", "aiohttp", "3.9"),
+    ("matplotlib", "matplotlib", "3.7"),
 )
 SETUP_COMMANDS = ("python3 -m venv .venv && . .venv/bin/activate",
                   "pip install -r requirements.txt")
@@ -283,7 +289,7 @@ NAMED_CELLS = {"sync": Cell("sync-sql", "gunicorn-sync"), "async": Cell("async-s
 
 @dataclass(frozen=True)
 class Config:
-    command: str  # "run", "study", "serve" or "report"
+    command: str  # "run", "study", "serve", "report", "compare" or "ramp"
     argv: tuple[str, ...]
     setups: tuple[Cell, ...]
     users: int = DEFAULT_USERS
@@ -298,6 +304,7 @@ class Config:
     dsn: Optional[str] = None
     dsn_origin: Optional[str] = None  # "--dsn" or "DATABASE_URL"
     json_path: Optional[str] = None
+    chart_path: Optional[str] = None  # a PNG of the latencies and req/s
     port: Optional[int] = None
     repeat: int = DEFAULT_REPEAT
     arrival: Optional[int] = None  # open loop up to this many req/s
@@ -308,7 +315,8 @@ class Config:
     upstream_ms: float = DEFAULT_UPSTREAM_MS
     db_ms: float = DEFAULT_DB_MS
     questions: tuple[int, ...] = ()  # a study's: keys of QUESTIONS
-    run_file: Optional[str] = None  # report: the JSON of a run to render
+    run_files: tuple[str, ...] = ()  # report and compare: the JSON of saved runs
+    urls: tuple[str, ...] = ()  # ramp: endpoints of servers that are not repro's
 
     @property
     def open_loop(self) -> bool:
@@ -438,12 +446,13 @@ class RampResult:
 
 @dataclass(frozen=True)
 class SetupResult:
-    cell: Cell
+    cell: Optional[Cell]  # None for a URL that `ramp` was pointed at
     ramps: tuple[RampResult, ...]  # one per repeat, in the order run
+    url: Optional[str] = None  # the endpoint, for `ramp`
 
     @property
     def name(self) -> str:
-        return self.cell.name
+        return self.url if self.cell is None else self.cell.name
 
     @property
     def driver(self) -> str:
@@ -522,6 +531,7 @@ class Settings:
     threads: int = DEFAULT_THREADS
     upstream_ms: float = DEFAULT_UPSTREAM_MS
     db_ms: float = DEFAULT_DB_MS
+    urls: tuple[str, ...] = ()  # `ramp`: endpoints of servers that are not repro's
 
     @property
     def open_loop(self) -> bool:
@@ -895,7 +905,8 @@ class Reached:
         return f"{self.name} {fmt_threshold(self.level, self.max_level, self.unit, prose=True)}"
 
 
-def compare_thresholds(metric: str, a: Reached, b: Reached, step: int) -> Comparison:
+def compare_thresholds(metric: str, a: Reached, b: Reached, step: int,
+                       within: float = SIMILAR_WITHIN) -> Comparison:
     """Higher is better: a threshold reached later means more load served.
     A threshold not reached is only a lower bound, which decides the
     comparison only when even the bound is substantially higher."""
@@ -912,14 +923,14 @@ def compare_thresholds(metric: str, a: Reached, b: Reached, step: int) -> Compar
                           f"{low.name} was measured up to {low.max_level} {unit} only.",
                           decided=False)
     diff = (high.value - low.value) / high.value
-    substantial = diff > SIMILAR_WITHIN and high.value - low.value > step
+    substantial = diff > within and high.value - low.value > step
     if not substantial and high.level is None:
         return Comparison(metric, None, f"{metric}: {both}: {high.name} holds at least as "
                           f"much; whether substantially more, a ramp beyond {high.max_level} "
                           f"{unit} would tell.", decided=False)
     if not substantial:
         return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
-                          f"({diff:.0%} apart; the rule needs more than {SIMILAR_WITHIN:.0%} "
+                          f"({diff:.0%} apart; the rule needs more than {within:.0%} "
                           f"and more than one step of {step}).")
     more = "at least " if high.level is None else ""
     return Comparison(metric, high.name, f"{metric}: {both}: {high.name} holds {more}"
@@ -927,7 +938,8 @@ def compare_thresholds(metric: str, a: Reached, b: Reached, step: int) -> Compar
 
 
 def compare_rates(metric: str, a: str, a_val: float, a_saturated: bool,
-                  b: str, b_val: float, b_saturated: bool) -> Comparison:
+                  b: str, b_val: float, b_saturated: bool,
+                  within: float = SIMILAR_WITHIN) -> Comparison:
     """A peak is the most a setup delivered; it is its capacity only if the
     load saturated it (its slowdown threshold was reached)."""
     high, low = (a, b) if a_val >= b_val else (b, a)
@@ -936,11 +948,11 @@ def compare_rates(metric: str, a: str, a_val: float, a_saturated: bool,
     diff = (high_val - low_val) / high_val if high_val else 0.0
     both = f"{a} {a_val:.1f} req/s, {b} {b_val:.1f} req/s"
     unsaturated = low if not low_saturated else high if not (a_saturated and b_saturated) else None
-    if unsaturated is not None and (unsaturated == low or diff <= SIMILAR_WITHIN):
+    if unsaturated is not None and (unsaturated == low or diff <= within):
         return Comparison(metric, None, f"{metric}: {both}: cannot tell; the load never "
                           f"slowed {unsaturated} down, so its peak is not its capacity.",
                           decided=False)
-    if diff <= SIMILAR_WITHIN:
+    if diff <= within:
         return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
                           f"({diff:.0%} apart).")
     return Comparison(metric, high, f"{metric}: {both}: {low} reaches only "
@@ -948,26 +960,28 @@ def compare_rates(metric: str, a: str, a_val: float, a_saturated: bool,
 
 
 def compare_thresholds_of(name_a: str, ta: Thresholds, name_b: str, tb: Thresholds, step: int,
-                          unit: str) -> list[Comparison]:
+                          unit: str, within: float = SIMILAR_WITHIN) -> list[Comparison]:
     return [
         compare_thresholds("Slowdown", Reached(name_a, ta.slowdown, ta.max_level, unit),
-                           Reached(name_b, tb.slowdown, tb.max_level, unit), step),
+                           Reached(name_b, tb.slowdown, tb.max_level, unit), step, within),
         compare_thresholds("Errors", Reached(name_a, ta.errors, ta.max_level, unit),
-                           Reached(name_b, tb.errors, tb.max_level, unit), step),
+                           Reached(name_b, tb.errors, tb.max_level, unit), step, within),
         compare_rates("Peak throughput", name_a, ta.peak_rps, ta.slowdown is not None,
-                      name_b, tb.peak_rps, tb.slowdown is not None),
+                      name_b, tb.peak_rps, tb.slowdown is not None, within),
     ]
 
 
-def compare_setups(a: SetupResult, b: SetupResult, step: int, unit: str) -> list[Comparison]:
+def compare_setups(a: SetupResult, b: SetupResult, step: int, unit: str,
+                   within: float = SIMILAR_WITHIN) -> list[Comparison]:
     """By the medians; with repeats, a winner only where every repeat agrees."""
-    overall = compare_thresholds_of(a.name, a.thresholds, b.name, b.thresholds, step, unit)
+    overall = compare_thresholds_of(a.name, a.thresholds, b.name, b.thresholds, step, unit,
+                                    within)
     # Repeat i of one with repeat i of the other: they ran next to each other.
     pairs = [(ra, rb) for ra, rb in zip(a.ramps, b.ramps) if ra.steps and rb.steps]
     if len(pairs) < 2:
         return overall
-    each = [compare_thresholds_of(a.name, ra.thresholds, b.name, rb.thresholds, step, unit)
-            for ra, rb in pairs]
+    each = [compare_thresholds_of(a.name, ra.thresholds, b.name, rb.thresholds, step, unit,
+                                  within) for ra, rb in pairs]
     agreed = []
     for i, c in enumerate(overall):
         winners = [e[i].winner for e in each]
@@ -1063,7 +1077,8 @@ def best_async_base(measured: Sequence[SetupResult]) -> Cell:
     """Question 6's cell: of the async views measured on Uvicorn with the
     plain workload, the one with the highest peak; async+pooled when none
     was measured (the question asked alone)."""
-    candidates = [r for r in measured if r.measured and VIEWS[r.cell.view].is_async
+    candidates = [r for r in measured if r.measured and r.cell is not None
+                  and VIEWS[r.cell.view].is_async
                   and r.cell.server == NAMED_CELLS["async"].server and r.cell.workload == "db"
                   and not r.cell.as_2021]
     if not candidates:
@@ -1150,61 +1165,65 @@ def beats(comparisons: Sequence[Comparison], a: str, b: str) -> bool:
     return bool(wins_of(comparisons, a)) and not wins_of(comparisons, b)
 
 
-def pair_outcome(comparisons: Sequence[Comparison], a: str, b: str) -> tuple[Optional[str], str]:
-    """The winner of a pair (or None), and the outcome in a few words."""
+def pair_outcome(comparisons: Sequence[Comparison], a: str, b: str,
+                 none: str = "no reliable difference") -> tuple[Optional[str], str]:
+    """The winner of a pair (or None), and the outcome in a few words, with
+    no figures and no measure named: what a second run should say again."""
     if beats(comparisons, a, b) or beats(comparisons, b, a):
         winner = a if beats(comparisons, a, b) else b
         return winner, f"{winner} did better"
     if wins_of(comparisons, a):
-        return None, f"mixed ({a} did better on {_join(wins_of(comparisons, a))}, {b} on " \
-                     f"{_join(wins_of(comparisons, b))})"
-    if any(c.noisy for c in comparisons):
-        return None, "within the noise"
-    undecided = [c.metric.lower() for c in comparisons if not c.decided]
-    if undecided:
-        return None, f"no substantial difference ({_join(undecided)} undecided)"
-    return None, "no substantial difference"
+        return None, "mixed"
+    return None, none
 
 
 def answer_question(question: Question, asked: Asked, setups: Sequence[SetupResult],
                     step: int, unit: str) -> Answer:
-    """Every two of the question's measured cells compared; the best of them,
-    if one did better than each other; the pairs the question weighs."""
+    """Every two of the question's measured cells compared by a run's rules
+    (the lines), and again with the study's margin for what a cell moves
+    between runs by itself (the answer): the best of the cells, if one did
+    better than each other by that margin, and the pairs the question weighs."""
     by_cell = {r.cell: r for r in setups if r.measured}
     results = [by_cell[c] for c in asked.cells if c in by_cell]
     missing = [c.name for c in asked.cells if c not in by_cell]
-    compared = {}
+    compared, reliable = {}, {}
     for a, b in itertools.combinations(results, 2):
-        cs = tuple(compare_setups(a, b, step, unit))
-        compared[a.cell, b.cell] = compared[b.cell, a.cell] = cs
-    lines = tuple((f"{a.name} and {b.name}", compared[a.cell, b.cell],
-                   verdict(compared[a.cell, b.cell], *sides(a, b)))
-                  for a, b in itertools.combinations(results, 2))
-    names = [r.name for r in results]
-    unbeaten = [r.name for r in results
-                if not any(beats(compared[o.cell, r.cell], o.name, r.name)
-                           for o in results if o is not r)]
-    winner = next((r.name for r in results
-                   if all(beats(compared[r.cell, o.cell], r.name, o.name)
-                          for o in results if o is not r)), None) if len(results) > 1 else None
+        compared[a.cell, b.cell] = compared[b.cell, a.cell] = tuple(
+            compare_setups(a, b, step, unit))
+        reliable[a.cell, b.cell] = reliable[b.cell, a.cell] = tuple(
+            compare_setups(a, b, step, unit, RELIABLY_WITHIN))
+    lines = []
+    for a, b in itertools.combinations(results, 2):
+        said = verdict(compared[a.cell, b.cell], *sides(a, b))
+        by_rule = pair_outcome(compared[a.cell, b.cell], a.name, b.name)
+        past_margin = pair_outcome(reliable[a.cell, b.cell], a.name, b.name)
+        if past_margin != by_rule:
+            said += (f" Past the study's margin of {RELIABLY_WITHIN:.0%}: "
+                     f"{past_margin[1]}.")
+        lines.append((f"{a.name} and {b.name}", compared[a.cell, b.cell], said))
     if len(results) < 2:
         text = (f"Not answered: {_join(missing)} {'was' if len(missing) == 1 else 'were'} not "
                 f"measured." if missing else "Not answered: it needs two setups.")
-        return Answer(lines, text, None)
+        return Answer(tuple(lines), text, None)
+    winner = next((r.name for r in results
+                   if all(beats(reliable[r.cell, o.cell], r.name, o.name)
+                          for o in results if o is not r)), None)
     if winner:
-        best = f"{winner} did best: better than each other setup on some measure, worse on none."
-    elif len(unbeaten) == len(names):
-        best = "No setup did best: none did better than another on some measure and worse on none."
+        best = (f"{winner} did best: better than each other setup by more than "
+                f"{RELIABLY_WITHIN:.0%} on some measure, and worse on none.")
     else:
-        rest = [n for n in names if n not in unbeaten]
-        best = (f"No single setup did best: {_join(unbeaten)} "
-                f"{'was' if len(unbeaten) == 1 else 'were'} not beaten, {_join(rest)} "
-                f"{'was' if len(rest) == 1 else 'were'}.")
+        best = (f"No single setup did best by more than {RELIABLY_WITHIN:.0%} on some measure "
+                f"and worse on none.")
+    loser = next((r.name for r in results if len(results) > 2
+                  and all(beats(reliable[o.cell, r.cell], o.name, r.name)
+                          for o in results if o is not r)), None)
+    if loser:
+        best += f" {loser} did worst: each other setup did better by that margin."
     pairs = [(label, a, b) for label, a, b in question.pairs if a in by_cell and b in by_cell]
     if not pairs:
         text = best
     else:
-        outcomes = [(label, pair_outcome(compared[a, b], by_cell[a].name, by_cell[b].name),
+        outcomes = [(label, pair_outcome(reliable[a, b], by_cell[a].name, by_cell[b].name),
                      a, b) for label, a, b in pairs]
         said = "; ".join(f"{label}: {words}" for label, (_w, words), _a, _b in outcomes)
         # Which of the pair won, by position: the same position in every
@@ -1221,7 +1240,7 @@ def answer_question(question: Question, asked: Asked, setups: Sequence[SetupResu
             text += f" {best}"
     if missing:
         text += f" ({_join(missing)} not measured.)"
-    return Answer(lines, text, winner)
+    return Answer(tuple(lines), text, winner)
 
 # ---------------------------------------------------------------------------
 # Report rendering (pure functions of a Report)
@@ -1377,6 +1396,10 @@ def render_environment(report: Report) -> list[str]:
         ["Load", load],
         ["Ramp", ramp],
     ]
+    if st.urls:  # the machine is the load's; the servers and their database are not repro's
+        rows = [row for row in rows if row[0] not in ("Uvicorn stack", "PostgreSQL", "Servers")]
+        rows.insert(0, ["Endpoints", f"{', '.join(st.urls)}: not repro's servers, described by "
+                                     f"nothing here; this is the machine the load came from"])
     return md_table(["", ""], rows, "ll")
 
 
@@ -1402,10 +1425,14 @@ def render_method(st: Settings) -> list[str]:
                 f"lowest level is "
                 f"measured before the first bisection, a while after the lowest: the second "
                 f"window of the baseline. The # column gives the order in which the levels were "
-                f"measured. A level below one that slowed the server down or made it fail is "
-                f"measured on a restarted server, since an overload leaves the async server "
-                f"slower for a while (measured on repro's development machine: 57 users, 22 ms "
-                f"median on a fresh server, 42 ms right after 160 users).")
+                f"measured. " + (
+                    "repro cannot restart a server it did not start: a level below one that "
+                    "slowed the server down is measured on the same server, which may still "
+                    "be slower for a while after the overload." if st.urls else
+                    "A level below one that slowed the server down or made it fail is "
+                    "measured on a restarted server, since an overload leaves the async server "
+                    "slower for a while (measured on repro's development machine: 57 users, "
+                    "22 ms median on a fresh server, 42 ms right after 160 users)."))
     if st.open_loop:
         step = (f"- **Each step** settles for {OPEN_LOOP_SETTLE:g} s plus the previous step's "
                 f"median latency, and until every request in flight was sent after that. Its "
@@ -1510,10 +1537,18 @@ def render_steps(ramp: RampResult, unit: str) -> list[str]:
                     rows, "rrrrrrrrrrrrrrrr")
 
 
+def folded(summary: str, lines: Sequence[str]) -> list[str]:
+    """Lines that GitHub and the Django forum show folded under a summary
+    line; a terminal shows them as they are, between two tag lines."""
+    return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
+
+
 def render_ramp(ramp: RampResult, unit: str) -> list[str]:
     out: list[str] = []
     if ramp.steps:
-        out += render_steps(ramp, unit)
+        count = len(ramp.steps)
+        out += folded(f"{count} step{'s' if count > 1 else ''}, by level",
+                      render_steps(ramp, unit))
         out.append("")
     cpu = ramp.client_cpu_ms
     restarts = (f" The server was restarted {ramp.restarts} time{'s' if ramp.restarts > 1 else ''} "
@@ -1546,7 +1581,8 @@ def reproducing_2021(setups: Sequence[SetupResult]) -> dict[str, Optional[SetupR
     settings, if both ran), or None."""
     found: dict[str, Optional[SetupResult]] = {}
     for alias, cell in NAMED_CELLS.items():
-        same = [r for r in setups if r.measured and dataclasses.replace(r.cell, as_2021=False) == cell]
+        same = [r for r in setups if r.measured and r.cell is not None
+                and dataclasses.replace(r.cell, as_2021=False) == cell]
         found[alias] = max(same, key=lambda r: r.cell.as_2021, default=None)
     return found
 
@@ -1596,6 +1632,8 @@ def sides(a: SetupResult, b: SetupResult) -> tuple[Side, Side]:
     """The pair as the verdict sees it.  Whether async paid off is asked
     only of two setups alike but for the view and its server: otherwise
     what differs is more than the view."""
+    if a.cell is None or b.cell is None:  # a URL: what it runs is not known
+        return Side(a.name, False), Side(b.name, False)
     same = all(getattr(a.cell, axis) == getattr(b.cell, axis)
                for axis in ("connections", "workload", "as_2021"))
     return (Side(a.name, same and VIEWS[a.cell.view].is_async),
@@ -1619,7 +1657,8 @@ def render_conclusion(report: Report) -> list[str]:
             lines += [f"{a.name} and {b.name}:", ""]
         lines += [f"- {c.text}" for c in ours]
         lines += ["", f"**{verdict(ours, *sides(a, b))}**", ""]
-    lines += beside_2021(report)
+    if not st.urls:
+        lines += beside_2021(report)
     if report.interrupted or any(r.error for r in report.setups):
         lines += ["", "Caution: this run was cut short (see the ramp column); the thresholds are "
                       "those of the steps measured."]
@@ -1697,6 +1736,8 @@ CPU_GROUPS = {"server": "server", "postgres": "PostgreSQL", "client": "load gene
 def render_why(report: Report) -> list[str]:
     """What explains the peaks: PostgreSQL's own limit, the CPU each
     request cost by process, and the connections PostgreSQL held."""
+    if report.settings.urls:
+        return []  # nothing of those servers is measured but their answers
     cores = report.environment.cpu_count
     lines = []
     if report.db_limit_rps is not None:
@@ -1741,7 +1782,12 @@ def render_setups(report: Report) -> list[str]:
     """Each setup's steps, repeat by repeat."""
     st, out = report.settings, []
     for r in report.setups:
-        out += ["", f"## {r.name}: {describe_cell(r.cell)}", "", " ".join(cell_notes(r, st))]
+        if r.cell is None:
+            out += ["", f"## {r.name}", "", f"GET {r.url}, ramped by repro. Its server is not "
+                    f"repro's: repro describes and restarts nothing of it."]
+        else:
+            out += ["", f"## {r.name}: {describe_cell(r.cell)}", "",
+                    " ".join(cell_notes(r, st))]
         for i, ramp in enumerate(r.ramps, start=1):
             if len(r.ramps) > 1 or st.repeat > 1:
                 out += ["", f"### {r.name}, repeat {i}"]
@@ -1763,8 +1809,13 @@ def render_question(question: Question, asked: Asked, answer: Answer) -> list[st
     out.append("Cells: " + (", ".join(f"`{c.name}`" for c in asked.cells) or "none") + ".")
     if asked.skipped:
         out.append("Skipped: " + "; ".join(asked.skipped) + ".")
+    pairs: list[str] = []
     for pair, comparisons, said in answer.comparisons:
-        out += ["", f"{pair}:", "", *[f"- {c.text}" for c in comparisons], "", f"  {said}"]
+        pairs += ["", f"{pair}:", "", *[f"- {c.text}" for c in comparisons], "", f"  {said}"]
+    if len(answer.comparisons) > 1:
+        out += ["", *folded(f"The {len(answer.comparisons)} pairs of cells compared", pairs[1:])]
+    else:
+        out += pairs
     return out + ["", f"**Answer: {answer.text}**"]
 
 
@@ -1802,11 +1853,154 @@ def render_markdown(report: Report) -> str:
     if why:
         out += ["", "## Why", "", *why]
     out += render_setups(report)
-    if not st.open_loop:
+    if not st.open_loop and not st.urls:
         out += ["", "## 2021 and this run", "", *render_published(report)]
     out += ["", "## Conclusion", "", *render_conclusion(report)]
     return "\n".join(out) + "\n"
 
+
+# Settings that change what a run measures: two runs that differ in one of
+# them did not measure alike.
+MEASURING_SETTINGS = ("unit", "top", "step", "step_seconds", "min_requests", "ramp",
+                      "think_time", "timeout", "workers", "max_connections", "pool_size",
+                      "threads", "upstream_ms", "db_ms", "max_in_flight")
+
+
+def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
+    """Two saved runs side by side (two machines, or before and after a
+    change), and where they differ by the rules a run's conclusion uses:
+    for each setup both ran, A's thresholds and peak against B's."""
+    ea, eb = a.environment, b.environment
+    packages = [name for name in dict.fromkeys([*ea.packages, *eb.packages])
+                if ea.packages.get(name) != eb.packages.get(name)]
+
+    def versions(env: Environment) -> str:
+        return ", ".join(f"{n} {env.packages.get(n, 'none')}" for n in packages) or "-"
+
+    rows = [["file", *files], ["command", f"`{a.command}`", f"`{b.command}`"],
+            ["started", a.started, b.started],
+            ["took", fmt_duration(a.seconds), fmt_duration(b.seconds)],
+            ["CPU", f"{ea.cpu_model} ({ea.cpu_count} cores)", f"{eb.cpu_model} ({eb.cpu_count} cores)"],
+            ["Machine", machine_kind(ea), machine_kind(eb)], ["OS", ea.os, eb.os],
+            ["Python", ea.python, eb.python],
+            ["PostgreSQL", f"{ea.postgres_version}, {ea.postgres_source}",
+             f"{eb.postgres_version}, {eb.postgres_source}"],
+            ["Packages that differ", versions(ea), versions(eb)]]
+    out = ["# Two runs of repro compared", "", *md_table(["", "A", "B"], rows, "lll")]
+    sa, sb = dataclasses.asdict(a.settings), dataclasses.asdict(b.settings)
+    differ = [f"{k} {sa[k]!r} (A), {sb[k]!r} (B)" for k in MEASURING_SETTINGS if sa[k] != sb[k]]
+    if differ:
+        out += ["", f"Caution: these settings differ, so the two runs did not measure alike: "
+                    f"{'; '.join(differ)}."]
+    if a.interrupted or b.interrupted:
+        out += ["", "Caution: " + _join([f"{x} was interrupted" for x, r in (("A", a), ("B", b))
+                                         if r.interrupted]) + "; its thresholds are those of "
+                                                              "the steps measured."]
+    st = a.settings
+    step = max(a.settings.step, b.settings.step)
+    in_b = {r.name: r for r in b.setups if r.measured}
+    both = [(r, in_b[r.name]) for r in a.setups if r.measured and r.name in in_b]
+    only = [f"{r.name} only in {x}" for x, rs, other in (("A", a.setups, b), ("B", b.setups, a))
+            for r in rs if r.measured and r.name not in {o.name for o in other.setups if o.measured}]
+    rows = []
+    for ra, rb in both:
+        ta, tb = ra.thresholds, rb.thresholds
+        rows.append([ra.name, fmt_threshold(ta.slowdown, ta.max_level),
+                     fmt_threshold(tb.slowdown, tb.max_level),
+                     fmt_threshold(ta.errors, ta.max_level), fmt_threshold(tb.errors, tb.max_level),
+                     f"{ta.peak_rps:.1f}", f"{tb.peak_rps:.1f}",
+                     fmt_ms(ta.baseline_ms), fmt_ms(tb.baseline_ms)])
+    out += ["", "## Setups both ran", ""]
+    if rows:
+        out += md_table(["setup", "slowdown: A", "slowdown: B", "errors: A", "errors: B",
+                         "peak req/s: A", "peak req/s: B", "baseline ms: A", "baseline ms: B"],
+                        rows, "lrrrrrrrr")
+    else:
+        out.append("None: the two runs have no measured setup in common.")
+    if only:
+        out += ["", f"Not compared: {'; '.join(only)}."]
+    out += ["", "## Where they differ", ""]
+    differing = []
+    for ra, rb in both:
+        comparisons = compare_thresholds_of("A", ra.thresholds, "B", rb.thresholds, step, st.unit)
+        winner, said = pair_outcome(comparisons, "A", "B", "no substantial difference")
+        out += [f"{ra.name}:", "", *[f"- {c.text}" for c in comparisons], "",
+                f"  **{ra.name}: {said}.**", ""]
+        if winner is not None or said.startswith("mixed"):
+            differing.append(f"{ra.name} ({said})")
+    if both:
+        out.append(f"By the rules, the runs differ on {_join(differing)}." if differing else
+                   "By the rules, the runs do not differ on any setup they both ran.")
+    out += ["", f"The rules are a run's own: two values differ substantially when the smaller "
+                f"is more than {SIMILAR_WITHIN:.0%} below the larger and more than one step "
+                f"({step} {st.unit}) away; a peak counts only where the load slowed the setup "
+                f"down in both runs. A single run is one sample: runs with --repeat say how far "
+                f"a setup moves by itself."]
+    return "\n".join(out) + "\n"
+
+def chart_groups(report: Report) -> list[tuple[str, list[SetupResult]]]:
+    """A panel per question of a study; one panel for a run."""
+    if report.questions:
+        by_cell = {r.cell: r for r in report.setups if r.measured}
+        return [(f"Question {q.id}: {q.title}", [by_cell[c] for c in asked.cells if c in by_cell])
+                for q, asked, _answer in report.answers()]
+    return [("", [r for r in report.setups if r.measured])]
+
+
+def render_chart(report: Report, path: str) -> None:
+    """For each setup, median and p95 latency and req/s against the level,
+    with its thresholds marked and the machine named in the caption."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")  # no screen needed
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UsageError(f"--chart needs matplotlib; run: {SETUP_COMMANDS[1]}") from None
+    st, env = report.settings, report.environment
+    groups = chart_groups(report)
+    fig, rows = plt.subplots(len(groups), 2, figsize=(13, 3.8 * len(groups) + 0.6),
+                             squeeze=False)
+    nan = float("nan")
+    for (title, results), (latency, throughput) in zip(groups, rows):
+        for i, r in enumerate(results):
+            color = f"C{i % 10}"
+            for k, ramp in enumerate(r.measured):
+                steps = ramp.by_level
+                x = [s.level for s in steps]
+                faint = 1.0 if k == 0 else 0.35  # repeats after the first
+                label = r.name if k == 0 else None
+                latency.plot(x, [nan if s.p50_ms is None else s.p50_ms for s in steps], "-o",
+                             color=color, ms=3, alpha=faint, label=label)
+                latency.plot(x, [nan if s.p95_ms is None else s.p95_ms for s in steps], "--",
+                             color=color, lw=1, alpha=0.7 * faint)
+                throughput.plot(x, [s.rps for s in steps], "-o", color=color, ms=3,
+                                alpha=faint, label=label)
+            t = r.thresholds
+            for axes in (latency, throughput):
+                if t.slowdown is not None:
+                    axes.axvline(t.slowdown, color=color, ls=":", lw=1.3)
+                if t.errors is not None:
+                    axes.axvline(t.errors, color=color, ls="-.", lw=1.3)
+        latency.set_yscale("log")
+        latency.set_ylabel("latency, ms (median, p95 dashed)")
+        throughput.set_ylabel("req/s completed")
+        latency.set_title(f"{title}: latency" if title else "Latency", fontsize=10)
+        throughput.set_title(f"{title}: throughput" if title else "Throughput", fontsize=10)
+        for axes in (latency, throughput):
+            axes.set_xlabel(st.unit)
+            axes.grid(alpha=0.3)
+        if results:
+            latency.legend(fontsize=8, loc="upper left")
+    fig.text(0.01, 0.005, f"{env.cpu_model}, {env.cpu_count} cores, {machine_kind(env)}, "
+                          f"{env.os}; PostgreSQL {env.postgres_version}; started {report.started}."
+                          f" Dotted: slowdown threshold; dash-dot: error threshold.", fontsize=8)
+    fig.tight_layout(rect=(0, 0.025, 1, 1))
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as e:
+        raise ReproError(f"cannot write --chart {path}: {e.strerror}") from None
+    finally:
+        plt.close(fig)
 
 def _thresholds_json(t: Thresholds) -> dict:
     return {"slowdown_at": t.slowdown, "errors_at": t.errors, "peak_rps": t.peak_rps,
@@ -1820,9 +2014,11 @@ def report_to_json(report: Report) -> dict:
     setups = []
     for r in report.setups:
         t = r.thresholds
-        entry = {"name": r.name, "view": r.cell.view, "server": r.cell.server,
+        axes = ({"url": r.url} if r.cell is None else
+                {"view": r.cell.view, "server": r.cell.server,
                  "connections": r.cell.connections, "workload": r.cell.workload,
-                 "as_2021": r.cell.as_2021, "driver": r.driver, **_thresholds_json(t),
+                 "as_2021": r.cell.as_2021})
+        entry = {"name": r.name, **axes, "driver": r.driver, **_thresholds_json(t),
                  "max_db_connections": r.max_db_connections,
                  "cpu_ms_per_request": {g: r.cpu_ms(g) for g in CPU_GROUPS
                                         if r.cpu_ms(g) is not None}}
@@ -1891,6 +2087,9 @@ def report_from_json(data: object, source: str) -> Report:
                     cpu_ms={k: v for k, v in ramp["cpu_ms_per_request"].items()
                             if k != "client"},
                     max_db_connections=ramp["max_db_connections"]))
+            if "url" in entry:
+                setups.append(SetupResult(None, tuple(ramps), url=entry["url"]))
+                continue
             cell = Cell(entry["view"], entry["server"], entry["connections"], entry["workload"],
                         entry["as_2021"])
             setups.append(SetupResult(cell, tuple(ramps)))
@@ -3087,10 +3286,18 @@ class HttpTarget:
     @classmethod
     def parse(cls, url: str) -> "HttpTarget":
         parts = urllib.parse.urlsplit(url)
+        if parts.scheme == "https":
+            raise UsageError(f"{url}: repro's load generator speaks plain HTTP/1.1, not https; "
+                             f"ramp the http:// address behind the TLS terminator")
         if parts.scheme != "http" or not parts.hostname:
-            raise UsageError(f"{url!r} is not an http:// URL")
+            raise UsageError(f"{url!r} is not an http:// URL; give one like "
+                             f"http://staging.example:8000/path/")
+        try:
+            port = parts.port
+        except ValueError:
+            raise UsageError(f"{url!r} has no valid port") from None
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return cls(parts.hostname, parts.port or 80, path)
+        return cls(parts.hostname, port or 80, path)
 
     @property
     def request(self) -> bytes:
@@ -3735,14 +3942,89 @@ def warm_up(url: str, workers: int, server: ManagedProcess,
 # Orchestration
 # ---------------------------------------------------------------------------
 
-_PROGRESS_START = [0.0]
+SETUP_SECONDS_GUESS = 60.0  # a default ramp of one setup, until one has been timed
+
+
+class Progress:
+    """What stderr shows while repro works: plain lines; on a terminal, the
+    steps instead update one status line in place, with the time left."""
+
+    def __init__(self, stream=None, clock: Callable[[], float] = time.monotonic,
+                 tty: Optional[bool] = None) -> None:
+        self.stream, self.clock, self._tty = stream, clock, tty
+        self.start: Optional[float] = None
+        self.planned = 0  # setups (ramps) the run means to measure
+        self.took: list[float] = []  # how long each finished one took
+        self.began: Optional[float] = None  # when the current one began
+        self.status = ""
+
+    @property
+    def out(self):
+        return self.stream or sys.stderr
+
+    @property
+    def tty(self) -> bool:
+        if self._tty is None:
+            self._tty = bool(getattr(self.out, "isatty", lambda: False)())
+        return self._tty
+
+    def elapsed(self) -> float:
+        if self.start is None:
+            self.start = self.clock()
+        return self.clock() - self.start
+
+    def line(self, message: str) -> None:
+        text = f"[{self.elapsed():6.1f}s] {message}"
+        if self.tty and self.status:
+            text = f"\r\x1b[K{text}\n{self.status}"
+            self.out.write(text)
+        else:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def setup_began(self) -> None:
+        self.began = self.clock()
+
+    def setup_ended(self) -> None:
+        if self.began is not None:
+            self.took.append(self.clock() - self.began)
+        self.began = None
+
+    def seconds_left(self) -> Optional[float]:
+        """The setups still to come at the mean time of those done, and
+        what is left of the current one."""
+        if not self.planned:
+            return None
+        each = statistics.mean(self.took) if self.took else SETUP_SECONDS_GUESS
+        running = self.clock() - self.began if self.began is not None else 0.0
+        after = max(0, self.planned - len(self.took) - (self.began is not None))
+        return after * each + (max(0.0, each - running) if self.began is not None else 0.0)
+
+    def step(self, label: str, s: StepStats, unit: str) -> None:
+        if not self.tty:
+            self.line(step_line(label, s, unit))
+            return
+        left = self.seconds_left()
+        errors = f"{s.failures} failed ({100 * s.error_rate:.0f}%)" if s.failures else "no errors"
+        self.status = (f"[{self.elapsed():6.1f}s] {label}: step {s.order}, {s.level} {unit}, "
+                       f"{s.rps:.1f} req/s, median {fmt_ms(s.p50_ms)} ms, {errors}"
+                       + (f"; about {fmt_duration(left)} left" if left is not None else ""))
+        self.out.write(f"\r\x1b[K{self.status}")
+        self.out.flush()
+
+    def finish(self) -> None:
+        """The status line ends, so that what follows starts on a line of its own."""
+        if self.tty and self.status:
+            self.out.write("\n")
+            self.out.flush()
+        self.status = ""
+
+
+PROGRESS = Progress()
 
 
 def progress(message: str) -> None:
-    if not _PROGRESS_START[0]:
-        _PROGRESS_START[0] = time.monotonic()
-    elapsed = time.monotonic() - _PROGRESS_START[0]
-    print(f"[{elapsed:6.1f}s] {message}", file=sys.stderr, flush=True)
+    PROGRESS.line(message)
 
 
 def step_line(label: str, s: StepStats, unit: str) -> str:
@@ -3868,7 +4150,7 @@ class RampRun:
 
 def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
              check: Callable[[], None], on_step: Callable[[StepStats], None],
-             restart: Callable[[], None] = lambda: None,
+             restart: Optional[Callable[[], None]] = None,
              meter: Callable[[], dict[str, Optional[float]]] = dict) -> RampRun:
     """Steps chosen by the ramp's plan, until it has none left."""
     kind = RAMPS[config.ramp]
@@ -3882,7 +4164,8 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
     level = None
     try:
         while (level := kind.next_level(steps, config.top, config.step)) is not None:
-            if needs_fresh_server(steps, on_this_server, level):
+            # None: a server repro did not start, which it cannot restart.
+            if restart is not None and needs_fresh_server(steps, on_this_server, level):
                 # Users off, the server killed with whatever it still does
                 # (nothing of it is measured), a new one on the same port.
                 driver.set_level(0, 0.0)
@@ -4053,7 +4336,7 @@ def run_setup(cell: Cell, db: Database, config: Config, workdir: Path, stop: Sto
 
             with ConnectionSampler(db.dsn) as sampler:
                 run = run_ramp(driver, config, time.perf_counter, server.check,
-                               lambda s: progress(step_line(label, s, config.unit)), restart,
+                               lambda s: PROGRESS.step(label, s, config.unit), restart,
                                meter)
     except ReproError as e:
         progress(f"{label}: not measured: {first_line(str(e))}")
@@ -4213,7 +4496,8 @@ def detect_virtual_machine() -> bool:
     return False
 
 
-def collect_environment(db: Database) -> Environment:
+def collect_environment(db: Optional[Database]) -> Environment:
+    """This machine, and the database repro runs (None for `ramp`)."""
     import importlib.util
     packages = {n: v for n in REPORTED_PACKAGES if (v := package_version(n))}
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio (uvloop not installed)"
@@ -4222,15 +4506,17 @@ def collect_environment(db: Database) -> Environment:
         cpu_model=read_cpu_model(), cpu_count=os.cpu_count() or 0, memory=read_memory(),
         os=read_os(), python=platform.python_version(), packages=packages,
         uvicorn_stack=f"event loop {loop}, HTTP parser {http}",
-        postgres_version=db.version, postgres_source=db.source,
-        max_connections=db.max_connections, postgres_private=db.password_file is not None,
+        postgres_version=db.version if db else "", postgres_source=db.source if db else "",
+        max_connections=db.max_connections if db else 0,
+        postgres_private=db is not None and db.password_file is not None,
         container=detect_container(), virtual_machine=detect_virtual_machine())
 
 
 def report_settings(config: Config) -> Settings:
     kind = RAMPS[config.ramp]
     return Settings(
-        setups=tuple(c.name for c in config.setups), top=config.top, unit=config.unit,
+        setups=tuple(c.name for c in config.setups) or config.urls, top=config.top,
+        unit=config.unit,
         step=config.step,
         step_seconds=config.step_seconds, min_requests=config.min_requests,
         ramp=config.ramp,
@@ -4240,7 +4526,7 @@ def report_settings(config: Config) -> Settings:
         dsn=mask_dsn(config.dsn) if config.dsn else None, repeat=config.repeat,
         max_in_flight=config.max_in_flight, load_processes=load_processes(config),
         pool_size=config.pool_size, threads=config.threads, upstream_ms=config.upstream_ms,
-        db_ms=config.db_ms)
+        db_ms=config.db_ms, urls=config.urls)
 
 
 def command_line(config: Config) -> str:
@@ -4280,7 +4566,9 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
     def results() -> list[SetupResult]:
         return [SetupResult(cell, tuple(rs)) for cell, rs in ramps.items() if rs]
 
+    PROGRESS.planned = config.repeat * len(config.setups)
     with prepared_database(config, stop) as (workdir, db), contextlib.ExitStack() as stack:
+        stack.callback(PROGRESS.finish)
         environment = collect_environment(db)
         db_limit, connect_ms = measure_postgres(db.dsn, stop)
         progress(f"PostgreSQL alone: {fmt_rate(db_limit)} pairs of queries a second over "
@@ -4293,10 +4581,13 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
             nonlocal planned, done
             todo = [c for c in cells if c not in ramps]
             planned += config.repeat * len(todo)
+            # Question 6's cells follow what was measured before it.
+            PROGRESS.planned += config.repeat * len(set(todo) - set(config.setups))
             for cell in todo:
                 ramps[cell] = []
             for repeat in range(1, config.repeat + 1):
                 for cell in todo:
+                    PROGRESS.setup_began()
                     try:
                         ramps[cell].append(run_setup(cell, db, config, workdir, stop, repeat,
                                                      upstream))
@@ -4304,6 +4595,8 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
                     except Interrupted:
                         if not done:
                             raise  # nothing measured: nothing to report
+                    finally:
+                        PROGRESS.setup_ended()
                     if stop:
                         return
 
@@ -4327,6 +4620,94 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
                   settings=report_settings(config), setups=tuple(results()),
                   seconds=time.monotonic() - began, interrupted=interrupted,
                   db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked))
+
+
+def check_reachable(url: str) -> None:
+    """One GET before anything starts: an endpoint that does not answer at
+    all is bad input (one that answers with an error is measured)."""
+    HttpTarget.parse(url)
+    try:
+        with _NO_PROXY.open(url, timeout=10) as response:
+            response.read()
+    except urllib.error.HTTPError:
+        return  # it answered
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise UsageError(f"{url} does not answer ({reason}); check the address and that its "
+                         f"server runs") from None
+
+
+def warm_up_url(url: str, stop: StopFlag, count: int = 10) -> str:
+    """A few requests one after the other, not counted."""
+    answered = 0
+    for _ in range(count):
+        stop.check()
+        try:
+            with _NO_PROXY.open(url, timeout=WARMUP_SECONDS) as response:
+                response.read()
+                answered += response.status == 200
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+    return f"{count} requests one after the other, {answered} answered 200"
+
+
+def ramp_url(url: str, config: Config, workdir: Path, stop: StopFlag, repeat: int) -> RampResult:
+    """One ramp against a server repro did not start: nothing to restart,
+    meter or sample but the load generator itself."""
+    label = url if config.repeat == 1 else f"{url}#{repeat}"
+
+    def check() -> None:
+        if stop:
+            raise RampStopped("interrupted", interrupted=True)
+
+    try:
+        with load_generator(url, config, workdir, stop) as driver:
+            warmup = warm_up_url(url, stop)
+            progress(f"{label}: warm-up: {warmup}; ramping up to {config.top} {config.unit}")
+            run = run_ramp(driver, config, time.perf_counter, check,
+                           lambda s: PROGRESS.step(label, s, config.unit))
+    except ReproError as e:
+        progress(f"{label}: not measured: {first_line(str(e))}")
+        return RampResult(steps=(), stop_reason="not measured", error=str(e), step=config.step)
+    return RampResult(steps=run.steps, stop_reason=run.reason, warmup=warmup, error=run.error,
+                      interrupted=run.interrupted, step=config.step)
+
+
+def run_urls(config: Config, stop: StopFlag) -> Report:
+    """`ramp`: the same ramps, rules and report, against endpoints of a
+    team's own servers; each once per repeat, interleaved."""
+    began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    ramps: dict[str, list[RampResult]] = {url: [] for url in config.urls}
+    done, planned = 0, config.repeat * len(config.urls)
+    PROGRESS.planned = planned
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="repro-"))
+        stack.callback(remove_tree, workdir)
+        stack.callback(PROGRESS.finish)
+        environment = collect_environment(None)
+        for repeat in range(1, config.repeat + 1):
+            for url in config.urls:
+                PROGRESS.setup_began()
+                try:
+                    ramps[url].append(ramp_url(url, config, workdir, stop, repeat))
+                    done += 1
+                except Interrupted:
+                    if not done:
+                        raise
+                finally:
+                    PROGRESS.setup_ended()
+                if stop:
+                    break
+            if stop:
+                break
+    last = [r for rs in ramps.values() for r in rs]
+    interrupted = (signal.Signals(stop.signum).name
+                   if stop and (done < planned or any(r.interrupted for r in last)) else None)
+    return Report(command=command_line(config), started=started, environment=environment,
+                  settings=report_settings(config),
+                  setups=tuple(SetupResult(None, tuple(rs), url=url)
+                               for url, rs in ramps.items() if rs),
+                  seconds=time.monotonic() - began, interrupted=interrupted)
 
 
 def database_hint(db: Database) -> str:
@@ -4521,7 +4902,12 @@ def question_list(text: str) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
-def build_parsers() -> tuple[Parser, Parser, Parser, Parser]:
+# What concerns repro's own servers and database: refused by `ramp`.
+SERVER_OPTIONS = ("--setups", "--as-2021", "--pool-size", "--threads", "--upstream-ms",
+                  "--db-ms", "--dsn", "--max-connections", "--workers")
+
+
+def build_parsers() -> dict[str, Parser]:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
                  "print a Markdown report. 'python repro.py study' runs the questions of the "
                  "study; 'python repro.py serve SETUP' keeps one setup running.",
@@ -4535,6 +4921,7 @@ def build_parsers() -> tuple[Parser, Parser, Parser, Parser]:
                        "of them, listed below)")
     for parser in (run, study):
         _add_run_options(parser)
+        _add_database_options(parser)
         _add_server_options(parser)
     run.add_argument("--setups", default=",".join(NAMED_CELLS), metavar="LIST",
                      help=f"comma-separated setups to run (default {','.join(NAMED_CELLS)}; "
@@ -4555,7 +4942,26 @@ def build_parsers() -> tuple[Parser, Parser, Parser, Parser]:
                     "run (the file --json wrote) as the run printed it.")
     report.add_argument("run_file", metavar="RUN.json", help="the file a run or a study wrote "
                         "with --json")
-    return run, study, serve_parser, report
+    _add_chart_option(report)
+    compare = Parser(prog=f"{PROG} compare", description="Put two saved runs side by side (two "
+                     "machines, or before and after a change) and say, by the rules of a run's "
+                     "conclusion, where they differ.")
+    compare.add_argument("run_a", metavar="A.json", help="one run's --json file")
+    compare.add_argument("run_b", metavar="B.json", help="the other's")
+
+    ramp = Parser(prog=f"{PROG} ramp", description="Ramp your own endpoints (a sync and an async "
+                  "view on a staging host, say) with the same ramp, windows, rules, report and "
+                  "chart as a run. Options about repro's own servers and database do not apply.")
+    ramp.add_argument("urls", nargs="+", metavar="URL", help="an http:// URL to GET")
+    _add_run_options(ramp)
+    return {"run": run, "study": study, "serve": serve_parser, "report": report,
+            "compare": compare, "ramp": ramp}
+
+
+def _add_chart_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chart", dest="chart_path", metavar="FILE.png",
+                        help="also draw median and p95 latency and req/s against the level, "
+                             "for each setup, to FILE.png (a panel per question in a study)")
 
 
 def _add_run_options(run: argparse.ArgumentParser) -> None:
@@ -4596,24 +5002,56 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
                           f"req/s the ramp can ask for, up to one per core)")
     run.add_argument("--json", dest="json_path", metavar="FILE",
                      help="also write the whole report as JSON to FILE")
-    _add_database_options(run)
+    _add_chart_option(run)
 
 
 def parse_config(argv: Sequence[str]) -> Config:
-    run_parser, study_parser, serve_parser, report_parser = build_parsers()
-    parsers = {"run": run_parser, "study": study_parser, "serve": serve_parser,
-               "report": report_parser}
+    parsers = build_parsers()
     command = argv[0] if argv and argv[0] in parsers and argv[0] != "run" else "run"
+    if command == "ramp":
+        given = [o for o in SERVER_OPTIONS
+                 if any(a == o or a.startswith(o + "=") for a in argv[1:])]
+        if given:
+            raise UsageError(f"{given[0]} concerns repro's own servers and database; it does "
+                             f"not apply to ramp URL, whose server is yours")
     serving = command == "serve"
     args = parsers[command].parse_args(argv if command == "run" else argv[1:])
+    for option, path in (("--json", getattr(args, "json_path", None)),
+                         ("--chart", getattr(args, "chart_path", None))):
+        if path is not None:
+            check_writable(path, option)
     if command == "report":
-        return Config(command="report", argv=tuple(argv), setups=(), run_file=args.run_file)
+        return Config(command="report", argv=tuple(argv), setups=(), run_files=(args.run_file,),
+                      chart_path=args.chart_path)
+    if command == "compare":
+        return Config(command="compare", argv=tuple(argv), setups=(),
+                      run_files=(args.run_a, args.run_b))
     if command == "study" and args.setups is not None:
         raise UsageError("study picks its setups from its questions; choose questions with "
                          "--questions, or run setups of your own with --setups (no 'study')")
     if command == "study" and args.as_2021:
         raise UsageError("--as-2021 does not apply to study: question 5 runs with and without "
                          "the 2021 settings")
+
+    ramp: dict = {}
+    if not serving:
+        if args.arrival is not None and args.users is not None:
+            raise UsageError("--users ramps closed-loop users and --arrival an arrival rate; "
+                             "give one of them")
+        if args.arrival is None and args.max_in_flight is not None:
+            raise UsageError("--max-in-flight applies to --arrival only; closed-loop users have "
+                             "one request in flight each")
+        ramp = dict(users=args.users or DEFAULT_USERS, step=args.step,
+                    step_seconds=args.step_seconds, min_requests=args.min_requests, ramp=args.ramp,
+                    think_time=args.think_time, timeout=args.timeout, json_path=args.json_path,
+                    chart_path=args.chart_path, repeat=args.repeat, arrival=args.arrival,
+                    max_in_flight=args.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
+                    load_processes=args.load_processes)
+        if command == "ramp":
+            urls = tuple(dict.fromkeys(args.urls))
+            for url in urls:
+                check_reachable(url)
+            return Config(command="ramp", argv=tuple(argv), setups=(), urls=urls, **ramp)
 
     dsn, origin = args.dsn, "--dsn"
     if dsn is None and os.environ.get("DATABASE_URL"):
@@ -4647,14 +5085,6 @@ def parse_config(argv: Sequence[str]) -> Config:
             check_pools(Config(command="serve", setups=setups, **common), common["max_connections"])
         return Config(command="serve", setups=setups, port=args.port, **common)
 
-    if args.arrival is not None and args.users is not None:
-        raise UsageError("--users ramps closed-loop users and --arrival an arrival rate; "
-                         "give one of them")
-    if args.arrival is None and args.max_in_flight is not None:
-        raise UsageError("--max-in-flight applies to --arrival only; closed-loop users have "
-                         "one request in flight each")
-    if args.json_path is not None:
-        check_writable(args.json_path)
     questions: tuple[int, ...] = ()
     if command == "study":
         questions = args.questions
@@ -4666,14 +5096,7 @@ def parse_config(argv: Sequence[str]) -> Config:
         setups = cells(args.setups.split(","))
     if not dsn:
         check_pools(Config(command=command, setups=setups, **common), common["max_connections"])
-    return Config(command=command, setups=setups, questions=questions,
-                  users=args.users or DEFAULT_USERS,
-                  step=args.step, step_seconds=args.step_seconds,
-                  min_requests=args.min_requests,
-                  ramp=args.ramp, think_time=args.think_time, timeout=args.timeout,
-                  json_path=args.json_path, repeat=args.repeat, arrival=args.arrival,
-                  max_in_flight=args.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
-                  load_processes=args.load_processes, **common)
+    return Config(command=command, setups=setups, questions=questions, **ramp, **common)
 
 
 def check_dsn(dsn: str, origin: str) -> None:
@@ -4726,17 +5149,17 @@ def check_port(port: int) -> None:
                              f"or leave it out") from None
 
 
-def check_writable(path: str) -> None:
+def check_writable(path: str, option: str = "--json") -> None:
     """A regular file that can be written (tried, not guessed: root may
     'access' what it cannot write); a file made for the test is removed."""
     if not path:
-        raise UsageError("--json needs a file name")
+        raise UsageError(f"{option} needs a file name")
     target = Path(path)
-    problem = f"cannot write --json {path}: give a file in a directory you can write to"
+    problem = f"cannot write {option} {path}: give a file in a directory you can write to"
     try:
         existed = target.exists()
         if existed and not target.is_file():
-            raise UsageError(f"--json {path} is not a regular file; give a file name")
+            raise UsageError(f"{option} {path} is not a regular file; give a file name")
         with open(target, "a"):
             pass
         if not existed:
@@ -4804,12 +5227,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config = parse_config(argv)
         serving = config.command == "serve"
         if config.command == "report":
-            return write_report(render_markdown(load_run(config.run_file)), EXIT_OK)
+            saved = load_run(config.run_files[0])
+            if config.chart_path:
+                render_chart(saved, config.chart_path)
+            return write_report(render_markdown(saved), EXIT_OK)
+        if config.command == "compare":
+            a, b = (load_run(path) for path in config.run_files)
+            if a.settings.unit != b.settings.unit:
+                raise UsageError(f"{config.run_files[0]} ramps {a.settings.unit} and "
+                                 f"{config.run_files[1]} {b.settings.unit}; compare two runs "
+                                 f"of the same kind")
+            return write_report(render_compare(a, b, config.run_files), EXIT_OK)
         check_dependencies()
         raise_open_file_limit(config)
         if serving:
             serve(config, stop)  # returns only by raising
-        report = run_benchmark(config, stop)
+        report = run_urls(config, stop) if config.command == "ramp" else \
+            run_benchmark(config, stop)
         code = write_report(render_markdown(report),
                             EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK)
         if stop:
@@ -4825,6 +5259,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             except OSError as e:
                 print(f"{PROG}: error: cannot write --json {config.json_path}: {e.strerror}",
                       file=sys.stderr)
+                code = code or EXIT_FAILED
+        if config.chart_path and any(r.measured for r in report.setups):
+            try:
+                render_chart(report, config.chart_path)
+            except ReproError as e:  # the report is out: say it, don't lose it
+                print(f"{PROG}: error: {e}", file=sys.stderr)
                 code = code or EXIT_FAILED
         return code
     except Interrupted as e:

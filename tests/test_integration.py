@@ -565,4 +565,110 @@ def test_a_study_answers_its_questions_from_cells_measured_once(sandbox):
         assert q["answer"] and q["answer"] in proc.stdout
     assert "## Question 5: 2021's settings" in proc.stdout
     assert "## Answers" in proc.stdout
+    # Saved and rendered again: the same report, to the byte.
+    saved = sandbox.tmp.parent / f"{sandbox.mark}-saved.json"
+    try:
+        saved.write_text(json.dumps(data))
+        again = sandbox.run("report", str(saved))
+    finally:
+        saved.unlink(missing_ok=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == proc.stdout
+    sandbox.assert_clean()
+
+
+def test_on_a_terminal_progress_is_one_updating_line(sandbox):
+    """stderr on a pseudo-terminal: the steps update a status line in place
+    with the time left; the report on stdout is the same as ever."""
+    import pty
+    main_fd, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "repro.py"), "--setups", "sync",
+                                 *SMALL], env=sandbox.env, stdout=subprocess.PIPE,
+                                stderr=terminal, text=True)
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main_fd, 4096)
+            except OSError:  # the other end closed: repro is done with stderr
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stdout, _ = proc.communicate(timeout=120)
+    finally:
+        os.close(main_fd)
+    shown = b"".join(chunks).decode()
+    assert proc.returncode == 0, shown
+    assert re.search(r"\r\x1b\[K\[ *[\d.]+s\] sync: step \d+, 10 users, [\d.]+ req/s, median "
+                     r"[\d.]+ ms, no errors; about [\d a-z]+ left", shown)
+    assert not re.search(r"sync +10 users #1", shown)  # no plain step lines
+    assert "## Summary" in stdout
+    sandbox.assert_clean()
+
+
+class Endpoint:
+    """An HTTP server of the test's own, in threads: a team's endpoint that
+    repro did not start and cannot restart."""
+
+    def __init__(self, delay):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                time.sleep(delay)
+                body = b"ok"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/view/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_ramp_points_the_same_method_at_your_own_endpoints(sandbox):
+    fast, slow = Endpoint(0.005), Endpoint(0.05)
+    try:
+        proc, data = sandbox.run_json("ramp", fast.url, slow.url, *SMALL)
+    finally:
+        fast.close()
+        slow.close()
+    assert [s["url"] for s in data["setups"]] == [fast.url, slow.url]
+    assert data["settings"]["urls"] == [fast.url, slow.url]
+    for setup in data["setups"]:
+        [ramp] = setup["repeats"]
+        assert ramp["stop_reason"] == "completed" and ramp["restarts"] == 0
+        assert [s["users"] for s in ramp["steps"]] == [10, 20]
+        assert all(s["failures"] == 0 for s in ramp["steps"])
+    # The slow one waits 50 ms for each answer; the fast one does not.
+    assert data["setups"][1]["baseline_ms"] > 45 > data["setups"][0]["baseline_ms"]
+    assert f"## {fast.url}" in proc.stdout and "## Conclusion" in proc.stdout
+    assert "PostgreSQL" not in proc.stdout and "2021" not in proc.stdout
+    sandbox.assert_clean()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ramp", "http://127.0.0.1:9/"], "does not answer"),
+    (["ramp", "https://example.org/"], "not https"),
+    (["ramp", "ftp://example.org/"], "is not an http:// URL"),
+    (["ramp", "http://127.0.0.1:9/", "--workers", "2"], "--workers concerns repro's own"),
+    (["ramp", "http://127.0.0.1:9/", "--dsn=postgresql://x@y/z"], "--dsn concerns repro's own"),
+])
+def test_ramp_refuses_what_it_cannot_measure_in_one_line(sandbox, args, message):
+    proc = sandbox.run(*args, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     sandbox.assert_clean()

@@ -9,6 +9,7 @@ import math
 import pytest
 
 import repro
+from test_stats import step
 
 
 class FakeClock:
@@ -261,3 +262,38 @@ def test_a_lower_level_after_an_overload_needs_a_fresh_server():
     # Slowed by the ramp's baseline, not by this server's own lowest step.
     assert repro.needs_fresh_server(ramp, [slowed], 57)
     assert not repro.needs_fresh_server(ramp, [], 57)
+
+
+# --- progress on stderr -----------------------------------------------------------
+
+def test_progress_without_a_terminal_prints_plain_lines():
+    import io
+    out, clock = io.StringIO(), FakeClock()
+    p = repro.Progress(out, clock, tty=False)
+    p.line("starting")
+    clock.now += 2.5
+    p.step("sync", step(40, 20.0), "users")
+    assert out.getvalue().splitlines() == [
+        "[   0.0s] starting",
+        "[   2.5s] " + repro.step_line("sync", step(40, 20.0), "users")]
+
+
+def test_progress_on_a_terminal_updates_one_line_with_the_time_left():
+    import io
+    out, clock = io.StringIO(), FakeClock()
+    p = repro.Progress(out, clock, tty=True)
+    p.planned = 3
+    p.line("starting")
+    p.setup_began()
+    clock.now += 50
+    p.setup_ended()  # one setup: 50 s
+    p.setup_began()
+    clock.now += 20
+    p.step("async", step(80, 35.0, failures=2), "users")
+    # 30 s left of this one, 50 s for the last.
+    assert out.getvalue().endswith("\r\x1b[K[  70.0s] async: step 1, 80 users, 80.0 req/s, "
+                                   "median 35.0 ms, 2 failed (2%); about 1 min 20 s left")
+    p.line("async: restarting")
+    assert out.getvalue().endswith("\r\x1b[K[  70.0s] async: restarting\n" + p.status)
+    p.finish()
+    assert out.getvalue().endswith("\n")

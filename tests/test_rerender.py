@@ -1,0 +1,145 @@
+"""A saved run renders again exactly as it printed: the JSON rebuilds the
+typed results, and the Markdown is a pure function of them."""
+import json
+
+import pytest
+
+import repro
+from test_report import ASYNC, SYNC, report
+from test_study import study_report
+
+
+def round_trip(r):
+    return repro.report_from_json(json.loads(json.dumps(repro.report_to_json(r))), "run.json")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: report(),
+    lambda: report(interrupted="SIGINT"),
+    study_report,
+])
+def test_the_json_renders_the_same_markdown(make):
+    original = make()
+    back = round_trip(original)
+    assert repro.render_markdown(back) == repro.render_markdown(original)
+    # The typed results themselves come back, not only their rendering.
+    assert back.setups == original.setups and back.questions == original.questions
+    assert repro.report_to_json(back) == repro.report_to_json(original)
+
+
+def test_the_report_command_prints_the_saved_run(tmp_path, capsys):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(repro.report_to_json(study_report())))
+    assert repro.main(["report", str(path)]) == 0
+    assert capsys.readouterr().out == repro.render_markdown(study_report())
+
+
+def write(tmp_path, content):
+    path = tmp_path / "run.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return str(path)
+
+
+GOOD = repro.report_to_json(report(setups=(SYNC, ASYNC)))
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json {", "is not JSON (Expecting value at line 1)"),
+    ({"hello": "world"}, "is not a run that repro wrote (no schema and setups in it)"),
+    ([1, 2], "is not a run that repro wrote"),
+    ({**GOOD, "schema": 1}, "has JSON schema 1; this repro reads schema 2"),
+    ({**GOOD, "schema": 99}, "has JSON schema 99"),
+    ({**GOOD, "settings": {"top": 3}}, "is not a run that repro wrote (TypeError"),
+    ({**GOOD, "setups": [{"name": "x"}]}, "is not a run that repro wrote (KeyError"),
+])
+def test_a_file_that_is_not_a_saved_run_is_one_line_and_exit_2(tmp_path, capsys, content,
+                                                                 message):
+    assert repro.main(["report", write(tmp_path, content)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("repro.py: error: ")
+
+
+def test_a_missing_file_is_one_line_and_exit_2(tmp_path, capsys):
+    assert repro.main(["report", str(tmp_path / "nope.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "No such file or directory" in err and err.count("\n") == 1
+
+
+# --- compare ---------------------------------------------------------------------------
+
+def faster(result, factor):
+    """The same setup, its throughput scaled and its knee moved by factor."""
+    ramps = tuple(repro.dataclasses.replace(r, steps=tuple(
+        repro.dataclasses.replace(s, level=round(s.level * factor), rps=s.rps * factor,
+                                  arrival_rps=s.arrival_rps * factor,
+                                  completion_rps=s.completion_rps * factor)
+        for s in r.steps)) for r in result.ramps)
+    return repro.dataclasses.replace(result, ramps=ramps)
+
+
+def test_compare_golden(tmp_path, capsys):
+    before = report()
+    env = repro.dataclasses.replace(before.environment,
+                                    packages={**before.environment.packages, "Django": "6.0.1"})
+    after = report(setups=(SYNC, faster(ASYNC, 2.0)), environment=env,
+                   settings=repro.dataclasses.replace(before.settings, think_time=0.5),
+                   started="2026-11-26 10:00 UTC", command="python repro.py --think-time 0.5")
+    paths = []
+    for name, r in (("before.json", before), ("after.json", after)):
+        (tmp_path / name).write_text(json.dumps(repro.report_to_json(r)))
+        paths.append(str(tmp_path / name))
+    assert repro.main(["compare", *paths]) == 0
+    text = capsys.readouterr().out.replace(str(tmp_path), "DIR")
+    from test_report import check_golden
+    check_golden("compare.md", text)
+    assert "runs differ on async (B did better)" in text
+    assert "think_time 1.0 (A), 0.5 (B)" in text
+
+
+def test_compare_refuses_runs_of_different_kinds(tmp_path, capsys):
+    users = write(tmp_path, GOOD)
+    rate = tmp_path / "rate.json"
+    rate.write_text(json.dumps(repro.report_to_json(report(
+        settings=repro.dataclasses.replace(report().settings, unit="req/s")))))
+    assert repro.main(["compare", users, str(rate)]) == 2
+    err = capsys.readouterr().err
+    assert "ramps users" in err and "compare two runs of the same kind" in err
+
+
+def test_compare_of_a_missing_file_is_one_line_and_exit_2(tmp_path, capsys):
+    assert repro.main(["compare", write(tmp_path, GOOD), str(tmp_path / "b.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+# --- the chart -------------------------------------------------------------------------
+
+def png_size(path):
+    import struct
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_a_run_gets_one_row_of_panels_and_a_study_one_per_question(tmp_path):
+    pytest.importorskip("matplotlib")
+    run, study = tmp_path / "run.png", tmp_path / "study.png"
+    repro.render_chart(report(), str(run))
+    repro.render_chart(study_report(), str(study))
+    (w1, h1), (w2, h2) = png_size(run), png_size(study)
+    assert w1 == w2 == 1300
+    # Three questions: three rows of the same height, and one caption.
+    assert h2 - 60 == pytest.approx(3 * (h1 - 60), abs=2)
+
+
+def test_report_draws_the_chart_of_a_saved_run(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    saved, chart = tmp_path / "run.json", tmp_path / "run.png"
+    saved.write_text(json.dumps(repro.report_to_json(report())))
+    assert repro.main(["report", str(saved), "--chart", str(chart)]) == 0
+    assert png_size(chart)[0] == 1300
+    assert capsys.readouterr().out == repro.render_markdown(report())
+
+
+def test_a_chart_that_cannot_be_written_is_refused_up_front(tmp_path, capsys):
+    assert repro.main(["--chart", str(tmp_path / "no" / "dir.png")]) == 2
+    assert "cannot write --chart" in capsys.readouterr().err
