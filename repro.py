@@ -1984,8 +1984,8 @@ def render_chart(report: Report, path: str) -> None:
         latency.set_yscale("log")
         latency.set_ylabel("latency, ms (median, p95 dashed)")
         throughput.set_ylabel("req/s completed")
-        latency.set_title(f"{title}: latency" if title else "Latency", fontsize=10)
-        throughput.set_title(f"{title}: throughput" if title else "Throughput", fontsize=10)
+        latency.set_title(f"{title} (latency)" if title else "Latency", fontsize=10)
+        throughput.set_title(f"{title} (throughput)" if title else "Throughput", fontsize=10)
         for axes in (latency, throughput):
             axes.set_xlabel(st.unit)
             axes.grid(alpha=0.3)
