@@ -1099,18 +1099,22 @@ def _servers_of(workload: str) -> tuple[Cell, ...]:
             _with(sync, server=NAMED_CELLS["async"].server))
 
 
+def _pooled_or_not(number: int, title: str, about: str, label: str, a: Cell,
+                   b: Cell) -> Question:
+    """Two cells each without and with pools: does the pool change which
+    of them does better?"""
+    pa, pb = _with(a, connections="pooled"), _with(b, connections="pooled")
+    return Question(number, title, about, _fixed_cells(a, b, pa, pb),
+                    pairs=((label, a, b), ("pooled", pa, pb)), factor="the connections")
+
+
 _SYNC, _ASYNC = NAMED_CELLS["sync"], NAMED_CELLS["async"]
 _SYNC_ORM, _ASYNC_ORM = Cell("sync-orm", _SYNC.server), Cell("async-orm", _ASYNC.server)
 QUESTIONS = {q.id: q for q in (
-    Question(1, "Is it async, or the connections?",
-             "2021's two setups, each with a new connection for each query (as in 2021) and "
-             "with a connection pool per worker process.",
-             _fixed_cells(_SYNC, _ASYNC, _with(_SYNC, connections="pooled"),
-                          _with(_ASYNC, connections="pooled")),
-             pairs=(("a new connection for each query", _SYNC, _ASYNC),
-                    ("pooled", _with(_SYNC, connections="pooled"),
-                     _with(_ASYNC, connections="pooled"))),
-             factor="the connections"),
+    _pooled_or_not(1, "Is it async, or the connections?",
+                   "2021's two setups, each with a new connection for each query (as in 2021) "
+                   "and with a connection pool per worker process.",
+                   "a new connection for each query", _SYNC, _ASYNC),
     Question(2, "A slow upstream API",
              "Each view also calls an HTTP API that answers after --upstream-ms: sync workers, "
              "gthread workers, the async view on Uvicorn and the sync view on Uvicorn, all "
@@ -1118,15 +1122,10 @@ QUESTIONS = {q.id: q for q in (
     Question(3, "A slow database",
              "Each query also waits --db-ms in PostgreSQL: the servers of question 2, all "
              "pooled.", lambda _m: _servers_of("slow-db")),
-    Question(4, "The ORM today",
-             "The sync ORM on sync workers and the async ORM on Uvicorn, with Django's "
-             "connection per request and with its psycopg 3 pool.",
-             _fixed_cells(_SYNC_ORM, _ASYNC_ORM, _with(_SYNC_ORM, connections="pooled"),
-                          _with(_ASYNC_ORM, connections="pooled")),
-             pairs=(("a connection per request", _SYNC_ORM, _ASYNC_ORM),
-                    ("pooled", _with(_SYNC_ORM, connections="pooled"),
-                     _with(_ASYNC_ORM, connections="pooled"))),
-             factor="the connections"),
+    _pooled_or_not(4, "The ORM today",
+                   "The sync ORM on sync workers and the async ORM on Uvicorn, with Django's "
+                   "connection per request and with its psycopg 3 pool.",
+                   "a connection per request", _SYNC_ORM, _ASYNC_ORM),
     Question(5, "2021's settings",
              "2021's async setup with and without the settings it ran with (DEBUG on, asyncio "
              "debug mode on).",
