@@ -289,7 +289,7 @@ NAMED_CELLS = {"sync": Cell("sync-sql", "gunicorn-sync"), "async": Cell("async-s
 
 @dataclass(frozen=True)
 class Config:
-    command: str  # "run", "study", "serve", "report", "compare" or "ramp"
+    command: str  # "run", "study", "serve", "report", "compare", "ramp" or "locustfile"
     argv: tuple[str, ...]
     setups: tuple[Cell, ...]
     users: int = DEFAULT_USERS
@@ -4742,6 +4742,81 @@ def serve(config: Config, stop: StopFlag) -> None:
             time.sleep(TICK)
 
 
+
+# ---------------------------------------------------------------------------
+# A Locust file with repro's users and step plan, for load from more than
+# one machine (Locust's distributed mode)
+# ---------------------------------------------------------------------------
+
+LOCUST_HOLD_CYCLES = 4  # a level lasts this many user cycles (think time + window)
+
+LOCUST_TEMPLATE = '''\
+"""Written by `{command}`.
+
+repro's closed-loop users and step plan for Locust, so that the load can come
+from several machines (`locust --master` here, and `locust --worker
+--master-host=...` on each load machine).
+Each user GETs {path}, waits for the answer (at most {timeout:g} s) and
+thinks {think:g} s, as repro's users do; FastHttpUser keeps the connection
+alive where the server allows.  The plan steps through the levels below
+({unit}), each held for {hold:g} s; the new users of a level start within
+one think time.  Locust's own spawning is per second, not repro's even
+spread, and its statistics come in one-second buckets.
+
+    {how}
+"""
+from locust import FastHttpUser, LoadTestShape, constant, task
+
+PLAN = {plan!r}
+HOLD = {hold!r}  # seconds at each level
+THINK = {think!r}
+
+
+class ReproUser(FastHttpUser):
+    host = {host!r}
+    wait_time = constant(THINK)
+    network_timeout = {timeout!r}
+    connection_timeout = {timeout!r}
+
+    @task
+    def view(self):
+        self.client.get({path!r}, name={path!r})
+
+
+class ReproSteps(LoadTestShape):
+    def tick(self):
+        index = int(self.get_run_time() // HOLD)
+        if index >= len(PLAN):
+            return None
+        added = PLAN[index] - (PLAN[index - 1] if index else 0)
+        return PLAN[index], max(1.0, abs(added) / max(THINK, 0.1))
+'''
+
+
+def render_locustfile(config: Config) -> str:
+    """The Locust file for a setup (served by `serve`) or a URL: repro's
+    think time, timeout and a fixed plan of levels (the search cannot be
+    fixed in advance: it goes by what it measures)."""
+    kind = "linear" if config.ramp == "linear" else "adaptive"
+    plan = RAMPS[kind].plan(config.top, config.step)
+    hold = round(LOCUST_HOLD_CYCLES * (config.think_time + config.step_seconds), 1)
+    if config.urls:
+        target = HttpTarget.parse(config.urls[0])
+        host = f"http://{target.host}:{target.port}"
+        path = target.path
+        how = (f"python repro.py locustfile {config.urls[0]} > locustfile.py\n"
+               f"    locust --headless --csv result --csv-full-history")
+    else:
+        cell = config.setups[0]
+        host, path = "http://127.0.0.1:8000", VIEWS[cell.view].path
+        how = (f"python repro.py serve {cell.name} --port 8000   # then, elsewhere:\n"
+               f"    python repro.py locustfile {cell.name} > locustfile.py\n"
+               f"    locust --headless --csv result --csv-full-history")
+    return LOCUST_TEMPLATE.format(command=command_line(config), path=path, host=host,
+                                  timeout=config.timeout, think=config.think_time,
+                                  unit="users", plan=plan, hold=hold, how=how)
+
+
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -4953,8 +5028,30 @@ def build_parsers() -> dict[str, Parser]:
                   "chart as a run. Options about repro's own servers and database do not apply.")
     ramp.add_argument("urls", nargs="+", metavar="URL", help="an http:// URL to GET")
     _add_run_options(ramp)
+
+    locust = Parser(prog=f"{PROG} locustfile", description="Print a Locust file with repro's "
+                    "users (think time, timeout) and a fixed plan of levels as a LoadTestShape, "
+                    "for Locust's distributed mode when one machine cannot make the load.",
+                    epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    locust.add_argument("target", metavar="SETUP|URL", help="a setup (served by 'repro.py "
+                        "serve SETUP --port 8000') or an http:// URL")
+    locust.add_argument("--users", type=user_count, metavar="N",
+                        help=f"the plan goes up to N users (default {DEFAULT_USERS})")
+    locust.add_argument("--step", type=positive_int, default=DEFAULT_STEP, metavar="N",
+                        help=f"the lowest level and the step (default {DEFAULT_STEP})")
+    locust.add_argument("--ramp", choices=("adaptive", "linear"), default="adaptive",
+                        help="adaptive: a fine step of --step or 10%%, whichever is more "
+                             "(default); linear: every --step")
+    locust.add_argument("--step-seconds", type=positive_float, default=DEFAULT_STEP_SECONDS,
+                        metavar="S", help=f"each level lasts {LOCUST_HOLD_CYCLES} x (think time "
+                        f"+ S) (default {DEFAULT_STEP_SECONDS:g})")
+    locust.add_argument("--think-time", type=non_negative_float, default=DEFAULT_THINK_TIME,
+                        metavar="S", help=f"pause after each response (default "
+                        f"{DEFAULT_THINK_TIME:g})")
+    locust.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, metavar="S",
+                        help=f"request timeout (default {DEFAULT_TIMEOUT:g})")
     return {"run": run, "study": study, "serve": serve_parser, "report": report,
-            "compare": compare, "ramp": ramp}
+            "compare": compare, "ramp": ramp, "locustfile": locust}
 
 
 def _add_chart_option(parser: argparse.ArgumentParser) -> None:
@@ -5025,6 +5122,14 @@ def parse_config(argv: Sequence[str]) -> Config:
     if command == "compare":
         return Config(command="compare", argv=tuple(argv), setups=(),
                       run_files=(args.run_a, args.run_b))
+    if command == "locustfile":
+        common = dict(command="locustfile", argv=tuple(argv), users=args.users or DEFAULT_USERS,
+                      step=args.step, ramp=args.ramp, step_seconds=args.step_seconds,
+                      think_time=args.think_time, timeout=args.timeout)
+        if "://" in args.target:
+            HttpTarget.parse(args.target)
+            return Config(setups=(), urls=(args.target,), **common)
+        return Config(setups=(cell_named(args.target),), **common)
     if command == "study" and args.setups is not None:
         raise UsageError("study picks its setups from its questions; choose questions with "
                          "--questions, or run setups of your own with --setups (no 'study')")
@@ -5230,6 +5335,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if config.chart_path:
                 render_chart(saved, config.chart_path)
             return write_report(render_markdown(saved), EXIT_OK)
+        if config.command == "locustfile":
+            return write_report(render_locustfile(config), EXIT_OK)
         if config.command == "compare":
             a, b = (load_run(path) for path in config.run_files)
             if a.settings.unit != b.settings.unit:

@@ -1,6 +1,7 @@
 """The real thing, small: a private PostgreSQL, real Gunicorn and Uvicorn
 workers, a real aiohttp load, through the command line.  Every test also
 checks that no process and no temp dir outlives repro."""
+import csv
 import json
 import os
 import re
@@ -671,4 +672,37 @@ def test_ramp_refuses_what_it_cannot_measure_in_one_line(sandbox, args, message)
     proc = sandbox.run(*args, timeout=60)
     assert proc.returncode == 2
     assert message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    sandbox.assert_clean()
+
+
+def test_the_locustfile_runs_headless_under_locust_against_serve(sandbox):
+    """Locust (a test dependency) runs the exported file against `serve`:
+    its plan's levels, repro's think time, and answers from the view."""
+    port = repro.free_port()
+    served = sandbox.start("serve", "sync", "--workers", "1", "--port", str(port))
+    stdout = Lines(served.stdout)
+    stdout.wait_for(rf"^http://127\.0\.0\.1:{port}/sync-sql/$", 60)
+    out = sandbox.tmp.parent / f"{sandbox.mark}-locust"
+    out.mkdir()
+    try:
+        text = subprocess.run([sys.executable, str(ROOT / "repro.py"), "locustfile", "sync",
+                               "--users", "10", "--step", "5", "--step-seconds", "0.5"],
+                              capture_output=True, text=True, env=sandbox.env, timeout=60).stdout
+        (out / "locustfile.py").write_text(text.replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+        locust = subprocess.run([sys.executable, "-m", "locust", "-f", "locustfile.py",
+                                 "--headless", "--csv", "result", "--csv-full-history",
+                                 "--only-summary"], cwd=out, capture_output=True, text=True,
+                                timeout=120)
+        assert locust.returncode == 0, locust.stderr[-2000:]
+        rows = list(csv.DictReader((out / "result_stats_history.csv").open()))
+    finally:
+        subprocess.run(["rm", "-rf", str(out)])
+        served.send_signal(signal.SIGINT)
+        finish(served, stdout=stdout)
+    users = {int(r["User Count"]) for r in rows}
+    assert {5, 10} <= users  # the plan's two levels, 6 s each
+    done = [r for r in rows if r["Name"] == "Aggregated"]
+    # 5 users for 6 s, then 10 for 6 s, each thinking 1 s: about 90 requests.
+    assert 60 <= int(done[-1]["Total Request Count"]) <= 140
+    assert int(done[-1]["Total Failure Count"]) == 0
     sandbox.assert_clean()

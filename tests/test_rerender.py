@@ -143,3 +143,41 @@ def test_report_draws_the_chart_of_a_saved_run(tmp_path, capsys):
 def test_a_chart_that_cannot_be_written_is_refused_up_front(tmp_path, capsys):
     assert repro.main(["--chart", str(tmp_path / "no" / "dir.png")]) == 2
     assert "cannot write --chart" in capsys.readouterr().err
+
+
+# --- the Locust file -------------------------------------------------------------------
+
+def locustfile(*args):
+    config = repro.parse_config(["locustfile", *args])
+    return repro.render_locustfile(config)
+
+
+def test_the_locustfile_carries_repro_users_and_plan():
+    text = locustfile("async+pooled", "--users", "40", "--think-time", "0.5", "--timeout", "7")
+    namespace = {}
+    code = compile(text, "locustfile.py", "exec")  # valid Python, whatever Locust's version
+    assert "PLAN = [10, 20, 30, 40]" in text
+    assert "HOLD = 6.0" in text  # 4 x (0.5 s think + 1 s window)
+    assert "THINK = 0.5" in text and "network_timeout = 7.0" in text
+    assert "self.client.get('/async-sql/'" in text
+    assert "python repro.py serve async+pooled --port 8000" in text
+    assert code.co_filename == "locustfile.py" and not namespace
+
+
+def test_a_locustfile_for_a_url_takes_its_host_and_path():
+    text = locustfile("http://10.0.0.5:8080/orders/?page=2", "--ramp", "linear", "--users", "30",
+                      "--step", "15")
+    assert "host = 'http://10.0.0.5:8080'" in text
+    assert "self.client.get('/orders/?page=2'" in text
+    assert "PLAN = [15, 30]" in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["locustfile", "nginx"], "unknown setup 'nginx'"),
+    (["locustfile", "https://x.example/"], "not https"),
+    (["locustfile", "sync", "--ramp", "search"], "invalid choice: 'search'"),
+])
+def test_bad_locustfile_input_is_one_line_and_exit_2(args, message, capsys):
+    assert repro.main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
