@@ -15,6 +15,9 @@ from the numbers.
     python repro.py --repeat 3      # each setup three times, interleaved
     python repro.py --arrival 300   # open loop: ramp the arrival rate instead
     python repro.py serve async     # keep one setup running for your own tools
+    python repro.py study           # the questions behind the 2021 result
+    python repro.py report run.json # render a saved run (--json) again
+    python repro.py ramp http://staging:8000/view/   # your own endpoints
 
 The file reads top-down: constants, data types, statistics, thresholds and
 the ramp's plan, report rendering, the Django app, process management, the
@@ -4983,8 +4986,10 @@ SERVER_OPTIONS = ("--setups", "--as-2021", "--pool-size", "--threads", "--upstre
 
 def build_parsers() -> dict[str, Parser]:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
-                 "print a Markdown report. 'python repro.py study' runs the questions of the "
-                 "study; 'python repro.py serve SETUP' keeps one setup running.",
+                 "print a Markdown report. Other commands (each with its own --help): study "
+                 "(the questions behind the 2021 result), serve SETUP (keep one setup "
+                 "running), report RUN.json (render a saved run again), compare A.json B.json, "
+                 "ramp URL... (your own endpoints), locustfile SETUP|URL (for Locust).",
                  epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     study = Parser(prog=f"{PROG} study", description="Answer the study's questions, each from "
                    "a few setups ramped by the same rules as a run, and print a Markdown "
