@@ -41,6 +41,7 @@ import dataclasses
 import errno
 import glob
 import hashlib
+import io
 import heapq
 import itertools
 import json
@@ -1176,6 +1177,8 @@ def pair_outcome(comparisons: Sequence[Comparison], a: str, b: str,
         return winner, f"{winner} did better"
     if wins_of(comparisons, a):
         return None, "mixed"
+    if not any(c.decided for c in comparisons):
+        return None, "cannot be told yet"
     return None, none
 
 
@@ -1265,6 +1268,7 @@ FAILURE_NAMES = {"timeout": "timeout", "connection": "connection error",
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
     """A Markdown table padded to line up in a terminal; align is 'l'/'r' per column."""
+    rows = [[c.replace("|", "\\|") for c in r] for r in rows]  # a URL may hold one
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
 
@@ -1922,7 +1926,8 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
     if only:
         out += ["", f"Not compared: {'; '.join(only)}."]
     out += ["", "## Where they differ", ""]
-    differing = []
+    differing: list[str] = []
+    untold: list[str] = []
     for ra, rb in both:
         comparisons = compare_thresholds_of("A", ra.thresholds, "B", rb.thresholds, step, st.unit)
         winner, said = pair_outcome(comparisons, "A", "B", "no substantial difference")
@@ -1930,9 +1935,13 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
                 f"  **{ra.name}: {said}.**", ""]
         if winner is not None or said.startswith("mixed"):
             differing.append(f"{ra.name} ({said})")
+        elif said == "cannot be told yet":
+            untold.append(ra.name)
     if both:
-        out.append(f"By the rules, the runs differ on {_join(differing)}." if differing else
-                   "By the rules, the runs do not differ on any setup they both ran.")
+        out.append((f"By the rules, the runs differ on {_join(differing)}." if differing else
+                    "By the rules, the runs do not differ on any setup they both ran that could "
+                    "be told.") + (f" {_join(untold)} could not be told (ramp further)."
+                                   if untold else ""))
     out += ["", f"The rules are a run's own: two values differ substantially when the smaller "
                 f"is more than {SIMILAR_WITHIN:.0%} below the larger and more than one step "
                 f"({step} {st.unit}) away; a peak counts only where the load slowed the setup "
@@ -1983,7 +1992,8 @@ def render_chart(report: Report, path: str) -> None:
                     axes.axvline(t.slowdown, color=color, ls=":", lw=1.3)
                 if t.errors is not None:
                     axes.axvline(t.errors, color=color, ls="-.", lw=1.3)
-        latency.set_yscale("log")
+        if any(s.p50_ms for r in results for x in r.measured for s in x.steps):
+            latency.set_yscale("log")  # else nothing succeeded: a log axis has nothing to show
         latency.set_ylabel("latency, ms (median, p95 dashed)")
         throughput.set_ylabel("req/s completed")
         latency.set_title(f"{title} (latency)" if title else "Latency", fontsize=10)
@@ -1996,9 +2006,9 @@ def render_chart(report: Report, path: str) -> None:
     fig.text(0.01, 0.005, f"{env.cpu_model}, {env.cpu_count} cores, {machine_kind(env)}, "
                           f"{env.os}; PostgreSQL {env.postgres_version}; started {report.started}."
                           f" Dotted: slowdown threshold; dash-dot: error threshold.", fontsize=8)
-    fig.tight_layout(rect=(0, 0.025, 1, 1))
     try:
-        fig.savefig(path, dpi=100)
+        fig.tight_layout(rect=(0, 0.025, 1, 1))
+        fig.savefig(path, dpi=100, format="png")
     except OSError as e:
         raise ReproError(f"cannot write --chart {path}: {e.strerror}") from None
     finally:
@@ -2118,9 +2128,16 @@ def load_run(path: str) -> Report:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise UsageError(f"{path} is not JSON ({e.msg} at line {e.lineno}); give the file "
+        raise UsageError(f"{path} is not JSON ({e.msg}, line {e.lineno}); give the file "
                          f"that --json wrote") from None
-    return report_from_json(data, path)
+    except (ValueError, RecursionError) as e:  # a number too long, lists nested too deep
+        raise UsageError(f"{path} is not a run that repro wrote ({type(e).__name__}); give the "
+                         f"file that --json wrote") from None
+    report = report_from_json(data, path)
+    # A file is a run that repro wrote if its own report can be rendered:
+    # that reads every field, as the run did.
+    rendered(lambda: render_markdown(report), (path,))
+    return report
 
 
 # ---------------------------------------------------------------------------
@@ -3287,19 +3304,32 @@ class HttpTarget:
 
     @classmethod
     def parse(cls, url: str) -> "HttpTarget":
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            raise UsageError(f"{url!r} is not a valid URL; give one like "
+                             f"http://staging.example:8000/path/") from None
+        if parts.username is not None or parts.password is not None:
+            raise UsageError("a URL with a user or password in it is not supported; ramp an "
+                             "endpoint that needs no login")
+        if not url.isascii() or any(c.isspace() for c in url):
+            raise UsageError(f"{url!r} has characters that must be percent-encoded (spaces, "
+                             f"non-ASCII)")
         if parts.scheme == "https":
             raise UsageError(f"{url}: repro's load generator speaks plain HTTP/1.1, not https; "
                              f"ramp the http:// address behind the TLS terminator")
-        if parts.scheme != "http" or not parts.hostname:
+        if parts.scheme != "http" or not host:
             raise UsageError(f"{url!r} is not an http:// URL; give one like "
                              f"http://staging.example:8000/path/")
         try:
             port = parts.port
         except ValueError:
             raise UsageError(f"{url!r} has no valid port") from None
+        if port == 0:
+            raise UsageError(f"{url!r}: port 0 is no port; give the one the server listens on")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return cls(parts.hostname, port or 80, path)
+        return cls(host, 80 if port is None else port, path)
 
     @property
     def request(self) -> bytes:
@@ -4011,6 +4041,13 @@ class Progress:
         self.status = (f"[{self.elapsed():6.1f}s] {label}: step {s.order}, {s.level} {unit}, "
                        f"{s.rps:.1f} req/s, median {fmt_ms(s.p50_ms)} ms, {errors}"
                        + (f"; about {fmt_duration(left)} left" if left is not None else ""))
+        # A line that wraps could not be rewritten in place.
+        try:
+            width = os.get_terminal_size(self.out.fileno()).columns
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            width = 0
+        if 0 < width <= len(self.status):  # 0: not a terminal that says its width
+            self.status = self.status[:max(10, width - 2)] + "…"
         self.out.write(f"\r\x1b[K{self.status}")
         self.out.flush()
 
@@ -4624,19 +4661,29 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
                   db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked))
 
 
-def check_reachable(url: str) -> None:
+def check_reachable(url: str, stop: StopFlag) -> None:
     """One GET before anything starts: an endpoint that does not answer at
-    all is bad input (one that answers with an error is measured)."""
-    HttpTarget.parse(url)
-    try:
-        with _NO_PROXY.open(url, timeout=10) as response:
-            response.read()
-    except urllib.error.HTTPError:
-        return  # it answered
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        reason = getattr(e, "reason", e)
-        raise UsageError(f"{url} does not answer ({reason}); check the address and that its "
-                         f"server runs") from None
+    all is bad input (one that answers with an error is measured).  In a
+    thread of its own, so that a signal ends the wait at once."""
+    problem: list[str] = []
+
+    def get() -> None:
+        try:
+            with _NO_PROXY.open(url, timeout=10) as response:
+                response.read()
+        except urllib.error.HTTPError:
+            pass  # it answered
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            problem.append(str(getattr(e, "reason", e)))
+
+    thread = threading.Thread(target=get, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        stop.check()
+        thread.join(TICK)
+    if problem:
+        raise UsageError(f"{url} does not answer ({problem[0]}); check the address and that "
+                         f"its server runs")
 
 
 def warm_up_url(url: str, stop: StopFlag, count: int = 10) -> str:
@@ -4666,6 +4713,9 @@ def ramp_url(url: str, config: Config, workdir: Path, stop: StopFlag, repeat: in
         with load_generator(url, config, workdir, stop) as driver:
             warmup = warm_up_url(url, stop)
             progress(f"{label}: warm-up: {warmup}; ramping up to {config.top} {config.unit}")
+            if warmup.endswith(" 0 answered 200"):
+                progress(f"{label}: warning: no request of the warm-up got 200; every step "
+                         f"will count errors (is the path right?)")
             run = run_ramp(driver, config, time.perf_counter, check,
                            lambda s: PROGRESS.step(label, s, config.unit))
     except ReproError as e:
@@ -5117,8 +5167,13 @@ def parse_config(argv: Sequence[str]) -> Config:
                              f"not apply to ramp URL, whose server is yours")
     serving = command == "serve"
     args = parsers[command].parse_args(argv if command == "run" else argv[1:])
-    for option, path in (("--json", getattr(args, "json_path", None)),
-                         ("--chart", getattr(args, "chart_path", None))):
+    json_path, chart_path = getattr(args, "json_path", None), getattr(args, "chart_path", None)
+    if chart_path is not None and not chart_path.lower().endswith(".png"):
+        raise UsageError(f"--chart draws a PNG: give a file name ending in .png, not "
+                         f"{chart_path!r}")
+    if json_path and chart_path and os.path.abspath(json_path) == os.path.abspath(chart_path):
+        raise UsageError("--json and --chart name the same file; give each its own")
+    for option, path in (("--json", json_path), ("--chart", chart_path)):
         if path is not None:
             check_writable(path, option)
     if command == "report":
@@ -5159,7 +5214,7 @@ def parse_config(argv: Sequence[str]) -> Config:
         if command == "ramp":
             urls = tuple(dict.fromkeys(args.urls))
             for url in urls:
-                check_reachable(url)
+                HttpTarget.parse(url)
             return Config(command="ramp", argv=tuple(argv), setups=(), urls=urls, **ramp)
 
     dsn, origin = args.dsn, "--dsn"
@@ -5337,9 +5392,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         serving = config.command == "serve"
         if config.command == "report":
             saved = load_run(config.run_files[0])
+            text = rendered(lambda: render_markdown(saved), config.run_files)
             if config.chart_path:
-                render_chart(saved, config.chart_path)
-            return write_report(render_markdown(saved), EXIT_OK)
+                rendered(lambda: render_chart(saved, config.chart_path), config.run_files)
+            return write_report(text, EXIT_OK)
         if config.command == "locustfile":
             return write_report(render_locustfile(config), EXIT_OK)
         if config.command == "compare":
@@ -5348,11 +5404,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 raise UsageError(f"{config.run_files[0]} ramps {a.settings.unit} and "
                                  f"{config.run_files[1]} {b.settings.unit}; compare two runs "
                                  f"of the same kind")
-            return write_report(render_compare(a, b, config.run_files), EXIT_OK)
+            return write_report(rendered(lambda: render_compare(a, b, config.run_files),
+                                         config.run_files), EXIT_OK)
         check_dependencies()
         raise_open_file_limit(config)
         if serving:
             serve(config, stop)  # returns only by raising
+        for url in config.urls:
+            check_reachable(url, stop)
         report = run_urls(config, stop) if config.command == "ramp" else \
             run_benchmark(config, stop)
         code = write_report(render_markdown(report),
@@ -5390,6 +5449,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def rendered(render: Callable[[], object], files: Sequence[str]):
+    """What render returns; a saved run that loads but cannot be rendered
+    (a field of the wrong type or value) is bad input, not a crash."""
+    try:
+        return render()
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError,
+            statistics.StatisticsError) as e:
+        raise UsageError(f"{' or '.join(files)} is not a run that repro wrote "
+                         f"({type(e).__name__}: {first_line(str(e))}); give a file written by "
+                         f"--json") from None
 
 
 def write_report(text: str, code: int) -> int:

@@ -178,7 +178,8 @@ def test_small_run_end_to_end(sandbox):
         assert 0 < ramp["cpu_ms_per_request"]["client"] < 5
         assert ramp["cpu_ms_per_request"]["server"] > 0
         assert ramp["cpu_ms_per_request"]["postgres"] > 0
-        assert ramp["max_db_connections"] >= 1
+        # Sampled ten times a second: a connection of a few ms may slip by.
+        assert ramp["max_db_connections"] is not None and ramp["max_db_connections"] >= 0
         assert setup["peak_rps"] > 0 and setup["peak_at"] in (10, 20)
     sandbox.assert_clean()
 
@@ -511,7 +512,8 @@ def test_each_new_value_of_each_axis_runs(sandbox):
     assert by_name["sync-orm@gunicorn-gthread"]["driver"].startswith("Django ORM over psycopg 3")
     assert by_name["async-orm@gunicorn-asgi+pooled"]["connections"] == "pooled"
     # One asyncpg pool per worker: never more connections than the pools hold.
-    assert by_name["async+pooled"]["max_db_connections"] <= 4 * repro.DEFAULT_POOL_SIZE
+    # Pools keep a connection open, so the sampler sees them all the time.
+    assert 1 <= by_name["async+pooled"]["max_db_connections"] <= 4 * repro.DEFAULT_POOL_SIZE
     assert by_name["sync+pooled+slow-db"]["driver"].startswith("psycopg2")
     # Two queries that each wait 30 ms: slower than that, whatever else.
     assert by_name["sync+pooled+slow-db"]["baseline_ms"] >= 60

@@ -5,6 +5,7 @@ latency, moving the clock forward when polled."""
 import heapq
 import itertools
 import math
+import os
 
 import pytest
 
@@ -297,3 +298,21 @@ def test_progress_on_a_terminal_updates_one_line_with_the_time_left():
     assert out.getvalue().endswith("\r\x1b[K[  70.0s] async: restarting\n" + p.status)
     p.finish()
     assert out.getvalue().endswith("\n")
+
+
+def test_the_status_line_fits_the_terminal():
+    """A status line that wrapped could not be rewritten in place."""
+    import pty
+    import struct
+    import termios
+    import fcntl
+    main_fd, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+    try:
+        with open(terminal, "w", closefd=False) as out:
+            p = repro.Progress(out, FakeClock(), tty=True)
+            p.step("async-sql@gunicorn-asgi+pooled+upstream", step(80, 35.0), "users")
+            assert len(p.status) == 59 and p.status.endswith("…")
+    finally:
+        os.close(main_fd)
+        os.close(terminal)

@@ -44,7 +44,9 @@ GOOD = repro.report_to_json(report(setups=(SYNC, ASYNC)))
 
 
 @pytest.mark.parametrize("content, message", [
-    ("not json {", "is not JSON (Expecting value at line 1)"),
+    ("not json {", "is not JSON (Expecting value, line 1)"),
+    ("1" * 5000, "is not a run that repro wrote (ValueError)"),
+    ("[" * 200000, "is not a run that repro wrote (RecursionError)"),
     ({"hello": "world"}, "is not a run that repro wrote (no schema and setups in it)"),
     ([1, 2], "is not a run that repro wrote"),
     ({**GOOD, "schema": 1}, "has JSON schema 1; this repro reads schema 2"),
@@ -181,3 +183,54 @@ def test_bad_locustfile_input_is_one_line_and_exit_2(args, message, capsys):
     assert repro.main(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def wrong(path, value):
+    """GOOD with one field, at path, set to value."""
+    data = json.loads(json.dumps(GOOD))
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path, value", [
+    (("setups", 0, "view"), "nope"),
+    (("seconds",), None),
+    (("setups", 0, "repeats", 0, "steps", 0, "p50_ms"), "x"),
+    (("setups", 0, "repeats", 0, "steps", 0, "users"), "10"),
+    (("environment", "cpu_count"), "two"),
+    (("settings", "think_time"), "1"),
+])
+def test_a_saved_run_with_a_field_of_the_wrong_kind_is_one_line_and_exit_2(tmp_path, capsys,
+                                                                           path, value):
+    bad = write(tmp_path, wrong(path, value))
+    for argv in (["report", bad], ["compare", bad, bad]):
+        assert repro.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "is not a run that repro wrote" in err and err.count("\n") == 1, err
+
+
+def test_a_chart_of_a_run_where_nothing_succeeded_is_drawn(tmp_path):
+    pytest.importorskip("matplotlib")
+    failed = repro.dataclasses.replace(
+        ASYNC, ramps=tuple(repro.dataclasses.replace(r, steps=tuple(
+            repro.dataclasses.replace(s, p50_ms=None, p95_ms=None, p99_ms=None, rps=0.0)
+            for s in r.steps)) for r in ASYNC.ramps))
+    repro.render_chart(report(setups=(failed,)), str(tmp_path / "x.png"))
+    assert (tmp_path / "x.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--chart", "x.txt"], "--chart draws a PNG"),
+    (["--chart", "/tmp/same.png", "--json", "/tmp/same.png"], "name the same file"),
+    (["ramp", "http://[::1/"], "is not a valid URL"),
+    (["ramp", "http://me:secret@127.0.0.1:8000/"], "user or password"),
+    (["ramp", "http://127.0.0.1:8000/\u00e9"], "must be percent-encoded"),
+    (["ramp", "http://127.0.0.1:0/"], "port 0 is no port"),
+])
+def test_more_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    assert repro.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "secret" not in err
