@@ -1904,10 +1904,11 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
                                                               "the steps measured."]
     st = a.settings
     step = max(a.settings.step, b.settings.step)
+    in_a = {r.name: r for r in a.setups if r.measured}
     in_b = {r.name: r for r in b.setups if r.measured}
-    both = [(r, in_b[r.name]) for r in a.setups if r.measured and r.name in in_b]
-    only = [f"{r.name} only in {x}" for x, rs, other in (("A", a.setups, b), ("B", b.setups, a))
-            for r in rs if r.measured and r.name not in {o.name for o in other.setups if o.measured}]
+    both = [(r, in_b[name]) for name, r in in_a.items() if name in in_b]
+    only = ([f"{name} only in A" for name in in_a if name not in in_b]
+            + [f"{name} only in B" for name in in_b if name not in in_a])
     rows = []
     for ra, rb in both:
         ta, tb = ra.thresholds, rb.thresholds
@@ -1953,8 +1954,8 @@ def chart_groups(report: Report) -> list[tuple[str, list[SetupResult]]]:
     """A panel per question of a study; one panel for a run."""
     if report.questions:
         by_cell = {r.cell: r for r in report.setups if r.measured}
-        return [(f"Question {q.id}: {q.title}", [by_cell[c] for c in asked.cells if c in by_cell])
-                for q, asked, _answer in report.answers()]
+        return [(f"Question {asked.id}: {QUESTIONS[asked.id].title}",
+                 [by_cell[c] for c in asked.cells if c in by_cell]) for asked in report.questions]
     return [("", [r for r in report.setups if r.measured])]
 
 
@@ -2117,7 +2118,8 @@ def report_from_json(data: object, source: str) -> Report:
                          f"{first_line(str(e))}); give a file written by --json") from None
 
 
-def load_run(path: str) -> Report:
+def load_run(path: str) -> tuple[Report, str]:
+    """A saved run, and its Markdown report."""
     try:
         text = Path(path).read_text()
     except OSError as e:
@@ -2136,8 +2138,7 @@ def load_run(path: str) -> Report:
     report = report_from_json(data, path)
     # A file is a run that repro wrote if its own report can be rendered:
     # that reads every field, as the run did.
-    rendered(lambda: render_markdown(report), (path,))
-    return report
+    return report, rendered(lambda: render_markdown(report), (path,))
 
 
 # ---------------------------------------------------------------------------
@@ -4593,17 +4594,54 @@ def runnable(cells: Sequence[Cell]) -> tuple[list[Cell], list[str]]:
     return ok, skipped
 
 
+class Rounds:
+    """The ramps measured so far: each setup (a cell, or a URL) once per
+    repeat, interleaved (A B A B ...), so that drift of the machine hits
+    all alike; each only once, however often it is asked for."""
+
+    def __init__(self, repeat: int, stop: StopFlag) -> None:
+        self.repeat, self.stop = repeat, stop
+        self.ramps: dict = {}  # setup -> its RampResults, in the order run
+        self.planned = self.done = 0
+
+    def measure(self, setups: Sequence, one: Callable[[object, int], RampResult]) -> None:
+        """one(setup, repeat) for those not measured yet, until a signal."""
+        todo = [x for x in setups if x not in self.ramps]
+        self.planned += self.repeat * len(todo)
+        for setup in todo:
+            self.ramps[setup] = []
+        for repeat in range(1, self.repeat + 1):
+            for setup in todo:
+                PROGRESS.setup_began()
+                try:
+                    self.ramps[setup].append(one(setup, repeat))
+                    self.done += 1
+                except Interrupted:
+                    if not self.done:
+                        raise  # nothing measured: nothing to report
+                finally:
+                    PROGRESS.setup_ended()
+                if self.stop:
+                    return
+
+    def interrupted(self, unfinished: bool = False) -> Optional[str]:
+        """The signal's name if one cut the run short (one that came while
+        the last server was stopping cut nothing short)."""
+        cut = any(r.interrupted for rs in self.ramps.values() for r in rs)
+        if self.stop and (self.done < self.planned or cut or unfinished):
+            return signal.Signals(self.stop.signum).name
+        return None
+
+
 def run_benchmark(config: Config, stop: StopFlag) -> Report:
-    """Each setup once per repeat, interleaved (A B A B ...), so that drift
-    of the machine hits all alike.  A study measures question by question,
-    each cell once however many questions share it."""
+    """Each setup once per repeat, interleaved.  A study measures question
+    by question, each cell once however many questions share it."""
     began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    ramps: dict[Cell, list[RampResult]] = {}
+    rounds = Rounds(config.repeat, stop)
     asked: list[Asked] = []
-    planned = done = 0
 
     def results() -> list[SetupResult]:
-        return [SetupResult(cell, tuple(rs)) for cell, rs in ramps.items() if rs]
+        return [SetupResult(cell, tuple(rs)) for cell, rs in rounds.ramps.items() if rs]
 
     PROGRESS.planned = config.repeat * len(config.setups)
     with prepared_database(config, stop) as (workdir, db), contextlib.ExitStack() as stack:
@@ -4617,27 +4655,11 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
                     if any(c.workload == "upstream" for c in config.setups) else None)
 
         def measure(cells: Sequence[Cell]) -> None:
-            nonlocal planned, done
-            todo = [c for c in cells if c not in ramps]
-            planned += config.repeat * len(todo)
             # Question 6's cells follow what was measured before it.
-            PROGRESS.planned += config.repeat * len(set(todo) - set(config.setups))
-            for cell in todo:
-                ramps[cell] = []
-            for repeat in range(1, config.repeat + 1):
-                for cell in todo:
-                    PROGRESS.setup_began()
-                    try:
-                        ramps[cell].append(run_setup(cell, db, config, workdir, stop, repeat,
-                                                     upstream))
-                        done += 1
-                    except Interrupted:
-                        if not done:
-                            raise  # nothing measured: nothing to report
-                    finally:
-                        PROGRESS.setup_ended()
-                    if stop:
-                        return
+            PROGRESS.planned += config.repeat * len(set(cells) - set(config.setups)
+                                                    - set(rounds.ramps))
+            rounds.measure(cells, lambda cell, repeat: run_setup(
+                cell, db, config, workdir, stop, repeat, upstream))
 
         if not config.questions:
             measure(config.setups)
@@ -4649,15 +4671,10 @@ def run_benchmark(config: Config, stop: StopFlag) -> Report:
             asked.append(Asked(number, tuple(cells), tuple(skipped)))
             if stop:
                 break
-    interrupted = None
-    # A signal that came while the last server was stopping cut nothing short.
-    last = [r for rs in ramps.values() for r in rs]
-    if stop and (done < planned or any(r.interrupted for r in last)
-                 or len(asked) < len(config.questions)):
-        interrupted = signal.Signals(stop.signum).name
     return Report(command=command_line(config), started=started, environment=environment,
                   settings=report_settings(config), setups=tuple(results()),
-                  seconds=time.monotonic() - began, interrupted=interrupted,
+                  seconds=time.monotonic() - began,
+                  interrupted=rounds.interrupted(len(asked) < len(config.questions)),
                   db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked))
 
 
@@ -4729,37 +4746,20 @@ def run_urls(config: Config, stop: StopFlag) -> Report:
     """`ramp`: the same ramps, rules and report, against endpoints of a
     team's own servers; each once per repeat, interleaved."""
     began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    ramps: dict[str, list[RampResult]] = {url: [] for url in config.urls}
-    done, planned = 0, config.repeat * len(config.urls)
-    PROGRESS.planned = planned
+    rounds = Rounds(config.repeat, stop)
+    PROGRESS.planned = config.repeat * len(config.urls)
     with contextlib.ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="repro-"))
         stack.callback(remove_tree, workdir)
         stack.callback(PROGRESS.finish)
         environment = collect_environment(None)
-        for repeat in range(1, config.repeat + 1):
-            for url in config.urls:
-                PROGRESS.setup_began()
-                try:
-                    ramps[url].append(ramp_url(url, config, workdir, stop, repeat))
-                    done += 1
-                except Interrupted:
-                    if not done:
-                        raise
-                finally:
-                    PROGRESS.setup_ended()
-                if stop:
-                    break
-            if stop:
-                break
-    last = [r for rs in ramps.values() for r in rs]
-    interrupted = (signal.Signals(stop.signum).name
-                   if stop and (done < planned or any(r.interrupted for r in last)) else None)
+        rounds.measure(config.urls, lambda url, repeat: ramp_url(url, config, workdir, stop,
+                                                                 repeat))
     return Report(command=command_line(config), started=started, environment=environment,
                   settings=report_settings(config),
                   setups=tuple(SetupResult(None, tuple(rs), url=url)
-                               for url, rs in ramps.items() if rs),
-                  seconds=time.monotonic() - began, interrupted=interrupted)
+                               for url, rs in rounds.ramps.items() if rs),
+                  seconds=time.monotonic() - began, interrupted=rounds.interrupted())
 
 
 def database_hint(db: Database) -> str:
@@ -5391,15 +5391,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         config = parse_config(argv)
         serving = config.command == "serve"
         if config.command == "report":
-            saved = load_run(config.run_files[0])
-            text = rendered(lambda: render_markdown(saved), config.run_files)
+            saved, text = load_run(config.run_files[0])
             if config.chart_path:
                 rendered(lambda: render_chart(saved, config.chart_path), config.run_files)
             return write_report(text, EXIT_OK)
         if config.command == "locustfile":
             return write_report(render_locustfile(config), EXIT_OK)
         if config.command == "compare":
-            a, b = (load_run(path) for path in config.run_files)
+            (a, _), (b, _) = (load_run(path) for path in config.run_files)
             if a.settings.unit != b.settings.unit:
                 raise UsageError(f"{config.run_files[0]} ramps {a.settings.unit} and "
                                  f"{config.run_files[1]} {b.settings.unit}; compare two runs "
