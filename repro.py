@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import csv
 import dataclasses
 import errno
 import glob
@@ -320,6 +321,7 @@ class Config:
     db_ms: float = DEFAULT_DB_MS
     questions: tuple[int, ...] = ()  # a study's: keys of QUESTIONS
     run_files: tuple[str, ...] = ()  # report and compare: the JSON of saved runs
+    locust_files: tuple[str, ...] = ()  # report --locust: Locust's stats histories
     urls: tuple[str, ...] = ()  # ramp: endpoints of servers that are not repro's
 
     @property
@@ -1263,7 +1265,8 @@ PUBLISHED_MACHINE = "8-core AMD, Docker (app and Postgres containers), Locust, r
 PUBLISHED_STEP = 10
 
 FAILURE_NAMES = {"timeout": "timeout", "connection": "connection error",
-                 "protocol": "malformed response"}
+                 "protocol": "malformed response",
+                 "locust": "failed (kind: Locust's _failures.csv)"}
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
@@ -1959,9 +1962,10 @@ def chart_groups(report: Report) -> list[tuple[str, list[SetupResult]]]:
     return [("", [r for r in report.setups if r.measured])]
 
 
-def render_chart(report: Report, path: str) -> None:
+def render_chart(report: Report, path: str, source: Optional[str] = None) -> None:
     """For each setup, median and p95 latency and req/s against the level,
-    with its thresholds marked and the machine named in the caption."""
+    with its thresholds marked and the machine named in the caption (or,
+    for what repro did not measure itself, where the numbers come from)."""
     try:
         import matplotlib
         matplotlib.use("Agg")  # no screen needed
@@ -2004,9 +2008,10 @@ def render_chart(report: Report, path: str) -> None:
             axes.grid(alpha=0.3)
         if results:
             latency.legend(fontsize=8, loc="upper left")
-    fig.text(0.01, 0.005, f"{env.cpu_model}, {env.cpu_count} cores, {machine_kind(env)}, "
-                          f"{env.os}; PostgreSQL {env.postgres_version}; started {report.started}."
-                          f" Dotted: slowdown threshold; dash-dot: error threshold.", fontsize=8)
+    source = source or (f"{env.cpu_model}, {env.cpu_count} cores, {machine_kind(env)}, "
+                        f"{env.os}; PostgreSQL {env.postgres_version}; started {report.started}.")
+    fig.text(0.01, 0.005, f"{source} Dotted: slowdown threshold; dash-dot: error threshold.",
+             fontsize=8)
     try:
         fig.tight_layout(rect=(0, 0.025, 1, 1))
         fig.savefig(path, dpi=100, format="png")
@@ -4801,7 +4806,16 @@ def serve(config: Config, stop: StopFlag) -> None:
 # one machine (Locust's distributed mode)
 # ---------------------------------------------------------------------------
 
-LOCUST_HOLD_CYCLES = 4  # a level lasts this many user cycles (think time + window)
+# Locust's stats history gives, each second, the percentiles of about the
+# last this many seconds (its CURRENT_RESPONSE_TIME_PERCENTILE_WINDOW).
+LOCUST_PERCENTILE_WINDOW = 10
+# A level is held for two user cycles (think time + window) to settle, then
+# that window, and two seconds more for Locust's whole-second rows.
+LOCUST_SETTLE_CYCLES = 2
+LOCUST_MARGIN = 2
+# A user count Locust shows for fewer rows than this is it spawning between
+# levels, not a level.
+LOCUST_MIN_ROWS = 3
 
 LOCUST_TEMPLATE = '''\
 """Written by `{command}`.
@@ -4812,9 +4826,11 @@ from several machines (`locust --master` here, and `locust --worker
 Each user GETs {path}, waits for the answer (at most {timeout:g} s) and
 thinks {think:g} s, as repro's users do; FastHttpUser keeps the connection
 alive where the server allows.  The plan steps through the levels below
-({unit}), each held for {hold:g} s; the new users of a level start within
-one think time.  Locust's own spawning is per second, not repro's even
-spread, and its statistics come in one-second buckets.
+({unit}), each held for {hold:g} s: {settle} user cycles to settle, then the
+{window} s over which Locust's stats history gives its percentiles, which
+`repro.py report --locust` reads at each level's end.  The new users of a
+level start within one think time.  Locust's own spawning is per second,
+not repro's even spread, and its statistics come in one-second buckets.
 
     {how}
 """
@@ -4852,22 +4868,264 @@ def render_locustfile(config: Config) -> str:
     fixed in advance: it goes by what it measures)."""
     kind = "linear" if config.ramp == "linear" else "adaptive"
     plan = RAMPS[kind].plan(config.top, config.step)
-    hold = round(LOCUST_HOLD_CYCLES * (config.think_time + config.step_seconds), 1)
+    hold = round(LOCUST_SETTLE_CYCLES * (config.think_time + config.step_seconds)
+                 + LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN, 1)
     if config.urls:
         target = HttpTarget.parse(config.urls[0])
         host = f"http://{target.host}:{target.port}"
         path = target.path
         how = (f"python repro.py locustfile {config.urls[0]} > locustfile.py\n"
-               f"    locust --headless --csv result --csv-full-history")
+               f"    locust --headless --csv result --csv-full-history\n"
+               f"    python repro.py report --locust result_stats_history.csv")
     else:
         cell = config.setups[0]
         host, path = "http://127.0.0.1:8000", VIEWS[cell.view].path
         how = (f"python repro.py serve {cell.name} --port 8000   # then, elsewhere:\n"
                f"    python repro.py locustfile {cell.name} > locustfile.py\n"
-               f"    locust --headless --csv result --csv-full-history")
+               f"    locust --headless --csv result --csv-full-history\n"
+               f"    python repro.py report --locust result_stats_history.csv")
     return LOCUST_TEMPLATE.format(command=command_line(config), path=path, host=host,
                                   timeout=config.timeout, think=config.think_time,
-                                  unit="users", plan=plan, hold=hold, how=how)
+                                  unit="users", plan=plan, hold=hold, how=how,
+                                  settle=LOCUST_SETTLE_CYCLES, window=LOCUST_PERCENTILE_WINDOW)
+
+
+# ---------------------------------------------------------------------------
+# Reading Locust's stats history back: repro's thresholds, summary and
+# chart from what Locust wrote (--csv PREFIX --csv-full-history), with what
+# its per-second, bucketed statistics cannot tell said in the report
+# ---------------------------------------------------------------------------
+
+LOCUST_COLUMNS = ("Timestamp", "User Count", "Name", "50%", "95%", "99%",
+                  "Total Request Count", "Total Failure Count")
+LOCUST_HOW = ("give the _stats_history.csv that 'locust --csv PREFIX --csv-full-history' "
+              "writes")
+# Not in the CSV; repro's report needs an Environment all the same.
+LOCUST_MACHINE = Environment(cpu_model="not in Locust's CSV", cpu_count=0, memory="-", os="-",
+                             python="-", packages={}, uvicorn_stack="-", postgres_version="-",
+                             postgres_source="-", max_connections=0)
+
+
+@dataclass(frozen=True)
+class LocustRow:
+    """One second of Locust's stats history, all endpoints together."""
+    second: int
+    users: int
+    requests: int  # since Locust started, failures included
+    failures: int
+    p50_ms: Optional[int]  # of about the last LOCUST_PERCENTILE_WINDOW seconds
+    p95_ms: Optional[int]
+    p99_ms: Optional[int]
+
+
+def locust_rows(lines: Sequence[str], source: str) -> tuple[list[LocustRow], list[str]]:
+    """The Aggregated rows of a stats history, and the endpoints in it."""
+    reader = csv.DictReader(lines)
+    missing = [c for c in LOCUST_COLUMNS if c not in (reader.fieldnames or ())]
+    if missing:
+        raise UsageError(f"{source} is not a Locust stats history (no {missing[0]!r} column); "
+                         f"{LOCUST_HOW}")
+    rows, endpoints = [], []
+    for record in reader:
+        if record["Name"] != "Aggregated":
+            if record["Name"] not in endpoints:
+                endpoints.append(record["Name"])
+            continue
+        values = {}
+        for column in LOCUST_COLUMNS[:2] + LOCUST_COLUMNS[3:]:
+            text = record[column]
+            if column.endswith("%") and text == "N/A":
+                values[column] = None
+                continue
+            try:
+                values[column] = int(text)
+            except (TypeError, ValueError):
+                raise UsageError(f"{source}, line {reader.line_num}: {text!r} in column "
+                                 f"{column!r} is not a whole number; {LOCUST_HOW}") from None
+        rows.append(LocustRow(values["Timestamp"], values["User Count"],
+                              values["Total Request Count"], values["Total Failure Count"],
+                              values["50%"], values["95%"], values["99%"]))
+    if any(r.requests for r in rows) and not endpoints:
+        # Without it, Locust writes percentiles since its start, not of the
+        # last seconds: no level's own latency is in the file.
+        raise UsageError(f"{source} was written without --csv-full-history, so its "
+                         f"percentiles are since Locust started, not per level; run Locust "
+                         f"again with --csv-full-history")
+    return rows, endpoints
+
+
+def locust_levels(rows: Sequence[LocustRow]) -> list[list[LocustRow]]:
+    """The rows of each level, in the order held: a user count Locust kept
+    for LOCUST_MIN_ROWS rows or more (shorter ones are it spawning between
+    levels); a count held twice, its longer run."""
+    runs: list[list[LocustRow]] = []
+    for row in rows:
+        if runs and runs[-1][-1].users == row.users:
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    longest: dict[int, list[LocustRow]] = {}
+    for run in runs:
+        if run[0].users > 0 and len(run) >= LOCUST_MIN_ROWS \
+                and len(run) > len(longest.get(run[0].users, ())):
+            longest[run[0].users] = run
+    return sorted(longest.values(), key=lambda run: run[0].second)
+
+
+def locust_step(run: Sequence[LocustRow], order: int) -> StepStats:
+    """A level's statistics: the percentiles of its last row (about its
+    last LOCUST_PERCENTILE_WINDOW seconds), and its completions and
+    failures over the same seconds, from the differences of Locust's running
+    totals."""
+    last = run[-1]
+    first = next(r for r in run if r.second >= last.second - LOCUST_PERCENTILE_WINDOW)
+    if first is last:
+        first = run[0]
+    seconds = last.second - first.second
+    requests, failures = last.requests - first.requests, last.failures - first.failures
+    answered = requests > 0
+    return StepStats(
+        level=last.users, order=order, requests=requests, failures=failures,
+        failures_by_kind={"locust": failures} if failures else {},
+        rps=(requests - failures) / seconds, arrival_rps=requests / seconds,
+        completion_rps=requests / seconds,
+        p50_ms=last.p50_ms if answered else None, p95_ms=last.p95_ms if answered else None,
+        p99_ms=last.p99_ms if answered else None,
+        client_cpu_pct=0.0, client_cpu_ms=None,
+        settle_seconds=float(first.second - run[0].second),
+        seconds=float(last.second - run[0].second + 1))
+
+
+def locust_mixed(step: StepStats) -> bool:
+    """Whether the level was held too short for Locust's percentile window
+    to lie within it, after a cycle of settling: its percentiles then mix
+    in the level before."""
+    return step.seconds < LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN
+
+
+def locust_setup(rows: Sequence[LocustRow], endpoints: Sequence[str],
+                 source: str) -> SetupResult:
+    levels = locust_levels(rows)
+    if not any(run[-1].requests > run[0].requests for run in levels):
+        raise UsageError(f"{source} holds no level of users for {LOCUST_MIN_ROWS} s or more "
+                         f"with requests in it: nothing to read; {LOCUST_HOW}")
+    steps = tuple(locust_step(run, i) for i, run in enumerate(levels, start=1))
+    name = endpoints[0] if len(endpoints) == 1 else f"{source} ({len(endpoints)} endpoints)"
+    ramp = RampResult(steps=steps, stop_reason="completed", step=min(s.level for s in steps))
+    return SetupResult(cell=None, ramps=(ramp,), url=name)
+
+
+def locust_report(sources: Sequence[tuple[str, Sequence[str]]], command: str) -> Report:
+    """A Report of Locust's stats histories, one setup each: (file, its
+    lines).  Two files of one endpoint take their file names."""
+    read = [(source, *locust_rows(lines, source)) for source, lines in sources]
+    setups = [locust_setup(rows, endpoints, source) for source, rows, endpoints in read]
+    names = [r.name for r in setups]
+    setups = [r if names.count(r.name) == 1 else dataclasses.replace(r, url=source)
+              for r, (source, _, _) in zip(setups, read)]
+    if len({r.name for r in setups}) < len(setups):
+        raise UsageError("the same file is given twice; give each Locust run's stats history "
+                         "once")
+    spans = [(rows[0].second, rows[-1].second) for _, rows, _ in read]
+    levels = sorted({s.level for r in setups for s in r.ramps[0].steps})
+    settings = Settings(setups=tuple(r.name for r in setups), top=levels[-1], unit="users",
+                        step=min(r.ramps[0].step for r in setups), step_seconds=0.0,
+                        min_requests=0, ramp="locust", plan=tuple(levels), think_time=0.0,
+                        timeout=0.0, workers=0, max_connections=None, dsn=None,
+                        urls=tuple(r.name for r in setups))
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(a for a, _ in spans)))
+    return Report(command=command, started=started, environment=LOCUST_MACHINE,
+                  settings=settings, setups=tuple(setups),
+                  seconds=float(sum(b - a for a, b in spans)))
+
+
+def locust_rules(st: Settings) -> list[str]:
+    """The rules of a run, as they apply to what Locust recorded."""
+    return [
+        f"- **Slowdown at**: the lowest level whose median latency is at least "
+        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower median of the two lowest levels), and "
+        f"still is at the next level; a level without one answer counts as slowed down.",
+        f"- **Errors at**: the lowest level where {ERROR_RATE:.0%} or more of the requests "
+        f"Locust counted failed, and still do at the next level.",
+        "- The next level must be at most two fine steps higher (a fine step: the lowest "
+        f"level, {st.step} {st.unit}, or {RESOLUTION:.0%}, whichever is more): a lone noisy "
+        "level does not set a threshold. A threshold lies above the level just below it: it "
+        "is known to one level of the plan Locust ran.",
+        f"- Two setups differ substantially when the smaller value is more than "
+        f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({st.step} {st.unit}) "
+        f"away. A peak counts as a setup's capacity only if the load slowed it down.",
+    ]
+
+
+def locust_caveats() -> list[str]:
+    """What Locust's per-second, bucketed stats history cannot tell, and how
+    repro reads it instead."""
+    return [
+        "- **Levels**: Locust writes one row a second, stamped to the whole second, with the "
+        "users it ran then (all workers together in distributed mode). A user count held "
+        f"for fewer than {LOCUST_MIN_ROWS} rows is Locust spawning between levels and is "
+        "skipped. The CSV names neither the think time nor the machines the load came from.",
+        f"- **Latency**: each row's percentiles are Locust's \"current\" ones, of about the "
+        f"last {LOCUST_PERCENTILE_WINDOW} s (2 to 18 s, depending on which second Locust's "
+        f"cache holds). repro reads them from a level's last row. A level held for less than "
+        f"{LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN} s mixes in the level before it: marked "
+        f"† below. Locust keeps response times rounded to two significant digits (to 10 ms "
+        f"from 100 ms, to 100 ms from 1 s) and includes failed requests in its percentiles; "
+        f"repro's own latencies are exact and of successful responses only.",
+        f"- **req/s and errors** come from the differences of Locust's running totals over "
+        f"the same last {LOCUST_PERCENTILE_WINDOW} s of each level: completions, as repro "
+        f"counts req/s. Locust counts a request only when it ends, so whether a queue filled "
+        f"or drained during the window cannot be told: no level is marked unsteady, and "
+        f"every level counts for the peak. The kinds of failure are not in the history "
+        f"(Locust's _failures.csv has them).",
+    ]
+
+
+def render_locust(report: Report, files: Sequence[str]) -> str:
+    st = report.settings
+    out = ["# Do async Django views make this app faster? From Locust's stats history", "",
+           f"`{report.command}`  ",
+           f"{len(files)} Locust run{'s' if len(files) > 1 else ''}, the first started "
+           f"{report.started}, {fmt_duration(report.seconds)} of history in all; read by "
+           f"repro, by its rules.",
+           "", "## Summary", "", *render_summary(report.setups, st), "", *locust_rules(st),
+           "", "## What Locust's stats history tells, and what it does not", "",
+           *locust_caveats()]
+    for r, source in zip(report.setups, files):
+        [ramp] = r.ramps
+        rows = [[str(s.level) + (" †" if locust_mixed(s) else ""), str(s.requests),
+                 f"{s.failures} ({100 * s.error_rate:.0f}%)" if s.failures else "0",
+                 f"{s.rps:.1f}", fmt_ms(s.p50_ms), fmt_ms(s.p95_ms), fmt_ms(s.p99_ms),
+                 f"{s.seconds:.0f}", f"{s.seconds - 1 - s.settle_seconds:.0f}"]
+                for s in ramp.by_level]
+        out += ["", f"## {r.name}", "", f"From {source}: {len(ramp.steps)} levels of users.", "",
+                *folded(f"{len(ramp.steps)} levels", md_table(
+                    ["users", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms",
+                     "held s", "counted s"], rows, "rrrrrrrrr"))]
+        mixed = [str(s.level) for s in ramp.by_level if locust_mixed(s)]
+        if mixed:
+            out += ["", f"† Held under {LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN} s at "
+                        f"{_join(mixed)} users: the percentiles include requests of the level "
+                        f"before."]
+    out += ["", "## Conclusion", "", *render_conclusion(report)]
+    return "\n".join(out) + "\n"
+
+
+def load_locust(paths: Sequence[str], command: str) -> tuple[Report, str]:
+    """Locust's stats histories as a Report, and its Markdown report."""
+    sources = []
+    for path in paths:
+        try:
+            sources.append((path, Path(path).read_text().splitlines()))
+        except OSError as e:
+            raise UsageError(f"cannot read {path}: {e.strerror}; {LOCUST_HOW}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} is not a text file; {LOCUST_HOW}") from None
+    try:
+        report = locust_report(sources, command)
+    except csv.Error as e:
+        raise UsageError(f"{' or '.join(paths)} is not CSV ({e}); {LOCUST_HOW}") from None
+    return report, render_locust(report, paths)
 
 
 # ---------------------------------------------------------------------------
@@ -5068,9 +5326,14 @@ def build_parsers() -> dict[str, Parser]:
     _add_server_options(serve_parser)
 
     report = Parser(prog=f"{PROG} report", description="Render the Markdown report of a saved "
-                    "run (the file --json wrote) as the run printed it.")
-    report.add_argument("run_file", metavar="RUN.json", help="the file a run or a study wrote "
-                        "with --json")
+                    "run (the file --json wrote) as the run printed it; or, with --locust, "
+                    "repro's thresholds, summary and conclusion from Locust's stats history.")
+    report.add_argument("run_file", metavar="RUN.json", nargs="?", help="the file a run or a "
+                        "study wrote with --json")
+    report.add_argument("--locust", dest="locust_files", nargs="+", metavar="CSV",
+                        help="instead, Locust's stats history, one file per setup (what "
+                             "'locust --csv PREFIX --csv-full-history' writes as "
+                             "PREFIX_stats_history.csv)")
     _add_chart_option(report)
     compare = Parser(prog=f"{PROG} compare", description="Put two saved runs side by side (two "
                      "machines, or before and after a change) and say, by the rules of a run's "
@@ -5098,8 +5361,9 @@ def build_parsers() -> dict[str, Parser]:
                         help="adaptive: a fine step of --step or 10%%, whichever is more "
                              "(default); linear: every --step")
     locust.add_argument("--step-seconds", type=positive_float, default=DEFAULT_STEP_SECONDS,
-                        metavar="S", help=f"each level lasts {LOCUST_HOLD_CYCLES} x (think time "
-                        f"+ S) (default {DEFAULT_STEP_SECONDS:g})")
+                        metavar="S", help=f"each level lasts {LOCUST_SETTLE_CYCLES} x (think "
+                        f"time + S) + {LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN} s "
+                        f"(default {DEFAULT_STEP_SECONDS:g})")
     locust.add_argument("--think-time", type=non_negative_float, default=DEFAULT_THINK_TIME,
                         metavar="S", help=f"pause after each response (default "
                         f"{DEFAULT_THINK_TIME:g})")
@@ -5177,8 +5441,12 @@ def parse_config(argv: Sequence[str]) -> Config:
         if path is not None:
             check_writable(path, option)
     if command == "report":
-        return Config(command="report", argv=tuple(argv), setups=(), run_files=(args.run_file,),
-                      chart_path=args.chart_path)
+        if (args.run_file is None) == (args.locust_files is None):
+            raise UsageError("report reads one saved run (RUN.json) or Locust's stats history "
+                             "(--locust CSV ...): give one of them")
+        return Config(command="report", argv=tuple(argv), setups=(),
+                      run_files=(args.run_file,) if args.run_file else (),
+                      locust_files=tuple(args.locust_files or ()), chart_path=args.chart_path)
     if command == "compare":
         return Config(command="compare", argv=tuple(argv), setups=(),
                       run_files=(args.run_a, args.run_b))
@@ -5390,6 +5658,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = parse_config(argv)
         serving = config.command == "serve"
+        if config.command == "report" and config.locust_files:
+            saved, text = load_locust(config.locust_files, command_line(config))
+            if config.chart_path:
+                render_chart(saved, config.chart_path, f"Locust's stats history: "
+                             f"{', '.join(config.locust_files)}; started {saved.started}.")
+            return write_report(text, EXIT_OK)
         if config.command == "report":
             saved, text = load_run(config.run_files[0])
             if config.chart_path:

@@ -1,6 +1,7 @@
 """A saved run renders again exactly as it printed: the JSON rebuilds the
 typed results, and the Markdown is a pure function of them."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -159,7 +160,9 @@ def test_the_locustfile_carries_repro_users_and_plan():
     namespace = {}
     code = compile(text, "locustfile.py", "exec")  # valid Python, whatever Locust's version
     assert "PLAN = [10, 20, 30, 40]" in text
-    assert "HOLD = 6.0" in text  # 4 x (0.5 s think + 1 s window)
+    # 2 x (0.5 s think + 1 s window) to settle, then Locust's 10 s percentile
+    # window and 2 s for its whole-second rows.
+    assert "HOLD = 15.0" in text
     assert "THINK = 0.5" in text and "network_timeout = 7.0" in text
     assert "self.client.get('/async-sql/'" in text
     assert "python repro.py serve async+pooled --port 8000" in text
@@ -234,3 +237,101 @@ def test_more_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert repro.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "secret" not in err
+
+
+# --- Locust's stats history, read back ------------------------------------------------
+# Two real histories that Locust 2.47 wrote running repro's locustfile
+# (--users 16 --step 4 --ramp linear --timeout 2) against `serve
+# sync+upstream` and `serve async+upstream`, each with one worker and a
+# 200 ms upstream API.
+
+DATA = Path(__file__).resolve().parent / "data"
+SYNC_CSV, ASYNC_CSV = DATA / "locust_sync_stats_history.csv", DATA / "locust_async_stats_history.csv"
+HEADER = ("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,"
+          "99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response "
+          "Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,"
+          "Total Average Content Size")
+
+
+def history(rows, endpoint=True):
+    """A stats history: (second, users, total requests, total failures, p50)
+    per row, Aggregated, with an endpoint's row before each."""
+    lines = [HEADER]
+    for second, users, total, failed, p50 in rows:
+        p = "N/A" if p50 is None else p50
+        values = f"0.0,0.0,{p},{p},{p},{p},{p},{p},{p},{p},{p},{p},{p},{total},{failed},0,0,0,0,0"
+        if endpoint:
+            lines.append(f"{second},{users},GET,/view/,{values}")
+        lines.append(f"{second},{users},,Aggregated,{values}")
+    return lines
+
+
+def test_locust_history_report_golden(capsys):
+    from test_report import check_golden
+    assert repro.main(["report", "--locust", str(SYNC_CSV), str(ASYNC_CSV)]) == 0
+    text = capsys.readouterr().out
+    check_golden("report_locust.md", text.replace(str(DATA) + "/", ""))
+
+
+def test_locust_levels_are_the_counts_it_held_and_their_last_ten_seconds():
+    rows = [(100, 0, 0, 0, None)]
+    rows += [(101 + i, 10, 5 * i, 0, 20) for i in range(4)]  # 10 users for 4 s
+    rows += [(105, 15, 20, 0, 22)]  # spawning: one row at 15 users
+    rows += [(106 + i, 20, 22 + 9 * i, i // 7, 30 + i) for i in range(16)]  # 20 users, 16 s
+    report = repro.locust_report([("h.csv", history(rows))], "cmd")
+    [setup] = report.setups
+    low, high = setup.ramps[0].by_level
+    assert (low.level, high.level) == (10, 20) and setup.name == "/view/"
+    # 10 users: held 4 s, all of it counted, so its percentiles mix in what came before.
+    assert (low.requests, low.rps, low.p50_ms, low.seconds) == (15, 5.0, 20, 4.0)
+    assert repro.locust_mixed(low) and not repro.locust_mixed(high)
+    # 20 users: the last 10 s (seconds 111 to 121): 90 requests, 2 failed.
+    assert (high.requests, high.failures, high.settle_seconds, high.seconds) == (90, 2, 5.0, 16.0)
+    assert high.rps == pytest.approx(8.8) and high.p50_ms == 45
+    assert report.settings.step == 10 and report.settings.plan == (10, 20)
+
+
+BAD_LOCUST = [
+    (None, "cannot read {path}: No such file or directory"),
+    (b"\xff\xfe\x00", "is not a text file"),
+    ('{"schema": 2}', "is not a Locust stats history (no 'Timestamp' column)"),
+    ("Type,Name,Request Count,Failure Count\nGET,/,3,0\n",
+     "is not a Locust stats history (no 'Timestamp' column)"),
+    ("\n".join(history([(1, 10, 5, 0, 20)])).replace(",10,", ",ten,"),
+     "line 3: 'ten' in column 'User Count' is not a whole number"),
+    ("\n".join(history([(1 + i, 10, 5 * i, 0, 20) for i in range(5)], endpoint=False)),
+     "was written without --csv-full-history"),
+    ("\n".join(history([(1, 10, 5, 0, 20), (2, 20, 9, 0, 20)])), "holds no level of users"),
+    ("\n".join(history([(1 + i, 10, 0, 0, None) for i in range(5)])), "holds no level of users"),
+]
+
+
+@pytest.mark.parametrize("content, message", BAD_LOCUST)
+def test_a_file_that_is_not_a_locust_history_is_one_line_and_exit_2(tmp_path, capsys, content,
+                                                                     message):
+    path = tmp_path / "h.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    assert repro.main(["report", "--locust", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message.format(path=path) in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["report"], "give one of them"),
+    (["report", "run.json", "--locust", "h.csv"], "give one of them"),
+    (["report", "--locust", str(SYNC_CSV), str(SYNC_CSV)], "the same file is given twice"),
+])
+def test_report_takes_a_saved_run_or_locust_history(args, message, capsys):
+    assert repro.main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_a_locust_history_draws_a_chart(tmp_path):
+    pytest.importorskip("matplotlib")
+    chart = tmp_path / "locust.png"
+    assert repro.main(["report", "--locust", str(SYNC_CSV), "--chart", str(chart)]) == 0
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
