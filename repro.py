@@ -835,13 +835,13 @@ def search_next(steps: Sequence[StepStats], top: int, step: int) -> Optional[int
             if not last and confirms(levels[i], levels[i + 1], step):
                 if not flags[i + 1]:
                     continue  # a lone noisy level: not a threshold
-            elif not (last and highest >= top) and not (last and gap):
+            elif not gap and not (last and highest >= top):
                 return min(top, fine_up(levels[i], step))  # confirm it, one fine step up
-            # The threshold, or the highest level still to be confirmed: its
+            # The threshold, or a level still to be confirmed: its
             # confirmation waits until the bisection below it is done, which
-            # mostly finds the threshold lower (confirmed down there) and so
-            # saves a step far into the overload.  The second baseline
-            # window comes first, as it may move the threshold.
+            # mostly finds the threshold lower (confirmed there by this
+            # level) and so saves a step far into the overload.  The second
+            # baseline window comes first, as it may move the threshold.
             if gap:
                 return second or _between(levels[i - 1], levels[i])
             break
@@ -4896,10 +4896,13 @@ def render_locustfile(config: Config) -> str:
 # its per-second, bucketed statistics cannot tell said in the report
 # ---------------------------------------------------------------------------
 
-LOCUST_COLUMNS = ("Timestamp", "User Count", "Name", "50%", "95%", "99%",
-                  "Total Request Count", "Total Failure Count")
+LOCUST_COLUMNS = ("Timestamp", "User Count", "Type", "Name", "50%", "Total Request Count",
+                  "Total Failure Count")
+LOCUST_OPTIONAL = ("95%", "99%")  # absent where Locust's PERCENTILES_TO_REPORT was changed
 LOCUST_HOW = ("give the _stats_history.csv that 'locust --csv PREFIX --csv-full-history' "
               "writes")
+# Locust writes a row a second; a longer silence is not one continuous run.
+LOCUST_MAX_GAP = 5
 # Not in the CSV; repro's report needs an Environment all the same.
 LOCUST_MACHINE = Environment(cpu_model="not in Locust's CSV", cpu_count=0, memory="-", os="-",
                              python="-", packages={}, uvicorn_stack="-", postgres_version="-",
@@ -4918,34 +4921,70 @@ class LocustRow:
     p99_ms: Optional[int]
 
 
-def locust_rows(lines: Sequence[str], source: str) -> tuple[list[LocustRow], list[str]]:
-    """The Aggregated rows of a stats history, and the endpoints in it."""
+def _shown(text: str) -> str:
+    """A field quoted in a message, cut short."""
+    return repr(text if len(text) <= 30 else text[:30] + "...")
+
+
+def locust_rows(lines: Iterator[str], source: str) -> tuple[list[LocustRow], list[str]]:
+    """The rows of Locust's own total (Type empty, Name "Aggregated") of a
+    stats history, and the endpoints in it, checked as Locust writes them:
+    a row a second, totals that never go down."""
     reader = csv.DictReader(lines)
-    missing = [c for c in LOCUST_COLUMNS if c not in (reader.fieldnames or ())]
+    fields = reader.fieldnames or ()
+    missing = [c for c in LOCUST_COLUMNS if c not in fields]
     if missing:
         raise UsageError(f"{source} is not a Locust stats history (no {missing[0]!r} column); "
                          f"{LOCUST_HOW}")
-    rows, endpoints = [], []
+    rows: list[LocustRow] = []
+    endpoints: list[str] = []
     for record in reader:
-        if record["Name"] != "Aggregated":
+        where = f"{source}, line {reader.line_num}"
+        if None in record or None in record.values():
+            raise UsageError(f"{where} does not have the header's {len(fields)} fields; "
+                             f"{LOCUST_HOW}")
+        if (record["Type"], record["Name"]) != ("", "Aggregated"):
             if record["Name"] not in endpoints:
                 endpoints.append(record["Name"])
             continue
-        values = {}
-        for column in LOCUST_COLUMNS[:2] + LOCUST_COLUMNS[3:]:
+        values: dict[str, Optional[int]] = {}
+        for column in (*LOCUST_COLUMNS, *LOCUST_OPTIONAL):
+            if column in ("Type", "Name") or column not in record:
+                continue
             text = record[column]
             if column.endswith("%") and text == "N/A":
                 values[column] = None
                 continue
             try:
-                values[column] = int(text)
-            except (TypeError, ValueError):
-                raise UsageError(f"{source}, line {reader.line_num}: {text!r} in column "
-                                 f"{column!r} is not a whole number; {LOCUST_HOW}") from None
-        rows.append(LocustRow(values["Timestamp"], values["User Count"],
-                              values["Total Request Count"], values["Total Failure Count"],
-                              values["50%"], values["95%"], values["99%"]))
-    if any(r.requests for r in rows) and not endpoints:
+                value = int(text)
+            except ValueError:
+                value = -1
+            if not 0 <= value < 10**12:
+                raise UsageError(f"{where}: {_shown(text)} in column {column!r} is not a whole "
+                                 f"number from 0 to 10^12; {LOCUST_HOW}")
+            values[column] = value
+        row = LocustRow(values["Timestamp"], values["User Count"],
+                        values["Total Request Count"], values["Total Failure Count"],
+                        values["50%"], values.get("95%"), values.get("99%"))
+        if row.failures > row.requests:
+            raise UsageError(f"{where}: more failures than requests; {LOCUST_HOW}")
+        if rows:
+            before = rows[-1]
+            if row.second <= before.second:
+                raise UsageError(f"{where}: the time does not move on from the row before; "
+                                 f"{LOCUST_HOW}, as it wrote it")
+            if row.second - before.second > LOCUST_MAX_GAP:
+                raise UsageError(f"{where}: {row.second - before.second} s after the row "
+                                 f"before, where Locust writes one a second; give the history "
+                                 f"of one continuous run")
+            if row.requests < before.requests or row.failures < before.failures:
+                raise UsageError(f"{where}: Locust's totals go down, so its stats were reset "
+                                 f"(--reset-stats, or the web UI); run it again without "
+                                 f"resetting them")
+        rows.append(row)
+    if not rows:
+        raise UsageError(f"{source} has no rows of Locust's totals (Aggregated); {LOCUST_HOW}")
+    if rows[-1].requests and not endpoints:
         # Without it, Locust writes percentiles since its start, not of the
         # last seconds: no level's own latency is in the file.
         raise UsageError(f"{source} was written without --csv-full-history, so its "
@@ -4954,45 +4993,57 @@ def locust_rows(lines: Sequence[str], source: str) -> tuple[list[LocustRow], lis
     return rows, endpoints
 
 
-def locust_levels(rows: Sequence[LocustRow]) -> list[list[LocustRow]]:
+def locust_levels(rows: Sequence[LocustRow]) -> tuple[list[list[LocustRow]], list[int]]:
     """The rows of each level, in the order held: a user count Locust kept
     for LOCUST_MIN_ROWS rows or more (shorter ones are it spawning between
-    levels); a count held twice, its longer run."""
+    levels).  A count held again later keeps its first run: the levels, and
+    those held again."""
     runs: list[list[LocustRow]] = []
     for row in rows:
         if runs and runs[-1][-1].users == row.users:
             runs[-1].append(row)
         else:
             runs.append([row])
-    longest: dict[int, list[LocustRow]] = {}
+    first: dict[int, list[LocustRow]] = {}
+    again: list[int] = []
     for run in runs:
-        if run[0].users > 0 and len(run) >= LOCUST_MIN_ROWS \
-                and len(run) > len(longest.get(run[0].users, ())):
-            longest[run[0].users] = run
-    return sorted(longest.values(), key=lambda run: run[0].second)
+        if run[0].users > 0 and len(run) >= LOCUST_MIN_ROWS:
+            if run[0].users in first:
+                again.append(run[0].users)
+            else:
+                first[run[0].users] = run
+    return list(first.values()), sorted(set(again))
 
 
-def locust_step(run: Sequence[LocustRow], order: int) -> StepStats:
+def locust_step(rows: Sequence[LocustRow], run: Sequence[LocustRow], order: int) -> StepStats:
     """A level's statistics: the percentiles of its last row (about its
     last LOCUST_PERCENTILE_WINDOW seconds), and its completions and
     failures over the same seconds, from the differences of Locust's running
-    totals."""
+    totals.  The differences are taken between rows where the totals moved:
+    a master in distributed mode moves them only when its workers report
+    (every 3 s), not every second."""
     last = run[-1]
-    first = next(r for r in run if r.second >= last.second - LOCUST_PERCENTILE_WINDOW)
-    if first is last:
-        first = run[0]
-    seconds = last.second - first.second
-    requests, failures = last.requests - first.requests, last.failures - first.failures
-    answered = requests > 0
+    window = [r for r in run if r.second >= last.second - LOCUST_PERCENTILE_WINDOW]
+    if len(window) < 2:
+        window = list(run)
+    before = {id(r): rows[i - 1] for i, r in enumerate(rows) if i}
+    moved = [r for r in window if id(r) in before
+             and (r.requests, r.failures) != (before[id(r)].requests, before[id(r)].failures)]
+    a, b = (moved[0], moved[-1]) if len(moved) >= 2 else (window[0], window[-1])
+    seconds = b.second - a.second
+    requests, failures = b.requests - a.requests, b.failures - a.failures
+    # Locust writes 0 for a percentile it has no window for (its cache
+    # missed the second): the newest row of the window that has one.
+    known = next((r for r in reversed(window) if r.p50_ms), None) if requests else None
     return StepStats(
         level=last.users, order=order, requests=requests, failures=failures,
         failures_by_kind={"locust": failures} if failures else {},
         rps=(requests - failures) / seconds, arrival_rps=requests / seconds,
         completion_rps=requests / seconds,
-        p50_ms=last.p50_ms if answered else None, p95_ms=last.p95_ms if answered else None,
-        p99_ms=last.p99_ms if answered else None,
+        p50_ms=known.p50_ms if known else None, p95_ms=known.p95_ms if known else None,
+        p99_ms=known.p99_ms if known else None,
         client_cpu_pct=0.0, client_cpu_ms=None,
-        settle_seconds=float(first.second - run[0].second),
+        settle_seconds=float(a.second - run[0].second),
         seconds=float(last.second - run[0].second + 1))
 
 
@@ -5004,29 +5055,44 @@ def locust_mixed(step: StepStats) -> bool:
 
 
 def locust_setup(rows: Sequence[LocustRow], endpoints: Sequence[str],
-                 source: str) -> SetupResult:
-    levels = locust_levels(rows)
+                 source: str) -> tuple[SetupResult, list[int]]:
+    """The setup of one history, and the levels it held more than once."""
+    levels, again = locust_levels(rows)
     if not any(run[-1].requests > run[0].requests for run in levels):
         raise UsageError(f"{source} holds no level of users for {LOCUST_MIN_ROWS} s or more "
                          f"with requests in it: nothing to read; {LOCUST_HOW}")
-    steps = tuple(locust_step(run, i) for i, run in enumerate(levels, start=1))
+    steps = tuple(locust_step(rows, run, i) for i, run in enumerate(levels, start=1))
     name = endpoints[0] if len(endpoints) == 1 else f"{source} ({len(endpoints)} endpoints)"
     ramp = RampResult(steps=steps, stop_reason="completed", step=min(s.level for s in steps))
-    return SetupResult(cell=None, ramps=(ramp,), url=name)
+    return SetupResult(cell=None, ramps=(ramp,), url=name), again
 
 
-def locust_report(sources: Sequence[tuple[str, Sequence[str]]], command: str) -> Report:
+@dataclass(frozen=True)
+class LocustRun:
+    """Where a setup of a Locust report comes from."""
+    source: str
+    endpoints: int
+    held_again: tuple[int, ...]  # levels held more than once; the first time counts
+
+
+def locust_report(sources: Sequence[tuple[str, Iterator[str]]],
+                  command: str) -> tuple[Report, list[LocustRun]]:
     """A Report of Locust's stats histories, one setup each: (file, its
     lines).  Two files of one endpoint take their file names."""
-    read = [(source, *locust_rows(lines, source)) for source, lines in sources]
-    setups = [locust_setup(rows, endpoints, source) for source, rows, endpoints in read]
-    names = [r.name for r in setups]
-    setups = [r if names.count(r.name) == 1 else dataclasses.replace(r, url=source)
-              for r, (source, _, _) in zip(setups, read)]
-    if len({r.name for r in setups}) < len(setups):
-        raise UsageError("the same file is given twice; give each Locust run's stats history "
-                         "once")
-    spans = [(rows[0].second, rows[-1].second) for _, rows, _ in read]
+    read = []
+    for source, lines in sources:
+        try:
+            rows, endpoints = locust_rows(lines, source)
+        except csv.Error as e:
+            raise UsageError(f"{source} is not a CSV file Locust wrote ({e}); "
+                             f"{LOCUST_HOW}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{source} is not UTF-8 text; {LOCUST_HOW}") from None
+        read.append((source, rows, endpoints, *locust_setup(rows, endpoints, source)))
+    names = [setup.name for *_, setup, _ in read]
+    setups = [setup if names.count(setup.name) == 1 else dataclasses.replace(setup, url=source)
+              for source, _, _, setup, _ in read]
+    spans = [(rows[0].second, rows[-1].second) for _, rows, *_ in read]
     levels = sorted({s.level for r in setups for s in r.ramps[0].steps})
     settings = Settings(setups=tuple(r.name for r in setups), top=levels[-1], unit="users",
                         step=min(r.ramps[0].step for r in setups), step_seconds=0.0,
@@ -5034,9 +5100,11 @@ def locust_report(sources: Sequence[tuple[str, Sequence[str]]], command: str) ->
                         timeout=0.0, workers=0, max_connections=None, dsn=None,
                         urls=tuple(r.name for r in setups))
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(a for a, _ in spans)))
-    return Report(command=command, started=started, environment=LOCUST_MACHINE,
-                  settings=settings, setups=tuple(setups),
-                  seconds=float(sum(b - a for a, b in spans)))
+    report = Report(command=command, started=started, environment=LOCUST_MACHINE,
+                    settings=settings, setups=tuple(setups),
+                    seconds=float(sum(b - a for a, b in spans)))
+    return report, [LocustRun(source, len(endpoints), tuple(again))
+                    for source, _, endpoints, _, again in read]
 
 
 def locust_rules(st: Settings) -> list[str]:
@@ -5064,42 +5132,56 @@ def locust_caveats() -> list[str]:
         "- **Levels**: Locust writes one row a second, stamped to the whole second, with the "
         "users it ran then (all workers together in distributed mode). A user count held "
         f"for fewer than {LOCUST_MIN_ROWS} rows is Locust spawning between levels and is "
-        "skipped. The CSV names neither the think time nor the machines the load came from.",
+        "skipped; a count held again later counts the first time. The CSV names neither the "
+        "think time nor the machines the load came from.",
         f"- **Latency**: each row's percentiles are Locust's \"current\" ones, of about the "
         f"last {LOCUST_PERCENTILE_WINDOW} s (2 to 18 s, depending on which second Locust's "
-        f"cache holds). repro reads them from a level's last row. A level held for less than "
-        f"{LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN} s mixes in the level before it: marked "
-        f"† below. Locust keeps response times rounded to two significant digits (to 10 ms "
-        f"from 100 ms, to 100 ms from 1 s) and includes failed requests in its percentiles; "
-        f"repro's own latencies are exact and of successful responses only.",
+        f"cache holds; no row says which). repro reads them from a level's last row. A "
+        f"level held for less than {LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN} s mixes in the "
+        f"level before it (marked † below), and one held longer still may. Locust keeps "
+        f"response times rounded to two significant digits (to 10 ms from 100 ms, to 100 ms "
+        f"from 1 s) and includes failed requests in its percentiles; repro's own latencies "
+        f"are exact and of successful responses only.",
         f"- **req/s and errors** come from the differences of Locust's running totals over "
-        f"the same last {LOCUST_PERCENTILE_WINDOW} s of each level: completions, as repro "
-        f"counts req/s. Locust counts a request only when it ends, so whether a queue filled "
-        f"or drained during the window cannot be told: no level is marked unsteady, and "
-        f"every level counts for the peak. The kinds of failure are not in the history "
-        f"(Locust's _failures.csv has them).",
+        f"the same last {LOCUST_PERCENTILE_WINDOW} s of each level, between rows where they "
+        f"moved (a master in distributed mode moves them when its workers report, every 3 "
+        f"s): completions, as repro counts req/s. Locust counts a request only when it "
+        f"ends, so whether a queue filled or drained during the window cannot be told: no "
+        f"level is marked unsteady, and every level counts for the peak. The kinds of "
+        f"failure are not in the history (Locust's _failures.csv has them).",
+        "- **Endpoints**: repro reads Locust's total over all of them. Where a run had "
+        "several tasks, its latency and req/s mix the endpoints by their traffic: to compare "
+        "views, give one history per view.",
     ]
 
 
-def render_locust(report: Report, files: Sequence[str]) -> str:
+def render_locust(report: Report, runs: Sequence[LocustRun]) -> str:
     st = report.settings
+    count = len(runs)
     out = ["# Do async Django views make this app faster? From Locust's stats history", "",
            f"`{report.command}`  ",
-           f"{len(files)} Locust run{'s' if len(files) > 1 else ''}, the first started "
+           f"{count} Locust run{'s' if count > 1 else ''}, the first started "
            f"{report.started}, {fmt_duration(report.seconds)} of history in all; read by "
            f"repro, by its rules.",
            "", "## Summary", "", *render_summary(report.setups, st), "", *locust_rules(st),
            "", "## What Locust's stats history tells, and what it does not", "",
            *locust_caveats()]
-    for r, source in zip(report.setups, files):
+    for r, run in zip(report.setups, runs):
         [ramp] = r.ramps
+        levels = f"{len(ramp.steps)} level{'s' if len(ramp.steps) > 1 else ''}"
         rows = [[str(s.level) + (" †" if locust_mixed(s) else ""), str(s.requests),
                  f"{s.failures} ({100 * s.error_rate:.0f}%)" if s.failures else "0",
                  f"{s.rps:.1f}", fmt_ms(s.p50_ms), fmt_ms(s.p95_ms), fmt_ms(s.p99_ms),
                  f"{s.seconds:.0f}", f"{s.seconds - 1 - s.settle_seconds:.0f}"]
                 for s in ramp.by_level]
-        out += ["", f"## {r.name}", "", f"From {source}: {len(ramp.steps)} levels of users.", "",
-                *folded(f"{len(ramp.steps)} levels", md_table(
+        said = f"From {run.source}: {levels} of users"
+        if run.endpoints > 1:
+            said += f", {run.endpoints} endpoints together"
+        if run.held_again:
+            said += (f"; {_join([str(u) for u in run.held_again])} users held again later, "
+                     f"the first time counted")
+        out += ["", f"## {r.name}", "", said + ".", "",
+                *folded(levels, md_table(
                     ["users", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms",
                      "held s", "counted s"], rows, "rrrrrrrrr"))]
         mixed = [str(s.level) for s in ramp.by_level if locust_mixed(s)]
@@ -5113,19 +5195,24 @@ def render_locust(report: Report, files: Sequence[str]) -> str:
 
 def load_locust(paths: Sequence[str], command: str) -> tuple[Report, str]:
     """Locust's stats histories as a Report, and its Markdown report."""
-    sources = []
+    seen: dict[str, str] = {}
     for path in paths:
-        try:
-            sources.append((path, Path(path).read_text().splitlines()))
-        except OSError as e:
-            raise UsageError(f"cannot read {path}: {e.strerror}; {LOCUST_HOW}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{path} is not a text file; {LOCUST_HOW}") from None
-    try:
-        report = locust_report(sources, command)
-    except csv.Error as e:
-        raise UsageError(f"{' or '.join(paths)} is not CSV ({e}); {LOCUST_HOW}") from None
-    return report, render_locust(report, paths)
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UsageError(f"{seen[real]} and {path} are the same file; give each Locust "
+                             f"run's stats history once")
+        seen[real] = path
+    with contextlib.ExitStack() as files:
+        sources = []
+        for path in paths:
+            try:
+                # As Locust's csv writer wrote it; a BOM if a spreadsheet saved it.
+                sources.append((path, files.enter_context(
+                    open(path, newline="", encoding="utf-8-sig"))))
+            except OSError as e:
+                raise UsageError(f"cannot read {path}: {e.strerror}; {LOCUST_HOW}") from None
+        report, runs = locust_report(sources, command)
+    return report, render_locust(report, runs)
 
 
 # ---------------------------------------------------------------------------

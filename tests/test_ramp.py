@@ -224,10 +224,10 @@ def test_run_ramp_follows_the_search_and_reports_each_step():
                          restart, lambda: {"server": driver.started * 0.001, "nowhere": None})
     steps, restarted = run.steps, run.restarts
     assert (run.reason, run.error, run.interrupted) == ("completed", None, False)
-    assert levels == [s.level for s in steps] == [10, 40, 80, 20, 57, 67, 48]
+    assert levels == [s.level for s in steps] == [10, 40, 80, 20, 57, 48]
     # A fresh server before each level below a slowed one: 20 (below 80) and
-    # 48 (below 67); none before 57 and 67 (going up).
-    assert driver.levels == [10, 40, 80, 0, 20, 57, 67, 0, 48]
+    # 48 (below 57); none before 57 (going up).
+    assert driver.levels == [10, 40, 80, 0, 20, 57, 0, 48]
     assert restarts == [0, 0] and restarted == 2
     t = repro.find_thresholds(sorted(steps, key=lambda s: s.level))
     assert t.slowdown == 48

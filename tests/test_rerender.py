@@ -278,12 +278,14 @@ def test_locust_levels_are_the_counts_it_held_and_their_last_ten_seconds():
     rows += [(101 + i, 10, 5 * i, 0, 20) for i in range(4)]  # 10 users for 4 s
     rows += [(105, 15, 20, 0, 22)]  # spawning: one row at 15 users
     rows += [(106 + i, 20, 22 + 9 * i, i // 7, 30 + i) for i in range(16)]  # 20 users, 16 s
-    report = repro.locust_report([("h.csv", history(rows))], "cmd")
+    report, [run] = repro.locust_report([("h.csv", iter(history(rows)))], "cmd")
     [setup] = report.setups
+    assert run == repro.LocustRun("h.csv", 1, ())
     low, high = setup.ramps[0].by_level
     assert (low.level, high.level) == (10, 20) and setup.name == "/view/"
-    # 10 users: held 4 s, all of it counted, so its percentiles mix in what came before.
-    assert (low.requests, low.rps, low.p50_ms, low.seconds) == (15, 5.0, 20, 4.0)
+    # 10 users: held 4 s, so its percentiles mix in what came before; its
+    # totals moved from the second row on (seconds 102 to 104).
+    assert (low.requests, low.rps, low.p50_ms, low.seconds) == (10, 5.0, 20, 4.0)
     assert repro.locust_mixed(low) and not repro.locust_mixed(high)
     # 20 users: the last 10 s (seconds 111 to 121): 90 requests, 2 failed.
     assert (high.requests, high.failures, high.settle_seconds, high.seconds) == (90, 2, 5.0, 16.0)
@@ -291,9 +293,26 @@ def test_locust_levels_are_the_counts_it_held_and_their_last_ten_seconds():
     assert report.settings.step == 10 and report.settings.plan == (10, 20)
 
 
+def test_a_master_moves_its_totals_every_three_seconds_and_the_rate_holds():
+    """In distributed mode Locust's master adds its workers' counts when they
+    report: the rate is taken between rows where the totals moved.  A
+    percentile Locust could not compute (0) is taken from an earlier row."""
+    rows = [(100 + i, 30, 30 * (i // 3 * 3), 0, 0 if i == 19 else 50) for i in range(20)]
+    report, _ = repro.locust_report([("m.csv", iter(history(rows)))], "cmd")
+    [s] = report.setups[0].ramps[0].steps
+    assert s.rps == 30.0 and s.requests == 270 and s.p50_ms == 50
+
+
+def test_a_history_saved_with_a_bom_and_crlf_reads_the_same(tmp_path, capsys):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + SYNC_CSV.read_bytes().replace(b"\n", b"\r\n"))
+    assert repro.main(["report", "--locust", str(path)]) == 0
+    assert "|     8 |       46 |         0 |   4.6 |" in capsys.readouterr().out
+
+
 BAD_LOCUST = [
     (None, "cannot read {path}: No such file or directory"),
-    (b"\xff\xfe\x00", "is not a text file"),
+    (b"\xff\xfe\x00", "is not UTF-8 text"),
     ('{"schema": 2}', "is not a Locust stats history (no 'Timestamp' column)"),
     ("Type,Name,Request Count,Failure Count\nGET,/,3,0\n",
      "is not a Locust stats history (no 'Timestamp' column)"),
@@ -303,6 +322,19 @@ BAD_LOCUST = [
      "was written without --csv-full-history"),
     ("\n".join(history([(1, 10, 5, 0, 20), (2, 20, 9, 0, 20)])), "holds no level of users"),
     ("\n".join(history([(1 + i, 10, 0, 0, None) for i in range(5)])), "holds no level of users"),
+    ("", "is not a Locust stats history (no 'Timestamp' column)"),
+    (HEADER + "\n", "has no rows of Locust's totals"),
+    ("\n".join(history([(1, 10, 5, 0, 20), (1, 10, 9, 0, 20)])),
+     "line 5: the time does not move on"),
+    ("\n".join(history([(1, 10, 5, 0, 20), (99, 10, 9, 0, 20)])),
+     "line 5: 98 s after the row before"),
+    ("\n".join(history([(1, 10, 50, 0, 20), (2, 10, 9, 0, 20)])),
+     "line 5: Locust's totals go down, so its stats were reset"),
+    ("\n".join(history([(1, 10, 5, 7, 20)])), "line 3: more failures than requests"),
+    ("\n".join(history([(1, 10, 5, 0, 20)])).replace(",10,", "," + "9" * 5000 + ","),
+     "line 3: '999999999999999999999999999999...' in column 'User Count' is not a whole "
+     "number"),
+    (HEADER + "\n1,10,,Aggregated,0.0\n", "line 2 does not have the header's 24 fields"),
 ]
 
 
@@ -322,7 +354,8 @@ def test_a_file_that_is_not_a_locust_history_is_one_line_and_exit_2(tmp_path, ca
 @pytest.mark.parametrize("args, message", [
     (["report"], "give one of them"),
     (["report", "run.json", "--locust", "h.csv"], "give one of them"),
-    (["report", "--locust", str(SYNC_CSV), str(SYNC_CSV)], "the same file is given twice"),
+    (["report", "--locust", str(SYNC_CSV), str(DATA / ".." / "data" / SYNC_CSV.name)],
+     "are the same file"),
 ])
 def test_report_takes_a_saved_run_or_locust_history(args, message, capsys):
     assert repro.main(args) == 2
