@@ -5015,21 +5015,19 @@ def locust_levels(rows: Sequence[LocustRow]) -> tuple[list[list[LocustRow]], lis
     return list(first.values()), sorted(set(again))
 
 
-def locust_step(rows: Sequence[LocustRow], run: Sequence[LocustRow], order: int) -> StepStats:
+def locust_step(run: Sequence[LocustRow], moved: set[int], order: int) -> StepStats:
     """A level's statistics: the percentiles of its last row (about its
     last LOCUST_PERCENTILE_WINDOW seconds), and its completions and
     failures over the same seconds, from the differences of Locust's running
     totals.  The differences are taken between rows where the totals moved:
     a master in distributed mode moves them only when its workers report
-    (every 3 s), not every second."""
+    (every 3 s), not every second.  moved: the seconds of such rows."""
     last = run[-1]
     window = [r for r in run if r.second >= last.second - LOCUST_PERCENTILE_WINDOW]
     if len(window) < 2:
         window = list(run)
-    before = {id(r): rows[i - 1] for i, r in enumerate(rows) if i}
-    moved = [r for r in window if id(r) in before
-             and (r.requests, r.failures) != (before[id(r)].requests, before[id(r)].failures)]
-    a, b = (moved[0], moved[-1]) if len(moved) >= 2 else (window[0], window[-1])
+    news = [r for r in window if r.second in moved]
+    a, b = (news[0], news[-1]) if len(news) >= 2 else (window[0], window[-1])
     seconds = b.second - a.second
     requests, failures = b.requests - a.requests, b.failures - a.failures
     # Locust writes 0 for a percentile it has no window for (its cache
@@ -5061,7 +5059,9 @@ def locust_setup(rows: Sequence[LocustRow], endpoints: Sequence[str],
     if not any(run[-1].requests > run[0].requests for run in levels):
         raise UsageError(f"{source} holds no level of users for {LOCUST_MIN_ROWS} s or more "
                          f"with requests in it: nothing to read; {LOCUST_HOW}")
-    steps = tuple(locust_step(rows, run, i) for i, run in enumerate(levels, start=1))
+    moved = {r.second for r, before in zip(rows[1:], rows)
+             if (r.requests, r.failures) != (before.requests, before.failures)}
+    steps = tuple(locust_step(run, moved, i) for i, run in enumerate(levels, start=1))
     name = endpoints[0] if len(endpoints) == 1 else f"{source} ({len(endpoints)} endpoints)"
     ramp = RampResult(steps=steps, stop_reason="completed", step=min(s.level for s in steps))
     return SetupResult(cell=None, ramps=(ramp,), url=name), again
