@@ -125,6 +125,17 @@ class Lines:
                 return line
         raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(self.seen)}")
 
+    def so_far(self):
+        """What came until now, without waiting."""
+        while True:
+            try:
+                line = self.queue.get_nowait()
+            except queue.Empty:
+                return "".join(self.seen)
+            if line is None:
+                return "".join(self.seen)
+            self.seen.append(line)
+
     def rest(self, timeout=60):
         lines = []
         while True:
@@ -138,7 +149,11 @@ def finish(proc, stdout=None, stderr=None, timeout=120):
     """Wait for the child, both pipes drained all along (by the Lines
     given, or new ones); its whole stdout and stderr."""
     stdout, stderr = stdout or Lines(proc.stdout), stderr or Lines(proc.stderr)
-    proc.wait(timeout=timeout)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"still running after {timeout} s: {proc.args}; its stderr so "
+                             f"far ends:\n{stderr.so_far()[-3000:]}") from None
     return stdout.rest(), stderr.rest()
 
 
