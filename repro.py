@@ -5383,7 +5383,8 @@ def build_parsers() -> dict[str, Parser]:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
                  "print a Markdown report. Other commands (each with its own --help): study "
                  "(the questions behind the 2021 result), serve SETUP (keep one setup "
-                 "running), report RUN.json (render a saved run again), compare A.json B.json, "
+                 "running), report RUN.json (render a saved run again; or --locust CSV for Locust's "
+                 "stats history), compare A.json B.json, "
                  "ramp URL... (your own endpoints), locustfile SETUP|URL (for Locust).",
                  epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     study = Parser(prog=f"{PROG} study", description="Answer the study's questions, each from "

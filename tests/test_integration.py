@@ -428,8 +428,12 @@ def test_ctrl_c_stops_a_shell_loop_of_runs(sandbox):
     marker = sandbox.tmp / "runs"
     script = (f"for i in 1 2 3; do echo $i >> {marker}; "
               f"{sys.executable} {ROOT / 'repro.py'} --users 300 {' '.join(FAST)}; done")
+    # As a terminal's shell has it: a test run in the background of a shell
+    # without job control (CI under nohup, say) inherits SIGINT ignored, and
+    # a shell that ignores SIGINT goes on with its loop whatever repro does.
     shell = subprocess.Popen(["bash", "-c", script], env=sandbox.env, start_new_session=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     stderr = Lines(shell.stderr)
     stderr.wait_for(r"sync +40 users", 120)
     os.killpg(shell.pid, signal.SIGINT)
