@@ -1318,6 +1318,14 @@ def fmt_share(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def difference_rule(st: Settings) -> str:
+    """When two setups differ, as every comparison's text applies it."""
+    return (f"- Two setups differ substantially when the smaller value is more than "
+            f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({st.step} "
+            f"{st.unit}) away. A peak counts as a setup's capacity only if the load slowed it "
+            f"down.")
+
+
 def threshold_rules(st: Settings) -> list[str]:
     unit = st.unit
     resolution = (f"within {st.step} {unit} or {RESOLUTION:.0%}, whichever is more"
@@ -1351,9 +1359,7 @@ def threshold_rules(st: Settings) -> list[str]:
         "- client CPU % is the load generator's own CPU time per second, in % of one core (of "
         "its busiest process); near 100% the load generator, not the server, would be the "
         "limit.",
-        f"- Two setups differ substantially when the smaller value is more than "
-        f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({st.step} {unit}) away. "
-        f"A peak counts as a setup's capacity only if the load slowed it down.",
+        difference_rule(st),
     ]
     if st.open_loop:
         lines.append(f"- **Sustained**: the highest rate measured below both thresholds (its "
@@ -5079,7 +5085,7 @@ def locust_report(sources: Sequence[tuple[str, Iterator[str]]],
                   command: str) -> tuple[Report, list[LocustRun]]:
     """A Report of Locust's stats histories, one setup each: (file, its
     lines).  Two files of one endpoint take their file names."""
-    read = []
+    setups, runs, spans = [], [], []
     for source, lines in sources:
         try:
             rows, endpoints = locust_rows(lines, source)
@@ -5088,11 +5094,13 @@ def locust_report(sources: Sequence[tuple[str, Iterator[str]]],
                              f"{LOCUST_HOW}") from None
         except UnicodeDecodeError:
             raise UsageError(f"{source} is not UTF-8 text; {LOCUST_HOW}") from None
-        read.append((source, rows, endpoints, *locust_setup(rows, endpoints, source)))
-    names = [setup.name for *_, setup, _ in read]
-    setups = [setup if names.count(setup.name) == 1 else dataclasses.replace(setup, url=source)
-              for source, _, _, setup, _ in read]
-    spans = [(rows[0].second, rows[-1].second) for _, rows, *_ in read]
+        setup, again = locust_setup(rows, endpoints, source)
+        setups.append(setup)
+        runs.append(LocustRun(source, len(endpoints), tuple(again)))
+        spans.append((rows[0].second, rows[-1].second))
+    names = [r.name for r in setups]
+    setups = [r if names.count(r.name) == 1 else dataclasses.replace(r, url=run.source)
+              for r, run in zip(setups, runs)]
     levels = sorted({s.level for r in setups for s in r.ramps[0].steps})
     settings = Settings(setups=tuple(r.name for r in setups), top=levels[-1], unit="users",
                         step=min(r.ramps[0].step for r in setups), step_seconds=0.0,
@@ -5103,8 +5111,7 @@ def locust_report(sources: Sequence[tuple[str, Iterator[str]]],
     report = Report(command=command, started=started, environment=LOCUST_MACHINE,
                     settings=settings, setups=tuple(setups),
                     seconds=float(sum(b - a for a, b in spans)))
-    return report, [LocustRun(source, len(endpoints), tuple(again))
-                    for source, _, endpoints, _, again in read]
+    return report, runs
 
 
 def locust_rules(st: Settings) -> list[str]:
@@ -5119,9 +5126,7 @@ def locust_rules(st: Settings) -> list[str]:
         f"level, {st.step} {st.unit}, or {RESOLUTION:.0%}, whichever is more): a lone noisy "
         "level does not set a threshold. A threshold lies above the level just below it: it "
         "is known to one level of the plan Locust ran.",
-        f"- Two setups differ substantially when the smaller value is more than "
-        f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({st.step} {st.unit}) "
-        f"away. A peak counts as a setup's capacity only if the load slowed it down.",
+        difference_rule(st),
     ]
 
 
