@@ -75,7 +75,7 @@ from typing import Callable, Iterator, Optional, Sequence
 # ---------------------------------------------------------------------------
 
 PROG = "repro.py"
-SCHEMA = 2  # of the JSON that --json writes
+SCHEMA = 3  # of the JSON that --json writes (3: a window counts what ended in it)
 
 # The one table repro ever creates, fills or drops in a database.
 TABLE = "repro_pokemon"
@@ -352,9 +352,9 @@ class Sample:
 @dataclass(frozen=True)
 class StepWindow:
     """One step of a ramp.  The load changed at start; it settled until
-    window_start; requests that started in [window_start, window_end)
-    count for the step, which lasted until every one of them had ended
-    (end)."""
+    window_start; requests that ended in [window_start, window_end) count
+    for the step, which ended at end (the window's end, as the load
+    generator reported it)."""
 
     level: int  # users, or req/s in open loop
     order: int  # 1 for the first step measured, and so on
@@ -364,13 +364,14 @@ class StepWindow:
     end: float
     cpu_seconds: float  # the load generator's own CPU time during the step, all processes
     cpu_busiest: Optional[float] = None  # that of its busiest process (None: cpu_seconds)
+    sent: Optional[int] = None  # requests sent in the window (None: those of the samples)
 
 
 @dataclass(frozen=True)
 class StepStats:
     level: int
     order: int
-    requests: int  # started in the window
+    requests: int  # ended in the window, answered or failed
     failures: int
     failures_by_kind: dict[str, int]
     rps: float  # successful responses completed per second of the window
@@ -382,7 +383,7 @@ class StepStats:
     client_cpu_pct: float  # of one core, by the busiest load generator process
     client_cpu_ms: Optional[float]  # per request sent during the step
     settle_seconds: float
-    seconds: float  # how long the step was held, settling and tail included
+    seconds: float  # how long the step was held, settling included
 
     @property
     def error_rate(self) -> float:
@@ -581,19 +582,20 @@ def percentile(sorted_values: Sequence[float], q: float) -> Optional[float]:
 
 
 def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
-    """A step's statistics.  Latencies and failures are of the requests that
-    started in the window (the step held until they ended, so slow ones are
-    not dropped for being slow); throughput is of the responses that
-    completed in it, as Locust and wrk count it."""
+    """A step's statistics, of the requests that ended in its window, as
+    Locust and wrk count them: throughput, latencies and failures.  The
+    step settled until every request in flight had been sent at its level,
+    so each of them was, and in a steady state those that ended in a window
+    are like those sent in it, with no wait for the slowest to end."""
     low, high = window.window_start, window.window_end
-    counted = [s for s in samples if low <= s.start < high]
+    counted = [s for s in samples if low <= s.end < high]
     latencies = sorted((s.end - s.start) * 1000.0 for s in counted if s.outcome == "ok")
     failures_by_kind: dict[str, int] = {}
     for s in counted:
         if s.outcome != "ok":
             failures_by_kind[s.outcome] = failures_by_kind.get(s.outcome, 0) + 1
-    completed = [s for s in samples if low <= s.end < high]
-    completed_ok = sum(1 for s in completed if s.outcome == "ok")
+    sent = (window.sent if window.sent is not None
+            else sum(1 for s in samples if low <= s.start < high))
     during = sum(1 for s in samples if window.start <= s.end < window.end)
     seconds = high - low
     held = window.end - window.start
@@ -603,9 +605,9 @@ def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
         requests=len(counted),
         failures=len(counted) - len(latencies),
         failures_by_kind=dict(sorted(failures_by_kind.items())),
-        rps=completed_ok / seconds if seconds > 0 else 0.0,
-        arrival_rps=len(counted) / seconds if seconds > 0 else 0.0,
-        completion_rps=len(completed) / seconds if seconds > 0 else 0.0,
+        rps=len(latencies) / seconds if seconds > 0 else 0.0,
+        arrival_rps=sent / seconds if seconds > 0 else 0.0,
+        completion_rps=len(counted) / seconds if seconds > 0 else 0.0,
         p50_ms=percentile(latencies, 50),
         p95_ms=percentile(latencies, 95),
         p99_ms=percentile(latencies, 99),
@@ -804,9 +806,16 @@ def adaptive_plan(top: int, step: int) -> list[int]:
     return plan
 
 
-def _between(low: int, high: int) -> int:
-    """The geometric middle: thresholds are judged in ratios."""
-    return min(high - 1, max(low + 1, round(math.sqrt(low * high))))
+def _between(low: int, high: int, step: int) -> int:
+    """The middle of the fine steps from low up to high (the lower one of
+    two), so that each half is a whole number of fine steps: 40..80 by 10
+    is bisected at 60, then 70, and never leaves a gap one user wider than
+    a fine step to bisect again."""
+    grid = [low]
+    while fine_up(grid[-1], step) < high:
+        grid.append(fine_up(grid[-1], step))
+    grid.append(high)
+    return grid[max(1, (len(grid) - 1) // 2)]
 
 
 def search_next(steps: Sequence[StepStats], top: int, step: int) -> Optional[int]:
@@ -843,7 +852,7 @@ def search_next(steps: Sequence[StepStats], top: int, step: int) -> Optional[int
             # level) and so saves a step far into the overload.  The second
             # baseline window comes first, as it may move the threshold.
             if gap:
-                return second or _between(levels[i - 1], levels[i])
+                return second or _between(levels[i - 1], levels[i], step)
             break
         else:
             if highest < top:
@@ -1344,9 +1353,10 @@ def threshold_rules(st: Settings) -> list[str]:
         "Latencies are of successful responses. A threshold not reached is \"none up to N\", "
         "N being the highest level measured.",
         f"- A threshold lies above the level measured just below it: {resolution}.",
-        "- req/s counts the successful responses completed during a step's window, as Locust "
-        "and wrk do. Latencies and failures are of the requests sent during the window, held "
-        "until each has ended. Where the requests sent and the responses completed per second "
+        "- req/s counts the successful responses completed during a step's window, and "
+        "latencies and failures are of the requests that ended in it, as Locust and wrk count "
+        "them; each was sent at the step's level. Where the requests sent and the responses "
+        "completed per second "
         f"differ by more than {STEADY_WITHIN:.0%}, the window did not see a steady state: its "
         "req/s is marked *.",
         "- **Peak req/s** is the highest req/s of a window that was steady or filling up (more "
@@ -1452,7 +1462,7 @@ def render_method(st: Settings) -> list[str]:
         step = (f"- **Each step** settles for {OPEN_LOOP_SETTLE:g} s plus the previous step's "
                 f"median latency, and until every request in flight was sent after that. Its "
                 f"window then lasts {st.step_seconds:g} s and until {st.min_requests} requests "
-                f"were due in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} s.")
+                f"have ended in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} s.")
     else:
         step = (f"- **Each step** settles for one think time plus the previous step's median "
                 f"latency, and until every request in flight was sent after that think time: "
@@ -1461,10 +1471,10 @@ def render_method(st: Settings) -> list[str]:
                 f"{st.step_seconds:g} s, and at least one user cycle (think time plus median "
                 f"latency): with a fixed think time users come back in waves, and a shorter "
                 f"window would catch a crest or a trough. It also lasts until {st.min_requests} "
-                f"requests have started in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} "
+                f"requests have ended in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} "
                 f"s (or one cycle).")
-    return [load, ramp, step + " The step then holds its load until every request of its "
-            "window has ended."]
+    return [load, ramp, step + " The step counts what ended in its window, all of it sent at "
+            "its level once the queue has turned over, and the next step begins at once."]
 
 
 def short_reason(stop_reason: str) -> str:
@@ -4088,10 +4098,10 @@ def step_line(label: str, s: StepStats, unit: str) -> str:
 
 @dataclass(frozen=True)
 class StepRules:
-    """How a step is timed: the settling, the window, the tail."""
+    """How a step is timed: the settling, then the window."""
     spread: float  # new users start over this long (one think time); in open loop, settle this long
     seconds: float  # the window lasts at least this long,
-    min_requests: int  # and until this many requests have started in it,
+    min_requests: int  # and until this many requests have ended in it,
     max_seconds: float  # but no longer than this; settling gets as long again at most
     cycle: float = 0.0  # closed loop: the think time; a window lasts a user's whole cycle
 
@@ -4120,21 +4130,23 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     the latency of the requests that ended while settling: with a fixed
     think time, closed-loop users come back in waves, one per cycle, and a
     window shorter than a cycle would count a wave's crest or trough.  It
-    also lasts until enough requests have started in it, but no longer than
-    rules.max_seconds (or one cycle, if that is longer).  The step then
-    holds its load until every request of the window has ended."""
+    also lasts until enough requests have ended in it, but no longer than
+    rules.max_seconds (or one cycle, if that is longer).  What ended in the
+    window is the step's: the next step begins at once, with no wait for
+    the requests still in flight (they were sent at this level, but are
+    like those that ended in the window, which were too)."""
     start = clock()
     cpu_start = driver.cpu_each
     driver.set_level(level, rules.spread)
     spread_end = start + rules.spread
     settled = spread_end + ((previous.p50_ms or 0.0) / 1000.0 if previous else 0.0)
     give_up = spread_end + rules.max_seconds
-    window_start = window_end = None
+    window_start = None
     first_started, seconds, longest = 0, rules.seconds, rules.max_seconds
+    scanned, ended = len(driver.samples), 0  # samples looked at, and how many ended in the window
     while True:
         check()
         driver.poll(TICK)
-        now = clock()
         if window_start is None:
             oldest = driver.oldest_in_flight
             turned_over = oldest is None or oldest >= spread_end
@@ -4147,16 +4159,17 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                 if rules.cycle:
                     cycle = rules.cycle + _median_latency(driver.samples, spread_end)
                     seconds, longest = max(seconds, cycle), max(longest, cycle)
-        elif window_end is None:
+        else:
+            # Every sample that ended by as_of is in (each process reports
+            # its samples before the tick that moves as_of past them).
+            ended += sum(1 for s in driver.samples[scanned:] if s.end >= window_start)
+            scanned = len(driver.samples)
             held = driver.as_of - window_start
-            enough = driver.started - first_started >= rules.min_requests
-            if held >= seconds and (enough or held >= longest):
-                window_end = driver.as_of
-        elif driver.as_of >= window_end and (driver.oldest_in_flight is None
-                                             or driver.oldest_in_flight >= window_end):
-            used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
-            return StepWindow(level, order, start, window_start, window_end, now, sum(used),
-                              max(used, default=0.0))
+            if held >= seconds and (ended >= rules.min_requests or held >= longest):
+                used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
+                return StepWindow(level, order, start, window_start, driver.as_of, driver.as_of,
+                                  sum(used), max(used, default=0.0),
+                                  sent=driver.started - first_started)
 
 
 def _median_latency(samples: Sequence[Sample], since: float) -> float:
@@ -4440,7 +4453,7 @@ class ConnectionSampler:
 
 
 DB_LIMIT_CONNECTIONS = 4
-DB_LIMIT_SECONDS = 2.0
+DB_LIMIT_SECONDS = 1.0
 CONNECT_SAMPLES = 30
 
 
@@ -5489,10 +5502,10 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--step-seconds", type=positive_float, default=DEFAULT_STEP_SECONDS,
                      metavar="S", help=f"measuring window of each step, at least (default "
                      f"{DEFAULT_STEP_SECONDS:g}); it also lasts one user cycle at least, and a "
-                     f"step settles before it and holds until its requests end")
+                     f"step settles before it until the queue has turned over")
     run.add_argument("--min-requests", type=positive_int, default=DEFAULT_MIN_REQUESTS,
                      metavar="N", help=f"a step's window also lasts until N requests have "
-                     f"started in it, up to {MAX_WINDOW_FACTOR}x --step-seconds "
+                     f"ended in it, up to {MAX_WINDOW_FACTOR}x --step-seconds "
                      f"(default {DEFAULT_MIN_REQUESTS})")
     run.add_argument("--repeat", type=repeat_count, default=DEFAULT_REPEAT, metavar="N",
                      help="run each setup N times, interleaved, and report medians and ranges "

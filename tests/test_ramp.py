@@ -1,5 +1,5 @@
 """A step's timing, on an injected clock: the settling, the window, the
-minimum requests, the tail; and the run_ramp loop.  Nothing sleeps: the
+minimum requests, the window's end; and the run_ramp loop.  Nothing sleeps: the
 fake driver below plays closed-loop users against a server of known
 latency, moving the clock forward when polled."""
 import heapq
@@ -156,20 +156,31 @@ def test_settling_gives_up_at_its_longest():
     assert window.window_start - window.start == pytest.approx(1.0 + 10.0, abs=repro.TICK)
 
 
-def test_the_step_holds_until_the_requests_of_its_window_have_ended():
+def test_a_step_counts_what_ended_in_its_window_and_ends_with_it():
     clock = FakeClock()
-    slow_from = 101.0 + 1.9  # a request sent late in the window takes 3 s
 
     def latency(start):
-        return 3.0 if slow_from <= start < slow_from + 0.5 else 0.02
+        if 101.1 <= start < 101.3:
+            return 1.5  # sent early in the window, ends in it
+        if 102.5 <= start < 102.7:
+            return 3.0  # sent late, ends after it
+        return 0.02
 
     driver = FakeDriver(clock, latency)
     window = measure(driver, clock, 20)
-    slow = [s for s in driver.samples if s.end - s.start > 1]
-    assert slow and all(window.window_start <= s.start < window.window_end for s in slow)
-    assert window.end >= max(s.end for s in slow)
+    assert window.window_end - window.window_start == pytest.approx(2.0, abs=repro.TICK)
+    # No wait for the late ones: they are still in flight when the step ends.
+    assert window.end == window.window_end
+    late = [start for start in driver.in_flight.values() if 102.5 <= start < 102.7]
+    assert late
     stats = repro.step_stats(window, driver.samples)
-    assert stats.p99_ms == pytest.approx(3000.0, rel=0.01)
+    assert stats.p99_ms == pytest.approx(1500.0, rel=0.01)
+    assert stats.requests == sum(1 for s in driver.samples
+                                 if window.window_start <= s.end < window.window_end)
+    # Sent: every request that went out in the window, the late ones too.
+    assert stats.arrival_rps * 2.0 == pytest.approx(
+        sum(1 for s in driver.samples if window.window_start <= s.start < window.window_end)
+        + len(late), abs=1)
 
 
 def test_after_a_ramp_down_the_window_waits_for_the_retired_users():
@@ -224,13 +235,13 @@ def test_run_ramp_follows_the_search_and_reports_each_step():
                          restart, lambda: {"server": driver.started * 0.001, "nowhere": None})
     steps, restarted = run.steps, run.restarts
     assert (run.reason, run.error, run.interrupted) == ("completed", None, False)
-    assert levels == [s.level for s in steps] == [10, 40, 80, 20, 57, 48]
+    assert levels == [s.level for s in steps] == [10, 40, 80, 20, 60, 50]
     # A fresh server before each level below a slowed one: 20 (below 80) and
-    # 48 (below 57); none before 57 (going up).
-    assert driver.levels == [10, 40, 80, 0, 20, 57, 0, 48]
+    # 50 (below 60); none before 60 (going up).
+    assert driver.levels == [10, 40, 80, 0, 20, 60, 0, 50]
     assert restarts == [0, 0] and restarted == 2
     t = repro.find_thresholds(sorted(steps, key=lambda s: s.level))
-    assert t.slowdown == 48
+    assert t.slowdown == 50
     # CPU per successful request over the measured steps: about 1 ms, and
     # nothing for a group the meter could not read.
     assert run.cpu_ms()["server"] == pytest.approx(1.0, rel=0.15)

@@ -39,17 +39,18 @@ def test_percentile_interpolates_between_closest_ranks(values, q, expected):
 
 # --- one step ---------------------------------------------------------------
 
-def test_latency_counts_requests_started_in_the_window_and_throughput_those_completed():
+def test_a_step_counts_the_requests_that_ended_in_its_window():
     window = StepWindow(level=3, order=2, start=9.0, window_start=10.0, window_end=12.0,
-                        end=12.5, cpu_seconds=0.35)
+                        end=12.0, cpu_seconds=0.3, sent=6)
     samples = [
-        Sample(9.5, 10.1, "ok"),        # sent while settling, completed in the window
+        Sample(8.5, 9.5, "ok"),         # ended while settling: no step's
+        Sample(9.5, 10.1, "ok"),        # sent while settling, ended in the window: counted
         Sample(10.0, 10.010, "ok"),
         Sample(10.5, 10.530, "ok"),
         Sample(11.0, 11.020, "http_500"),
-        Sample(11.5, 12.400, "ok"),     # ends in the step's tail: counted, not completed
-        Sample(11.9, 12.0, "timeout"),  # ends at window_end: not completed in the window
-        Sample(12.0, 12.1, "ok"),       # starts at window_end: sent in the tail
+        Sample(11.4, 11.9, "timeout"),
+        Sample(11.5, 12.400, "ok"),     # still in flight at the window's end: not counted
+        Sample(11.9, 12.0, "ok"),       # ends at window_end: the next window's
     ]
     s = repro.step_stats(window, samples)
     assert (s.level, s.order) == (3, 2)
@@ -58,24 +59,30 @@ def test_latency_counts_requests_started_in_the_window_and_throughput_those_comp
     assert s.failures_by_kind == {"http_500": 1, "timeout": 1}
     assert s.error_rate == pytest.approx(0.4)
     assert s.rps == pytest.approx(1.5)  # 3 successes completed in a 2 s window
-    assert s.arrival_rps == pytest.approx(2.5)  # 5 sent
-    assert s.completion_rps == pytest.approx(2.0)  # 4 of any kind completed
+    assert s.arrival_rps == pytest.approx(3.0)  # 6 sent, as the load generator counted
+    assert s.completion_rps == pytest.approx(2.5)  # 5 of any kind completed
     assert not s.steady
-    assert s.p50_ms == pytest.approx(30.0)
-    assert s.p95_ms == pytest.approx(30.0 + 0.9 * 870.0)
-    assert s.client_cpu_pct == pytest.approx(10.0)  # 0.35 s of CPU in 3.5 s
-    assert s.client_cpu_ms == pytest.approx(50.0)  # 0.35 s for the 7 completed during the step
+    assert s.p50_ms == pytest.approx(30.0)  # of 10, 30 and 600 ms
+    assert s.p95_ms == pytest.approx(30.0 + 0.9 * 570.0)
+    assert s.client_cpu_pct == pytest.approx(10.0)  # 0.3 s of CPU in 3 s
+    assert s.client_cpu_ms == pytest.approx(50.0)  # 0.3 s for the 6 completed during the step
     assert s.settle_seconds == pytest.approx(1.0)
-    assert s.seconds == pytest.approx(3.5)
+    assert s.seconds == pytest.approx(3.0)
 
 
-def test_requests_sent_while_a_step_settles_count_for_no_step():
-    first = StepWindow(10, 1, 0.0, 1.0, 2.0, 2.2, 0.0)
-    second = StepWindow(20, 2, 2.2, 3.4, 4.4, 4.5, 0.0)
-    samples = [Sample(1.5, 1.6, "ok"), Sample(2.5, 2.6, "ok"), Sample(3.0, 3.1, "ok"),
-               Sample(3.5, 3.6, "ok"), Sample(4.0, 4.45, "ok")]
+def test_without_the_count_sent_a_window_counts_the_samples_sent_in_it():
+    window = StepWindow(3, 1, 9.0, 10.0, 12.0, 12.0, 0.0)
+    samples = [Sample(9.5, 10.1, "ok"), Sample(10.5, 10.6, "ok"), Sample(11.5, 12.5, "ok")]
+    assert repro.step_stats(window, samples).arrival_rps == pytest.approx(1.0)
+
+
+def test_requests_that_end_while_a_step_settles_count_for_no_step():
+    first = StepWindow(10, 1, 0.0, 1.0, 2.0, 2.0, 0.0)
+    second = StepWindow(20, 2, 2.0, 3.4, 4.4, 4.4, 0.0)
+    samples = [Sample(1.5, 1.6, "ok"), Sample(1.9, 2.5, "ok"), Sample(3.0, 3.1, "ok"),
+               Sample(3.3, 3.6, "ok"), Sample(4.0, 4.45, "ok")]
     a, b = (repro.step_stats(w, samples) for w in (first, second))
-    assert (a.requests, b.requests) == (1, 2)  # 2.5 and 3.0 fell while settling
+    assert (a.requests, b.requests) == (1, 1)  # 2.5 and 3.1 fell while settling, 4.45 after
 
 
 def test_a_window_is_steady_when_arrivals_and_completions_agree_within_five_percent():
@@ -85,7 +92,7 @@ def test_a_window_is_steady_when_arrivals_and_completions_agree_within_five_perc
 
 
 def test_step_without_successes_has_no_latency():
-    window = StepWindow(5, 1, 0.0, 0.0, 1.0, 31.0, 0.1)
+    window = StepWindow(5, 1, 0.0, 0.0, 31.0, 31.0, 0.1)
     s = repro.step_stats(window, [Sample(0.1, 30.1, "timeout"), Sample(0.2, 0.3, "connection")])
     assert (s.requests, s.failures, s.rps, s.p50_ms, s.p99_ms) == (2, 2, 0.0, None, None)
 
@@ -280,19 +287,18 @@ def search(model, top=300, step_=10):
 
 @pytest.mark.parametrize("model, order, slowdown, errors", [
     # Like the sync setup: saturated at about 125 users, no errors.
-    (Model(125), [10, 40, 80, 160, 20, 113, 134, 123, 300], 134, None),
+    (Model(125), [10, 40, 80, 160, 20, 110, 133, 121, 300], 133, None),
     # Like the async setup: slow from about 70, errors from about 195.
-    (Model(70, 195), [10, 40, 80, 20, 57, 68, 74, 160, 300, 219, 187, 202], 74, 202),
+    (Model(70, 195), [10, 40, 80, 20, 60, 70, 160, 300, 213, 176, 194, 234], 70, 213),
     # Never saturated up to the top: every doubling, nothing to narrow.
     (Model(1000), [10, 40, 80, 160, 300, 20], None, None),
     # Broken from the start: the lowest level already fails.
     (Model(1000, 0), [10, 40, 80, 160, 300, 20], None, 10),
     # A lone slow level is not a threshold: one fine step above refutes it,
     # once the bisection below it found nothing lower (that costs steps).
-    (Model(125, noisy=[40]), [10, 40, 20, 28, 33, 50, 100, 200, 141, 119, 130, 300], 130,
-     None),
-    (Model(125, noisy=[80]), [10, 40, 80, 20, 57, 68, 74, 90, 180, 127, 107, 117, 140, 300],
-     127, None),
+    (Model(125, noisy=[40]), [10, 40, 20, 30, 50, 100, 200, 146, 121, 133, 300], 133, None),
+    (Model(125, noisy=[80]), [10, 40, 80, 20, 60, 70, 90, 180, 133, 110, 121, 146, 300],
+     133, None),
     # A threshold right above the lowest level: the bisection measures 20.
     (Model(15), [10, 40, 20, 80, 160, 300], 20, None),
 ])
