@@ -109,7 +109,10 @@ CLIENT_CPU_WARNING = 80.0
 DEFAULT_USERS = 300
 DEFAULT_STEP = 10
 DEFAULT_STEP_SECONDS = 1.0
-DEFAULT_MIN_REQUESTS = 50
+# Enough for a low-load median: over five default runs with 50, the
+# baseline moved by 2-3% between runs, while a passing disturbance moved
+# one window by up to 30%; 30 requests take 3 s at 10 users, not 5.
+DEFAULT_MIN_REQUESTS = 30
 DEFAULT_THINK_TIME = 1.0
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 4
@@ -4102,7 +4105,8 @@ class StepRules:
     spread: float  # new users start over this long (one think time); in open loop, settle this long
     seconds: float  # the window lasts at least this long,
     min_requests: int  # and until this many requests have ended in it,
-    max_seconds: float  # but no longer than this; settling gets as long again at most
+    max_seconds: float  # but no longer than this; settling gets as long again at most,
+    timeout: float = 0.0  # or until the requests time out, if that is longer
     cycle: float = 0.0  # closed loop: the think time; a window lasts a user's whole cycle
 
 
@@ -4124,7 +4128,10 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     every request still in flight was sent after that think time: the queue
     has turned over once at the new level, however long it has grown or
     shrunk.  After a ramp down it also waits for the retired users' last
-    requests to end.
+    requests to end.  It gives up after rules.max_seconds or the request
+    timeout, whichever is longer: by then every request of the previous
+    level has ended, if only by timing out, so what ends in the window was
+    sent at this level (requests that never end are the exception).
 
     The window then lasts rules.seconds, and at least one think time plus
     the latency of the requests that ended while settling: with a fixed
@@ -4140,7 +4147,7 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     driver.set_level(level, rules.spread)
     spread_end = start + rules.spread
     settled = spread_end + ((previous.p50_ms or 0.0) / 1000.0 if previous else 0.0)
-    give_up = spread_end + rules.max_seconds
+    give_up = spread_end + max(rules.max_seconds, rules.timeout)
     window_start = None
     first_started, seconds, longest = 0, rules.seconds, rules.max_seconds
     scanned, ended = len(driver.samples), 0  # samples looked at, and how many ended in the window
@@ -4221,6 +4228,7 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
     rules = StepRules(spread=OPEN_LOOP_SETTLE if config.open_loop else config.think_time,
                       seconds=config.step_seconds, min_requests=config.min_requests,
                       max_seconds=MAX_WINDOW_FACTOR * config.step_seconds,
+                      timeout=config.timeout,
                       cycle=0.0 if config.open_loop else config.think_time)
     run = RampRun(steps=(), reason="completed")
     steps: list[StepStats] = []

@@ -154,6 +154,25 @@ def test_settling_gives_up_at_its_longest():
     driver = FakeDriver(clock, lambda start: 60.0)  # never turns over within the step
     window = measure(driver, clock, 5)
     assert window.window_start - window.start == pytest.approx(1.0 + 10.0, abs=repro.TICK)
+    # With a request timeout longer than that, settling waits up to it: by
+    # then every request of the previous level has ended, if only by timing out.
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 60.0)
+    window = measure(driver, clock, 5, rules=repro.dataclasses.replace(RULES, timeout=30.0))
+    assert window.window_start - window.start == pytest.approx(1.0 + 30.0, abs=repro.TICK)
+
+
+def test_settling_waits_for_slow_requests_up_to_the_request_timeout():
+    clock = FakeClock()
+    # The users' first requests, sent while they start, take 20 s; later
+    # ones 20 ms.  A window opened before the slow ones had ended would
+    # count them for this level.
+    driver = FakeDriver(clock, lambda start: 20.0 if start < 101.0 else 0.02)
+    window = measure(driver, clock, 5, rules=repro.dataclasses.replace(RULES, timeout=30.0))
+    # The last of them was sent just before 101 s and ends 20 s later.
+    assert 20.0 <= window.window_start - window.start <= 21.0 + repro.TICK
+    stats = repro.step_stats(window, driver.samples)
+    assert stats.requests > 0 and stats.p99_ms == pytest.approx(20.0)
 
 
 def test_a_step_counts_what_ended_in_its_window_and_ends_with_it():
