@@ -1460,7 +1460,9 @@ def render_method(st: Settings) -> list[str]:
                     "A level below one that slowed the server down or made it fail is "
                     "measured on a restarted server, since an overload leaves the async server "
                     "slower for a while (measured on repro's development machine: 57 users, "
-                    "22 ms median on a fresh server, 42 ms right after 160 users)."))
+                    "22 ms median on a fresh server, 42 ms right after 160 users), unless it "
+                    "lies above the slowdown threshold found: a ramp that only went up would "
+                    "reach it on an overloaded server too."))
     if st.open_loop:
         step = (f"- **Each step** settles for {OPEN_LOOP_SETTLE:g} s plus the previous step's "
                 f"median latency, and until every request in flight was sent after that. Its "
@@ -4187,16 +4189,24 @@ def _median_latency(samples: Sequence[Sample], since: float) -> float:
 
 
 def needs_fresh_server(steps: Sequence[StepStats], on_this_server: Sequence[StepStats],
-                       level: int) -> bool:
+                       level: int, step: int = DEFAULT_STEP) -> bool:
     """Whether `level` must wait for a restarted server: it lies below a
-    level this server was already measured at, and this server has been
-    slowed down or has failed since it started.  The async setup stays
-    slower for a while after an overload (measured here: 57 users, 22 ms
-    median on a fresh server, 42 ms after 160 users, 20 ms after a
-    restart); a level is measured as a ramp that only went up would find it."""
+    level this server was already measured at, this server has been
+    slowed down or has failed since it started, and `level` lies below the
+    slowdown threshold, if one is confirmed.  A level is measured as a ramp
+    that only went up would find it: the async setup stays slower for a
+    while after an overload (measured here: 57 users, 22 ms median on a
+    fresh server, 42 ms after 160 users, 20 ms after a restart), but a ramp
+    reaches a level past its slowdown threshold on a server overloaded
+    since that threshold, not on a fresh one (errors came at 180 users on
+    a linear ramp, at 194-264 on fresh servers)."""
     if not any(level < s.level for s in on_this_server):
         return False
-    baseline = baseline_of(sorted(steps, key=lambda s: s.level))
+    by_level = sorted(steps, key=lambda s: s.level)
+    slowdown = find_thresholds(by_level, step, last_counts=False).slowdown
+    if slowdown is not None and level >= slowdown:
+        return False
+    baseline = baseline_of(by_level)
     return any(is_slowed(s, baseline) or is_erring(s) for s in on_this_server)
 
 
@@ -4237,7 +4247,8 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
     try:
         while (level := kind.next_level(steps, config.top, config.step)) is not None:
             # None: a server repro did not start, which it cannot restart.
-            if restart is not None and needs_fresh_server(steps, on_this_server, level):
+            if restart is not None and needs_fresh_server(steps, on_this_server, level,
+                                                          config.step):
                 # Users off, the server killed with whatever it still does
                 # (nothing of it is measured), a new one on the same port.
                 driver.set_level(0, 0.0)

@@ -295,6 +295,22 @@ def test_a_lower_level_after_an_overload_needs_a_fresh_server():
     assert not repro.needs_fresh_server(ramp, [], 57)
 
 
+def test_a_level_past_a_confirmed_slowdown_threshold_stays_on_the_overloaded_server():
+    """A ramp that only went up would reach it on a server overloaded since
+    the threshold, not on a fresh one."""
+    calm = stats_with_p50(20.0)
+    slowed = [repro.dataclasses.replace(calm, level=level, p50_ms=80.0) for level in (80, 88)]
+    failing = repro.dataclasses.replace(calm, level=300, p50_ms=900.0, failures=5)
+    ramp = [calm, *slowed, failing]
+    assert not repro.needs_fresh_server(ramp, [failing], 213, 10)
+    assert not repro.needs_fresh_server(ramp, [failing], 80, 10)  # the threshold itself
+    assert repro.needs_fresh_server(ramp, [failing], 79, 10)
+    # Not confirmed (88 is more than two fine steps above 60): a fresh server.
+    lone = [calm, repro.dataclasses.replace(calm, level=60, p50_ms=80.0),
+            repro.dataclasses.replace(calm, level=88, p50_ms=80.0), failing]
+    assert repro.needs_fresh_server(lone, [failing], 213, 10)
+
+
 # --- progress on stderr -----------------------------------------------------------
 
 def test_progress_without_a_terminal_prints_plain_lines():
