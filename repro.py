@@ -109,9 +109,10 @@ CLIENT_CPU_WARNING = 80.0
 DEFAULT_USERS = 300
 DEFAULT_STEP = 10
 DEFAULT_STEP_SECONDS = 1.0
-# Enough for a low-load median: over five default runs with 50, the
-# baseline moved by 2-3% between runs, while a passing disturbance moved
-# one window by up to 30%; 30 requests take 3 s at 10 users, not 5.
+# Enough for a low-load median: in five default runs, the two baseline
+# windows of one run (30 requests each, about 18 ms) agreed to 0.1-1.4 ms
+# while the runs moved by up to 3.3 ms, so the machine, not the sample,
+# moves the baseline.  30 requests take 3 s at 10 users; 50 took 5.
 DEFAULT_MIN_REQUESTS = 30
 DEFAULT_THINK_TIME = 1.0
 DEFAULT_TIMEOUT = 30.0
@@ -384,7 +385,7 @@ class StepStats:
     p95_ms: Optional[float]
     p99_ms: Optional[float]
     client_cpu_pct: float  # of one core, by the busiest load generator process
-    client_cpu_ms: Optional[float]  # per request sent during the step
+    client_cpu_ms: Optional[float]  # per request that ended during the step
     settle_seconds: float
     seconds: float  # how long the step was held, settling included
 
@@ -1358,7 +1359,8 @@ def threshold_rules(st: Settings) -> list[str]:
         f"- A threshold lies above the level measured just below it: {resolution}.",
         "- req/s counts the successful responses completed during a step's window, and "
         "latencies and failures are of the requests that ended in it, as Locust and wrk count "
-        "them; each was sent at the step's level. Where the requests sent and the responses "
+        "them; each was sent at the step's level, unless settling gave up. Where the requests "
+        "sent and the responses "
         "completed per second "
         f"differ by more than {STEADY_WITHIN:.0%}, the window did not see a steady state: its "
         "req/s is marked *.",
@@ -1461,18 +1463,20 @@ def render_method(st: Settings) -> list[str]:
                     "measured on a restarted server, since an overload leaves the async server "
                     "slower for a while (measured on repro's development machine: 57 users, "
                     "22 ms median on a fresh server, 42 ms right after 160 users), unless it "
-                    "lies above the slowdown threshold found: a ramp that only went up would "
-                    "reach it on an overloaded server too."))
+                    "lies at or above a slowdown threshold already confirmed: a ramp that only "
+                    "went up would reach it on an overloaded server too."))
     if st.open_loop:
         step = (f"- **Each step** settles for {OPEN_LOOP_SETTLE:g} s plus the previous step's "
-                f"median latency, and until every request in flight was sent after that. Its "
+                f"median latency, and until every request in flight was sent after that (it "
+                f"gives up after {max(MAX_WINDOW_FACTOR * st.step_seconds, st.timeout):g} s). Its "
                 f"window then lasts {st.step_seconds:g} s and until {st.min_requests} requests "
                 f"have ended in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} s.")
     else:
         step = (f"- **Each step** settles for one think time plus the previous step's median "
                 f"latency, and until every request in flight was sent after that think time: "
                 f"the queue has turned over once at the new level (after a ramp down, the "
-                f"retired users' last requests have ended too). Its window then lasts "
+                f"retired users' last requests have ended too); it gives up after "
+                f"{max(MAX_WINDOW_FACTOR * st.step_seconds, st.timeout):g} s. Its window then lasts "
                 f"{st.step_seconds:g} s, and at least one user cycle (think time plus median "
                 f"latency): with a fixed think time users come back in waves, and a shorter "
                 f"window would catch a crest or a trough. It also lasts until {st.min_requests} "
@@ -3734,7 +3738,8 @@ class LoadGenerator:
             self.waiting.append(due)
             return
         if due + self.timeout <= self.clock():  # waited out its whole timeout
-            self.batch.append((due, due + self.timeout, "timeout"))
+            # Ended now: a sample never ends before the tick that reports it.
+            self.batch.append((due, self.clock(), "timeout"))
             return
         conn = None
         while self.idle and conn is None:
@@ -3870,7 +3875,14 @@ class LoadDriver:
 
     @property
     def as_of(self) -> float:
+        """Every sample that ended before this is in (each process reports
+        its samples before the tick that moves its time past them)."""
         return min(self._all(0)) if self.current else -math.inf
+
+    @property
+    def newest(self) -> float:
+        """The time of the latest report of any process."""
+        return max(self._all(0)) if self.current else -math.inf
 
     @property
     def started(self) -> int:
@@ -4153,6 +4165,7 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     window_start = None
     first_started, seconds, longest = 0, rules.seconds, rules.max_seconds
     scanned, ended = len(driver.samples), 0  # samples looked at, and how many ended in the window
+    pending: list[float] = []  # ends in the window, but after as_of
     while True:
         check()
         driver.poll(TICK)
@@ -4162,17 +4175,19 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
             reported = driver.as_of  # what the conditions below were true at
             if reported >= start and ((reported >= settled and driver.retiring == 0
                                        and turned_over) or reported >= give_up):
-                # At the moment of the load generator's last report, whose
-                # count of requests sent is then exact for the window.
-                window_start, first_started = driver.as_of, driver.started
+                # At the newest report: each process had turned over by its
+                # own, and a request that ended before it may have been one
+                # sent earlier.  The count of requests sent is as of then.
+                window_start, first_started = driver.newest, driver.started
                 if rules.cycle:
                     cycle = rules.cycle + _median_latency(driver.samples, spread_end)
                     seconds, longest = max(seconds, cycle), max(longest, cycle)
         else:
-            # Every sample that ended by as_of is in (each process reports
-            # its samples before the tick that moves as_of past them).
-            ended += sum(1 for s in driver.samples[scanned:] if s.end >= window_start)
+            # Those that ended by as_of are all in; later ones wait their turn.
+            pending.extend(s.end for s in driver.samples[scanned:] if s.end >= window_start)
             scanned = len(driver.samples)
+            ended += sum(1 for end in pending if end < driver.as_of)
+            pending = [end for end in pending if end >= driver.as_of]
             held = driver.as_of - window_start
             if held >= seconds and (ended >= rules.min_requests or held >= longest):
                 used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]

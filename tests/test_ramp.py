@@ -74,6 +74,10 @@ class FakeDriver:
         self.as_of = until
 
     @property
+    def newest(self):
+        return self.as_of
+
+    @property
     def cpu_each(self):
         return [self.cpu_seconds]
 
@@ -128,6 +132,39 @@ def test_the_window_waits_for_the_minimum_requests():
     assert 4.0 <= held <= 6.0
     stats = repro.step_stats(window, driver.samples)
     assert stats.requests >= 10
+
+
+def test_the_minimum_counts_requests_that_ended_in_the_window():
+    clock = FakeClock()
+    # From 101.5 s on, requests take 1.5 s: most of those sent in a 2 s
+    # window have not ended by its end.
+    driver = FakeDriver(clock, lambda start: 0.02 if start < 101.5 else 1.5)
+    rules = repro.dataclasses.replace(RULES, min_requests=30)
+    window = measure(driver, clock, 20, rules=rules)
+    assert repro.step_stats(window, driver.samples).requests >= 30
+
+
+class LaggingDriver(FakeDriver):
+    """Two load generator processes, one reporting 40 ms behind the other:
+    samples that end after as_of are already in."""
+
+    def poll(self, timeout):
+        super().poll(timeout)
+        self.as_of = self.clock() - 0.04
+
+    @property
+    def newest(self):
+        return self.clock()
+
+
+def test_the_minimum_counts_only_what_ended_before_every_process_reported():
+    for level in range(2, 9):
+        clock = FakeClock()
+        driver = LaggingDriver(clock, lambda start: 0.02)
+        window = measure(driver, clock, level)
+        stats = repro.step_stats(window, driver.samples)
+        held = window.window_end - window.window_start
+        assert stats.requests >= RULES.min_requests or held >= RULES.max_seconds, level
 
 
 def test_the_window_gives_up_on_the_minimum_at_its_longest():

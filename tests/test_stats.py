@@ -41,9 +41,10 @@ def test_percentile_interpolates_between_closest_ranks(values, q, expected):
 
 def test_a_step_counts_the_requests_that_ended_in_its_window():
     window = StepWindow(level=3, order=2, start=9.0, window_start=10.0, window_end=12.0,
-                        end=12.0, cpu_seconds=0.3, sent=6)
+                        end=12.0, cpu_seconds=0.35, sent=6)
     samples = [
         Sample(8.5, 9.5, "ok"),         # ended while settling: no step's
+        Sample(9.0, 10.0, "ok"),        # ends at window_start: counted
         Sample(9.5, 10.1, "ok"),        # sent while settling, ended in the window: counted
         Sample(10.0, 10.010, "ok"),
         Sample(10.5, 10.530, "ok"),
@@ -54,18 +55,18 @@ def test_a_step_counts_the_requests_that_ended_in_its_window():
     ]
     s = repro.step_stats(window, samples)
     assert (s.level, s.order) == (3, 2)
-    assert s.requests == 5
+    assert s.requests == 6
     assert s.failures == 2
     assert s.failures_by_kind == {"http_500": 1, "timeout": 1}
-    assert s.error_rate == pytest.approx(0.4)
-    assert s.rps == pytest.approx(1.5)  # 3 successes completed in a 2 s window
+    assert s.error_rate == pytest.approx(1 / 3)
+    assert s.rps == pytest.approx(2.0)  # 4 successes completed in a 2 s window
     assert s.arrival_rps == pytest.approx(3.0)  # 6 sent, as the load generator counted
-    assert s.completion_rps == pytest.approx(2.5)  # 5 of any kind completed
-    assert not s.steady
-    assert s.p50_ms == pytest.approx(30.0)  # of 10, 30 and 600 ms
-    assert s.p95_ms == pytest.approx(30.0 + 0.9 * 570.0)
-    assert s.client_cpu_pct == pytest.approx(10.0)  # 0.3 s of CPU in 3 s
-    assert s.client_cpu_ms == pytest.approx(50.0)  # 0.3 s for the 6 completed during the step
+    assert s.completion_rps == pytest.approx(3.0)  # 6 of any kind completed
+    assert s.steady
+    assert s.p50_ms == pytest.approx(315.0)  # of 10, 30, 600 and 1000 ms
+    assert s.p95_ms == pytest.approx(600.0 + 0.85 * 400.0)
+    assert s.client_cpu_pct == pytest.approx(350 / 30)  # 0.35 s of CPU in 3 s
+    assert s.client_cpu_ms == pytest.approx(50.0)  # 0.35 s for the 7 completed during the step
     assert s.settle_seconds == pytest.approx(1.0)
     assert s.seconds == pytest.approx(3.0)
 
