@@ -1360,8 +1360,7 @@ def threshold_rules(st: Settings) -> list[str]:
         "- req/s counts the successful responses completed during a step's window, and "
         "latencies and failures are of the requests that ended in it, as Locust and wrk count "
         "them; each was sent at the step's level, unless settling gave up. Where the requests "
-        "sent and the responses "
-        "completed per second "
+        "sent and the responses completed per second "
         f"differ by more than {STEADY_WITHIN:.0%}, the window did not see a steady state: its "
         "req/s is marked *.",
         "- **Peak req/s** is the highest req/s of a window that was steady or filling up (more "
@@ -1465,23 +1464,23 @@ def render_method(st: Settings) -> list[str]:
                     "22 ms median on a fresh server, 42 ms right after 160 users), unless it "
                     "lies at or above a slowdown threshold already confirmed: a ramp that only "
                     "went up would reach it on an overloaded server too."))
+    longest = MAX_WINDOW_FACTOR * st.step_seconds  # of a window, and of settling
+    gives_up = max(longest, st.timeout)  # settling, as measure_step has it
     if st.open_loop:
         step = (f"- **Each step** settles for {OPEN_LOOP_SETTLE:g} s plus the previous step's "
                 f"median latency, and until every request in flight was sent after that (it "
-                f"gives up after {max(MAX_WINDOW_FACTOR * st.step_seconds, st.timeout):g} s). Its "
-                f"window then lasts {st.step_seconds:g} s and until {st.min_requests} requests "
-                f"have ended in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} s.")
+                f"gives up after {gives_up:g} s). Its window then lasts {st.step_seconds:g} s "
+                f"and until {st.min_requests} requests have ended in it, at most {longest:g} s.")
     else:
         step = (f"- **Each step** settles for one think time plus the previous step's median "
                 f"latency, and until every request in flight was sent after that think time: "
                 f"the queue has turned over once at the new level (after a ramp down, the "
                 f"retired users' last requests have ended too); it gives up after "
-                f"{max(MAX_WINDOW_FACTOR * st.step_seconds, st.timeout):g} s. Its window then lasts "
+                f"{gives_up:g} s. Its window then lasts "
                 f"{st.step_seconds:g} s, and at least one user cycle (think time plus median "
                 f"latency): with a fixed think time users come back in waves, and a shorter "
                 f"window would catch a crest or a trough. It also lasts until {st.min_requests} "
-                f"requests have ended in it, at most {MAX_WINDOW_FACTOR * st.step_seconds:g} "
-                f"s (or one cycle).")
+                f"requests have ended in it, at most {longest:g} s (or one cycle).")
     return [load, ramp, step + " The step counts what ended in its window, all of it sent at "
             "its level once the queue has turned over, and the next step begins at once."]
 
