@@ -4922,20 +4922,18 @@ def render_locustfile(config: Config) -> str:
     plan = RAMPS[kind].plan(config.top, config.step)
     hold = round(LOCUST_SETTLE_CYCLES * (config.think_time + config.step_seconds)
                  + LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN, 1)
+    then = ("    locust --headless --csv result --csv-full-history\n"
+            "    python repro.py report --locust result_stats_history.csv")
     if config.urls:
         target = HttpTarget.parse(config.urls[0])
         host = f"http://{target.host}:{target.port}"
         path = target.path
-        how = (f"python repro.py locustfile {config.urls[0]} > locustfile.py\n"
-               f"    locust --headless --csv result --csv-full-history\n"
-               f"    python repro.py report --locust result_stats_history.csv")
+        how = f"python repro.py locustfile {config.urls[0]} > locustfile.py\n{then}"
     else:
         cell = config.setups[0]
         host, path = "http://127.0.0.1:8000", VIEWS[cell.view].path
         how = (f"python repro.py serve {cell.name} --port 8000   # then, elsewhere:\n"
-               f"    python repro.py locustfile {cell.name} > locustfile.py\n"
-               f"    locust --headless --csv result --csv-full-history\n"
-               f"    python repro.py report --locust result_stats_history.csv")
+               f"    python repro.py locustfile {cell.name} > locustfile.py\n{then}")
     return LOCUST_TEMPLATE.format(command=command_line(config), path=path, host=host,
                                   timeout=config.timeout, think=config.think_time,
                                   unit="users", plan=plan, hold=hold, how=how,
