@@ -75,7 +75,7 @@ from typing import Callable, Iterator, Optional, Sequence
 # ---------------------------------------------------------------------------
 
 PROG = "repro.py"
-SCHEMA = 3  # of the JSON that --json writes (3: a window counts what ended in it)
+SCHEMA = 4  # of the JSON that --json writes (4: a step may take a second window)
 
 # The one table repro ever creates, fills or drops in a database.
 TABLE = "repro_pokemon"
@@ -103,6 +103,15 @@ COARSE_FACTOR = 2  # the search's coarse step: the level doubles
 # A window whose arrivals and completions differ by more than this share
 # did not measure a steady state: the report says so.
 STEADY_WITHIN = 0.05
+# A step whose median lies near the slowdown rule's latency (at least this
+# share of it, and under it divided by this) is held for a second window and
+# counts both: near a knee one short window's median falls on either side by
+# chance (measured on repro's development machine: 2 s windows at 70 async
+# users read 34-47 ms, about twice the 21-23 ms of 10 users), and the
+# latency is still climbing after a step up (60 users held: 23 ms median in
+# the first 2 s, 30-40 ms after 10-20 s).  Both sides, so that it biases
+# neither way.
+NEAR_SLOWDOWN = 0.8
 # Above this share of one core, the load generator may be what limits a step.
 CLIENT_CPU_WARNING = 80.0
 
@@ -369,6 +378,7 @@ class StepWindow:
     cpu_seconds: float  # the load generator's own CPU time during the step, all processes
     cpu_busiest: Optional[float] = None  # that of its busiest process (None: cpu_seconds)
     sent: Optional[int] = None  # requests sent in the window (None: those of the samples)
+    windows: int = 1  # 2: held for a second window near the slowdown threshold
 
 
 @dataclass(frozen=True)
@@ -388,6 +398,7 @@ class StepStats:
     client_cpu_ms: Optional[float]  # per request that ended during the step
     settle_seconds: float
     seconds: float  # how long the step was held, settling included
+    windows: int = 1  # 2: held for a second window near the slowdown threshold
 
     @property
     def error_rate(self) -> float:
@@ -620,6 +631,7 @@ def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
         client_cpu_ms=1000.0 * window.cpu_seconds / during if during else None,
         settle_seconds=window.window_start - window.start,
         seconds=held,
+        windows=window.windows,
     )
 
 
@@ -637,6 +649,15 @@ def is_slowed(s: StepStats, baseline: Optional[float]) -> bool:
     without one successful response counts as slowed down; without a
     baseline no other step can be judged slow."""
     return s.p50_ms is None or (baseline is not None and s.p50_ms >= SLOWDOWN_FACTOR * baseline)
+
+
+def is_near_slowdown(s: StepStats, baseline: Optional[float]) -> bool:
+    """Its median is close to the slowdown rule's latency, either side: a
+    second window decides (NEAR_SLOWDOWN)."""
+    if s.p50_ms is None or baseline is None:
+        return False
+    limit = SLOWDOWN_FACTOR * baseline
+    return NEAR_SLOWDOWN * limit <= s.p50_ms < limit / NEAR_SLOWDOWN
 
 
 def is_erring(s: StepStats) -> bool:
@@ -1481,8 +1502,14 @@ def render_method(st: Settings) -> list[str]:
                 f"latency): with a fixed think time users come back in waves, and a shorter "
                 f"window would catch a crest or a trough. It also lasts until {st.min_requests} "
                 f"requests have ended in it, at most {longest:g} s (or one cycle).")
+    again = (f" A step whose median lies near the slowdown rule's latency (from "
+             f"{NEAR_SLOWDOWN:.0%} of it to {1 / NEAR_SLOWDOWN:.0%}) is held for a second "
+             f"window, as long and with as many requests again, and counts both († in the "
+             f"steps' table): near a knee one short window's median falls on either side of "
+             f"the line by chance, and right after a step up the latency is still climbing.")
     return [load, ramp, step + " The step counts what ended in its window, all of it sent at "
-            "its level once the queue has turned over, and the next step begins at once."]
+            "its level once the queue has turned over, and the next step begins at once."
+            + again]
 
 
 def short_reason(stop_reason: str) -> str:
@@ -1562,7 +1589,8 @@ def render_steps(ramp: RampResult, unit: str) -> list[str]:
             str(timeouts), str(conn), str(http), str(s.failures - timeouts - conn - http),
             f"{s.rps:.1f}" + ("" if s.steady else " *"), f"{s.arrival_rps:.1f}",
             fmt_ms(s.p50_ms), fmt_ms(s.p95_ms), fmt_ms(s.p99_ms),
-            f"{s.client_cpu_pct:.0f}", f"{s.settle_seconds:.1f}", f"{s.seconds:.1f}",
+            f"{s.client_cpu_pct:.0f}",
+            f"{s.settle_seconds:.1f}", f"{s.seconds:.1f}" + (" †" if s.windows > 1 else ""),
         ])
     return md_table([unit, "#", "requests", "failures", "timeouts", "conn. errors",
                      "HTTP errors", "other errors", "req/s", "sent/s", "p50 ms", "p95 ms",
@@ -1593,6 +1621,11 @@ def render_ramp(ramp: RampResult, unit: str) -> list[str]:
         out.append("")
         out.append(f"\\* Not steady at {_join(unsteady)} {unit}: requests sent and responses "
                    f"completed per second differ by more than {STEADY_WITHIN:.0%}.")
+    again = [str(s.level) for s in ramp.by_level if s.windows > 1]
+    if again:
+        out.append("")
+        out.append(f"† Held for a second window at {_join(again)} {unit}: the first one's "
+                   f"median was near the slowdown rule's latency.")
     busy = [str(s.level) for s in ramp.by_level if s.client_cpu_pct >= CLIENT_CPU_WARNING]
     if busy:
         out.append("")
@@ -4109,7 +4142,7 @@ def step_line(label: str, s: StepStats, unit: str) -> str:
     return (f"{label:<6} {s.level:>5} {unit} #{s.order:<2} {s.requests:>6} requests "
             f"{s.failures:>5} failed {s.rps:>7.1f} req/s{steady}  p50 {fmt_ms(s.p50_ms):>6} ms  "
             f"p99 {fmt_ms(s.p99_ms):>6} ms  client CPU {s.client_cpu_pct:>3.0f}%  "
-            f"{s.seconds:.1f} s")
+            f"{s.seconds:.1f} s" + (" (two windows)" if s.windows > 1 else ""))
 
 
 @dataclass(frozen=True)
@@ -4133,7 +4166,8 @@ class RampStopped(Exception):
 
 def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                  previous: Optional[StepStats], clock: Callable[[], float],
-                 check: Callable[[], None]) -> StepWindow:
+                 check: Callable[[], None],
+                 again: Callable[[StepWindow], bool] = lambda window: False) -> StepWindow:
     """Move the load to `level` and measure it.
 
     The step settles for one think time (the new users' first requests are
@@ -4154,7 +4188,11 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     rules.max_seconds (or one cycle, if that is longer).  What ended in the
     window is the step's: the next step begins at once, with no wait for
     the requests still in flight (they were sent at this level, but are
-    like those that ended in the window, which were too)."""
+    like those that ended in the window, which were too).
+
+    Where `again` says so of the window, it goes on for as long and as many
+    requests again, and the step counts both: near the slowdown threshold,
+    where one window's median may fall on either side (NEAR_SLOWDOWN)."""
     start = clock()
     cpu_start = driver.cpu_each
     driver.set_level(level, rules.spread)
@@ -4163,6 +4201,7 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     give_up = spread_end + max(rules.max_seconds, rules.timeout)
     window_start = None
     first_started, seconds, longest = 0, rules.seconds, rules.max_seconds
+    windows, need = 1, rules.min_requests
     scanned, ended = len(driver.samples), 0  # samples looked at, and how many ended in the window
     pending: list[float] = []  # ends in the window, but after as_of
     while True:
@@ -4188,11 +4227,15 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
             ended += sum(1 for end in pending if end < driver.as_of)
             pending = [end for end in pending if end >= driver.as_of]
             held = driver.as_of - window_start
-            if held >= seconds and (ended >= rules.min_requests or held >= longest):
+            if held >= seconds and (ended >= need or held >= longest):
                 used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
-                return StepWindow(level, order, start, window_start, driver.as_of, driver.as_of,
-                                  sum(used), max(used, default=0.0),
-                                  sent=driver.started - first_started)
+                window = StepWindow(level, order, start, window_start, driver.as_of,
+                                    driver.as_of, sum(used), max(used, default=0.0),
+                                    sent=driver.started - first_started, windows=windows)
+                if windows > 1 or not again(window):
+                    return window
+                windows += 1
+                seconds, longest, need = 2 * seconds, 2 * longest, 2 * need
 
 
 def _median_latency(samples: Sequence[Sample], since: float) -> float:
@@ -4270,8 +4313,11 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
                 run.restarts += 1
                 on_this_server = []
             before = meter()
-            window = measure_step(driver, level, len(steps) + 1, rules,
-                                  on_this_server[-1] if on_this_server else None, clock, check)
+            baseline = baseline_of(sorted(steps, key=lambda s: s.level))
+            window = measure_step(
+                driver, level, len(steps) + 1, rules,
+                on_this_server[-1] if on_this_server else None, clock, check,
+                again=lambda w: is_near_slowdown(step_stats(w, driver.samples), baseline))
             for group, seconds in meter().items():
                 if seconds is not None and before.get(group) is not None:
                     run.cpu_seconds[group] = run.cpu_seconds.get(group, 0.0) + seconds - before[group]

@@ -253,6 +253,94 @@ def test_after_a_ramp_down_the_window_waits_for_the_retired_users():
     assert driver.levels == [40, 10]
 
 
+def test_a_second_window_holds_as_long_again_and_counts_both():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02 if start < 103.1 else 0.05)
+    seen = []
+
+    def again(window):
+        seen.append(window)
+        return True
+
+    window = measure(driver, clock, 50, rules=RULES)
+    clock2 = FakeClock()
+    driver2 = FakeDriver(clock2, lambda start: 0.02 if start < 103.1 else 0.05)
+    twice = repro.measure_step(driver2, 50, 1, RULES, None, clock2, lambda: None, again)
+    # Asked once, of the first window, which is the one measured without `again`.
+    assert len(seen) == 1 and seen[0].window_end == pytest.approx(window.window_end, abs=0.01)
+    assert (window.windows, twice.windows) == (1, 2)
+    # The same window, held twice as long: 4 s.
+    assert twice.window_start == window.window_start
+    assert twice.window_end - twice.window_start == pytest.approx(4.0, abs=repro.TICK)
+    first, both = repro.step_stats(window, driver.samples), repro.step_stats(twice, driver2.samples)
+    assert first.p50_ms == pytest.approx(20.0) and first.p99_ms == pytest.approx(20.0)
+    # Both windows count: the 20 ms requests of the first, the 50 ms ones sent from 103.1 s on.
+    assert both.p99_ms == pytest.approx(50.0)
+    assert both.requests == sum(1 for s in driver2.samples
+                                if twice.window_start <= s.end < twice.window_end)
+    assert both.requests >= 1.9 * first.requests
+    assert both.settle_seconds == pytest.approx(first.settle_seconds)
+    assert both.windows == 2
+
+
+def test_a_second_window_waits_for_twice_the_minimum_requests():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02)
+    # 2 users: about 2 requests a second; 10 requests, then 20, take 5 and 10 s.
+    rules = repro.dataclasses.replace(RULES, max_seconds=30.0)
+    twice = repro.measure_step(driver, 2, 1, rules, None, clock, lambda: None, lambda w: True)
+    stats = repro.step_stats(twice, driver.samples)
+    assert stats.requests >= 2 * rules.min_requests
+    assert 9.0 <= twice.window_end - twice.window_start <= 11.0
+
+
+@pytest.mark.parametrize("p50, baseline, near", [
+    (32.0, 20.0, True),  # 80% of the rule's 40 ms
+    (31.9, 20.0, False),
+    (39.9, 20.0, True),
+    (40.0, 20.0, True),  # slowed, but only just
+    (49.9, 20.0, True),
+    (50.0, 20.0, False),  # 125% of the rule: slowed beyond doubt
+    (35.0, None, False),  # nothing to judge by yet
+    (None, 20.0, False),  # no successful response: counts as slowed
+])
+def test_near_the_slowdown_threshold(p50, baseline, near):
+    assert repro.is_near_slowdown(stats_with_p50(p50), baseline) is near
+
+
+class KneeDriver(FakeDriver):
+    """A server whose latency at 40 users or more climbs 2 s after the
+    level is set: 36 ms (under the 40 ms the rule asks of a 20 ms
+    baseline, but near it), then 80 ms."""
+
+    def __init__(self, clock):
+        super().__init__(clock, self.knee)
+        self.set_at = clock()
+
+    def set_level(self, level, spread):
+        self.set_at = self.clock()
+        super().set_level(level, spread)
+
+    def knee(self, start):
+        if self.levels[-1] < 40:
+            return 0.02
+        return 0.036 if start < self.set_at + 2.0 else 0.08
+
+
+def test_run_ramp_holds_a_step_near_the_slowdown_threshold_for_a_second_window():
+    clock = FakeClock()
+    driver = KneeDriver(clock)
+    run = repro.run_ramp(driver, config(users=40, step_seconds=1.0), clock, lambda: None,
+                         lambda s: None)
+    by_level = {s.level: s for s in run.steps}
+    assert by_level[10].windows == 1 and by_level[10].p50_ms == pytest.approx(20.0)
+    # At 40 users the first window read 36 ms, near the rule's 40; in the
+    # second, requests took 80 ms, and the two together are slowed down.
+    assert by_level[40].windows == 2 and 40.0 < by_level[40].p50_ms < 80.0
+    t = repro.find_thresholds(sorted(run.steps, key=lambda s: s.level))
+    assert t.slowdown == 40
+
+
 def test_a_failed_check_stops_the_step():
     clock = FakeClock()
     driver = FakeDriver(clock, lambda start: 0.02)
@@ -360,6 +448,14 @@ def test_progress_without_a_terminal_prints_plain_lines():
     assert out.getvalue().splitlines() == [
         "[   0.0s] starting",
         "[   2.5s] " + repro.step_line("sync", step(40, 20.0), "users")]
+
+
+def test_a_step_of_two_windows_says_so_in_its_progress_line():
+    once = step(40, 20.0)
+    twice = repro.dataclasses.replace(once, windows=2)
+    assert not repro.step_line("sync", once, "users").endswith("(two windows)")
+    assert repro.step_line("sync", twice, "users") == (
+        repro.step_line("sync", once, "users") + " (two windows)")
 
 
 def test_progress_on_a_terminal_updates_one_line_with_the_time_left():
