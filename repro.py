@@ -1503,7 +1503,8 @@ def render_method(st: Settings) -> list[str]:
                 f"window would catch a crest or a trough. It also lasts until {st.min_requests} "
                 f"requests have ended in it, at most {longest:g} s (or one cycle).")
     again = (f" A step whose median lies near the slowdown rule's latency (from "
-             f"{NEAR_SLOWDOWN:.0%} of it to {1 / NEAR_SLOWDOWN:.0%}) is held for a second "
+             f"{NEAR_SLOWDOWN:.0%} of it to {1 / NEAR_SLOWDOWN:.0%}, by the baseline "
+             f"measured so far) is held for a second "
              f"window, as long and with as many requests again, and counts both († in the "
              f"steps' table): near a knee one short window's median falls on either side of "
              f"the line by chance, and right after a step up the latency is still climbing.")

@@ -294,6 +294,17 @@ def test_a_second_window_waits_for_twice_the_minimum_requests():
     assert 9.0 <= twice.window_end - twice.window_start <= 11.0
 
 
+def test_a_second_window_after_one_cut_short_may_last_twice_as_long():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.02, think_time=5.0)
+    # One user, a request every 5 s: the minimum is never met, and a window
+    # lasts its longest, 3 s; held for a second one, 6 s.
+    rules = repro.dataclasses.replace(RULES, max_seconds=3.0)
+    twice = repro.measure_step(driver, 1, 1, rules, None, clock, lambda: None, lambda w: True)
+    assert twice.windows == 2
+    assert twice.window_end - twice.window_start == pytest.approx(6.0, abs=repro.TICK)
+
+
 @pytest.mark.parametrize("p50, baseline, near", [
     (32.0, 20.0, True),  # 80% of the rule's 40 ms
     (31.9, 20.0, False),
@@ -309,7 +320,7 @@ def test_near_the_slowdown_threshold(p50, baseline, near):
 
 
 class KneeDriver(FakeDriver):
-    """A server whose latency at 40 users or more climbs 2 s after the
+    """A server whose latency at 40 users or more climbs 1.7 s after the
     level is set: 36 ms (under the 40 ms the rule asks of a 20 ms
     baseline, but near it), then 80 ms."""
 
@@ -324,7 +335,7 @@ class KneeDriver(FakeDriver):
     def knee(self, start):
         if self.levels[-1] < 40:
             return 0.02
-        return 0.036 if start < self.set_at + 2.0 else 0.08
+        return 0.036 if start < self.set_at + 1.7 else 0.08
 
 
 def test_run_ramp_holds_a_step_near_the_slowdown_threshold_for_a_second_window():
@@ -334,11 +345,18 @@ def test_run_ramp_holds_a_step_near_the_slowdown_threshold_for_a_second_window()
                          lambda s: None)
     by_level = {s.level: s for s in run.steps}
     assert by_level[10].windows == 1 and by_level[10].p50_ms == pytest.approx(20.0)
-    # At 40 users the first window read 36 ms, near the rule's 40; in the
-    # second, requests took 80 ms, and the two together are slowed down.
-    assert by_level[40].windows == 2 and 40.0 < by_level[40].p50_ms < 80.0
+    # At 40 users the first window read 36 ms, near the rule's 40; most of
+    # the requests of both windows took 80 ms: slowed down.
+    assert by_level[40].windows == 2 and by_level[40].p50_ms >= 40.0
     t = repro.find_thresholds(sorted(run.steps, key=lambda s: s.level))
     assert t.slowdown == 40
+    # The first window alone: 36 ms, not slowed down.
+    clock = FakeClock()
+    driver = KneeDriver(clock)
+    driver.set_level(10, 1.0)
+    one = repro.measure_step(driver, 40, 1, repro.StepRules(1.0, 1.0, 10, 5.0, cycle=1.0),
+                             None, clock, lambda: None)
+    assert one.windows == 1 and repro.step_stats(one, driver.samples).p50_ms == pytest.approx(36.0)
 
 
 def test_a_failed_check_stops_the_step():

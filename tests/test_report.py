@@ -45,7 +45,7 @@ SYNC_RAMP = RampResult(driver="psycopg2 2.9.13", cpu_ms={"server": 9.8, "postgre
                        max_db_connections=4,
     steps=steps([(10, 100, 0, 10.0, 17.3), (20, 50, 0, 20.0, 18.0), (40, 80, 0, 40.0, 36.0),
                  (60, 94, 0, 47.0, 420.0), (30, 60, 0, 30.0, 19.5), (35, 70, 0, 35.0, 36.5)],
-                order=[1, 2, 3, 4, 5, 6], windows=(35,)),
+                order=[1, 2, 3, 4, 5, 6], windows=(35, 40)),
     stop_reason="completed", warmup="16 requests, 4 of 4 workers answered",
     log_findings=FINDINGS_NONE)
 SYNC = SetupResult(repro.NAMED_CELLS["sync"], ramps=(SYNC_RAMP,))
