@@ -121,7 +121,9 @@ DEFAULT_STEP_SECONDS = 1.0
 # Enough for a low-load median: in five default runs, the two baseline
 # windows of one run (30 requests each, about 18 ms) agreed to 0.1-1.4 ms
 # while the runs moved by up to 3.3 ms, so the machine, not the sample,
-# moves the baseline.  30 requests take 3 s at 10 users; 50 took 5.
+# moves the baseline (wrk, one request at a time in 8 s windows back to back
+# on one server: medians 13-16% apart within 96 s).  30 requests take 3 s
+# at 10 users; 50 took 5.
 DEFAULT_MIN_REQUESTS = 30
 DEFAULT_THINK_TIME = 1.0
 DEFAULT_TIMEOUT = 30.0
