@@ -427,9 +427,12 @@ class Thresholds:
     errors: Optional[int]
     peak_rps: float
     peak_level: Optional[int]
-    max_level: int  # the highest step measured: "none up to max_level"
+    max_level: int  # the highest step measured
     plateau_spread: Optional[float]  # (max - min) / median of req/s on the plateau
     sustained: Optional[int]  # the highest level measured below both thresholds
+    # A threshold not reached lies above this level: "none up to N".
+    slowdown_up_to: int
+    errors_up_to: int
 
 
 @dataclass(frozen=True)
@@ -638,7 +641,7 @@ def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
 
 
 def baseline_of(steps: Sequence[StepStats]) -> Optional[float]:
-    """The lower median of the two lowest levels (given in order of level).
+    """The lower of the two lowest levels' medians (given in order of level).
     Both are low load; the search measures them at different moments (the
     second one last), so that a passing disturbance of the machine, which
     only ever adds latency, does not set the baseline."""
@@ -705,7 +708,7 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
     its fine step; last_counts: whether the highest level needs no
     confirmation (the ramp was not cut short)."""
     if not steps:
-        return Thresholds(None, None, None, 0.0, None, 0, None, None)
+        return Thresholds(None, None, None, 0.0, None, 0, None, None, 0, 0)
     slowed, erring = slowed_flags(steps), erring_flags(steps)
     levels = [s.level for s in steps]
     slowdown = _first_confirmed(slowed, levels, step, last_counts)
@@ -738,7 +741,21 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
         max_level=steps[-1].level,
         plateau_spread=spread,
         sustained=fine[-1] if fine else None,
+        slowdown_up_to=_clear_up_to(slowed, levels, last_counts),
+        errors_up_to=_clear_up_to(erring, levels, last_counts),
     )
+
+
+def _clear_up_to(flags: Sequence[bool], levels: Sequence[int], last_counts: bool) -> int:
+    """The level below which a threshold that was not found is known not to
+    lie: the highest level measured, except that a ramp cut short while its
+    highest levels were flagged (slowed, or erring) might have confirmed
+    them, so they are not counted as clear."""
+    i = len(levels) - 1
+    if not last_counts:
+        while i >= 0 and flags[i]:
+            i -= 1
+    return levels[i] if i >= 0 else 0
 
 
 def _rank(v: tuple[Optional[int], int]) -> float:
@@ -758,8 +775,8 @@ def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
         return find_thresholds(())
     if len(each) == 1:
         return each[0]
-    slowdown, max_slow = _median_level([(t.slowdown, t.max_level) for t in each])
-    errors, max_err = _median_level([(t.errors, t.max_level) for t in each])
+    slowdown, _ = _median_level([(t.slowdown, t.slowdown_up_to) for t in each])
+    errors, _ = _median_level([(t.errors, t.errors_up_to) for t in each])
     peak = statistics.median_low([t.peak_rps for t in each])
     peak_t = next(t for t in each if t.peak_rps == peak)
     spreads = [t.plateau_spread for t in each if t.plateau_spread is not None]
@@ -768,10 +785,12 @@ def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
     return Thresholds(
         baseline_ms=statistics.median_low(baselines) if baselines else None,
         slowdown=slowdown, errors=errors, peak_rps=peak, peak_level=peak_t.peak_level,
-        # "none up to N" must name a level every repeat measured up to.
         max_level=min(t.max_level for t in each),
         plateau_spread=statistics.median_low(spreads) if spreads else None,
         sustained=statistics.median_low(sustained) if sustained else None,
+        # "none up to N" must name a level every repeat was clear up to.
+        slowdown_up_to=min(t.slowdown_up_to for t in each),
+        errors_up_to=min(t.errors_up_to for t in each),
     )
 
 
@@ -932,19 +951,19 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Reached:
-    """One setup's threshold: at `level`, or (None) not up to `max_level`."""
+    """One setup's threshold: at `level`, or (None) none up to `up_to`."""
     name: str
     level: Optional[int]
-    max_level: int
+    up_to: int
     unit: str = "users"
 
     @property
     def value(self) -> int:
-        # A threshold not reached is only known to lie above the highest step.
-        return self.max_level if self.level is None else self.level
+        # A threshold not reached is only known to lie above up_to.
+        return self.up_to if self.level is None else self.level
 
     def text(self) -> str:
-        return f"{self.name} {fmt_threshold(self.level, self.max_level, self.unit, prose=True)}"
+        return f"{self.name} {fmt_threshold(self.level, self.up_to, self.unit, prose=True)}"
 
 
 def compare_thresholds(metric: str, a: Reached, b: Reached, step: int,
@@ -956,19 +975,19 @@ def compare_thresholds(metric: str, a: Reached, b: Reached, step: int,
     both = f"{a.text()}, {b.text()}"
     if a.level is None and b.level is None:
         return Comparison(metric, None, f"{metric}: neither setup reached it "
-                          f"({a.name} up to {a.max_level}, {b.name} up to {b.max_level} {unit}).",
+                          f"({a.name} up to {a.up_to}, {b.name} up to {b.up_to} {unit}).",
                           decided=False)
     # On a tie the bound is higher: its true value lies above it.
     high, low = sorted((a, b), key=lambda r: (r.value, r.level is None), reverse=True)
     if low.level is None:
         return Comparison(metric, None, f"{metric}: {both}: cannot tell which holds more; "
-                          f"{low.name} was measured up to {low.max_level} {unit} only.",
+                          f"{low.name} was measured clear of it only up to {low.up_to} {unit}.",
                           decided=False)
     diff = (high.value - low.value) / high.value
     substantial = diff > within and high.value - low.value > step
     if not substantial and high.level is None:
         return Comparison(metric, None, f"{metric}: {both}: {high.name} holds at least as "
-                          f"much; whether substantially more, a ramp beyond {high.max_level} "
+                          f"much; whether substantially more, a ramp beyond {high.up_to} "
                           f"{unit} would tell.", decided=False)
     if not substantial:
         return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
@@ -1004,10 +1023,10 @@ def compare_rates(metric: str, a: str, a_val: float, a_saturated: bool,
 def compare_thresholds_of(name_a: str, ta: Thresholds, name_b: str, tb: Thresholds, step: int,
                           unit: str, within: float = SIMILAR_WITHIN) -> list[Comparison]:
     return [
-        compare_thresholds("Slowdown", Reached(name_a, ta.slowdown, ta.max_level, unit),
-                           Reached(name_b, tb.slowdown, tb.max_level, unit), step, within),
-        compare_thresholds("Errors", Reached(name_a, ta.errors, ta.max_level, unit),
-                           Reached(name_b, tb.errors, tb.max_level, unit), step, within),
+        compare_thresholds("Slowdown", Reached(name_a, ta.slowdown, ta.slowdown_up_to, unit),
+                           Reached(name_b, tb.slowdown, tb.slowdown_up_to, unit), step, within),
+        compare_thresholds("Errors", Reached(name_a, ta.errors, ta.errors_up_to, unit),
+                           Reached(name_b, tb.errors, tb.errors_up_to, unit), step, within),
         compare_rates("Peak throughput", name_a, ta.peak_rps, ta.slowdown is not None,
                       name_b, tb.peak_rps, tb.slowdown is not None, within),
     ]
@@ -1328,6 +1347,8 @@ def fmt_ms(value: Optional[float]) -> str:
 
 def fmt_threshold(level: Optional[int], max_level: int, unit: str = "users",
                   prose: bool = False) -> str:
+    if level is None and max_level == 0:
+        return "not confirmed"  # cut short with every level measured flagged
     if prose:
         return f"none up to {max_level} {unit}" if level is None else f"at {level} {unit}"
     return f"none up to {max_level}" if level is None else str(level)
@@ -1368,7 +1389,7 @@ def threshold_rules(st: Settings) -> list[str]:
                   if st.ramp != "linear" else f"within {st.step} {unit}")
     lines = [
         f"- **Slowdown at**: the lowest level whose median latency is at least "
-        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower median of the two lowest levels), and still is at "
+        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower of the two lowest levels' medians), and still is at "
         f"the next level measured; a step without one successful response counts as slowed "
         f"down.",
         f"- **Errors at**: the lowest level where {ERROR_RATE:.0%} or more of the requests "
@@ -1378,19 +1399,22 @@ def threshold_rules(st: Settings) -> list[str]:
         "step does not set a threshold. The highest level measured needs no confirmation, "
         "unless the ramp was cut short. "
         "Latencies are of successful responses. A threshold not reached is \"none up to N\", "
-        "N being the highest level measured.",
+        "N being the highest level measured (of a ramp cut short, the highest below the levels "
+        "it left unconfirmed).",
         f"- A threshold lies above the level measured just below it: {resolution}.",
         "- req/s counts the successful responses completed during a step's window, and "
         "latencies and failures are of the requests that ended in it, as Locust and wrk count "
         "them; each was sent at the step's level, unless settling gave up. Where the requests "
-        "sent and the responses completed per second "
+        "sent and the responses completed per second (sent/s and done/s in the steps; done/s "
+        "counts failed responses too) "
         f"differ by more than {STEADY_WITHIN:.0%}, the window did not see a steady state: its "
         "req/s is marked *.",
         "- **Peak req/s** is the highest req/s of a window that was steady or filling up (more "
         "sent than completed: the server was busy throughout, so it completed what it can); "
         "a draining window (more completed than sent) may have counted a backlog and does not "
         "count. **Plateau spread**: (max - "
-        "min) / median of the steady windows' req/s from the slowdown threshold up to, not "
+        "min) / median of the steady windows' req/s (of all its windows, where fewer than two "
+        "were steady) from the slowdown threshold up to, not "
         "including, the error threshold: how still throughput held once the setup was "
         "saturated.",
         "- client CPU % is the load generator's own CPU time per second, in % of one core (of "
@@ -1555,10 +1579,10 @@ def render_summary(setups: Sequence[SetupResult], st: Settings, axes: bool = Fal
         all_steps = [s for x in ramps for s in x.steps]
         row = [
             r.name, *cell,
-            _with_range(fmt_threshold(t.slowdown, t.max_level),
-                        [(x.slowdown, x.max_level) for x in each]),
-            _with_range(fmt_threshold(t.errors, t.max_level),
-                        [(x.errors, x.max_level) for x in each]),
+            _with_range(fmt_threshold(t.slowdown, t.slowdown_up_to),
+                        [(x.slowdown, x.slowdown_up_to) for x in each]),
+            _with_range(fmt_threshold(t.errors, t.errors_up_to),
+                        [(x.errors, x.errors_up_to) for x in each]),
             peak,
             fmt_ms(t.baseline_ms) + (" ms" if t.baseline_ms is not None else ""),
             fmt_share(t.plateau_spread),
@@ -1591,14 +1615,15 @@ def render_steps(ramp: RampResult, unit: str) -> list[str]:
             f"{s.failures} ({100 * s.error_rate:.0f}%)" if s.failures else "0",
             str(timeouts), str(conn), str(http), str(s.failures - timeouts - conn - http),
             f"{s.rps:.1f}" + ("" if s.steady else " *"), f"{s.arrival_rps:.1f}",
+            f"{s.completion_rps:.1f}",
             fmt_ms(s.p50_ms), fmt_ms(s.p95_ms), fmt_ms(s.p99_ms),
             f"{s.client_cpu_pct:.0f}",
             f"{s.settle_seconds:.1f}", f"{s.seconds:.1f}" + (" †" if s.windows > 1 else ""),
         ])
     return md_table([unit, "#", "requests", "failures", "timeouts", "conn. errors",
-                     "HTTP errors", "other errors", "req/s", "sent/s", "p50 ms", "p95 ms",
-                     "p99 ms", "client CPU %", "settled s", "held s"],
-                    rows, "rrrrrrrrrrrrrrrr")
+                     "HTTP errors", "other errors", "req/s", "sent/s", "done/s", "p50 ms",
+                     "p95 ms", "p99 ms", "client CPU %", "settled s", "held s"],
+                    rows, "rrrrrrrrrrrrrrrrr")
 
 
 def folded(summary: str, lines: Sequence[str]) -> list[str]:
@@ -1623,7 +1648,8 @@ def render_ramp(ramp: RampResult, unit: str) -> list[str]:
     if unsteady:
         out.append("")
         out.append(f"\\* Not steady at {_join(unsteady)} {unit}: requests sent and responses "
-                   f"completed per second differ by more than {STEADY_WITHIN:.0%}.")
+                   f"completed per second (sent/s and done/s, which counts failed responses "
+                   f"too) differ by more than {STEADY_WITHIN:.0%}.")
     again = [str(s.level) for s in ramp.by_level if s.windows > 1]
     if again:
         out.append("")
@@ -1664,7 +1690,8 @@ def render_published(report: Report) -> list[str]:
             ours += ["-", "-"]
         else:
             t = r.thresholds
-            ours += [fmt_threshold(t.slowdown, t.max_level), fmt_threshold(t.errors, t.max_level)]
+            ours += [fmt_threshold(t.slowdown, t.slowdown_up_to),
+                     fmt_threshold(t.errors, t.errors_up_to)]
     published = []
     for p in PUBLISHED_2021.values():
         published += [f"~{p.slowdown_users}", f"~{p.error_users}"]
@@ -1975,9 +2002,10 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
     rows = []
     for ra, rb in both:
         ta, tb = ra.thresholds, rb.thresholds
-        rows.append([ra.name, fmt_threshold(ta.slowdown, ta.max_level),
-                     fmt_threshold(tb.slowdown, tb.max_level),
-                     fmt_threshold(ta.errors, ta.max_level), fmt_threshold(tb.errors, tb.max_level),
+        rows.append([ra.name, fmt_threshold(ta.slowdown, ta.slowdown_up_to),
+                     fmt_threshold(tb.slowdown, tb.slowdown_up_to),
+                     fmt_threshold(ta.errors, ta.errors_up_to),
+                     fmt_threshold(tb.errors, tb.errors_up_to),
                      f"{ta.peak_rps:.1f}", f"{tb.peak_rps:.1f}",
                      fmt_ms(ta.baseline_ms), fmt_ms(tb.baseline_ms)])
     out += ["", "## Setups both ran", ""]
@@ -2083,6 +2111,7 @@ def render_chart(report: Report, path: str, source: Optional[str] = None) -> Non
 def _thresholds_json(t: Thresholds) -> dict:
     return {"slowdown_at": t.slowdown, "errors_at": t.errors, "peak_rps": t.peak_rps,
             "peak_at": t.peak_level, "baseline_ms": t.baseline_ms, "max_level": t.max_level,
+            "slowdown_up_to": t.slowdown_up_to, "errors_up_to": t.errors_up_to,
             "plateau_spread": t.plateau_spread}
 
 
@@ -5211,7 +5240,7 @@ def locust_rules(st: Settings) -> list[str]:
     """The rules of a run, as they apply to what Locust recorded."""
     return [
         f"- **Slowdown at**: the lowest level whose median latency is at least "
-        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower median of the two lowest levels), and "
+        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower of the two lowest levels' medians), and "
         f"still is at the next level; a level without one answer counts as slowed down.",
         f"- **Errors at**: the lowest level where {ERROR_RATE:.0%} or more of the requests "
         f"Locust counted failed, and still do at the next level.",
@@ -5393,17 +5422,28 @@ def cell_named(text: str) -> Cell:
         raise UsageError(f"unknown setup {text!r}: give {', '.join(NAMED_CELLS)} or "
                          f"{CELL_SYNTAX}, with VIEW one of {', '.join(VIEWS)} and SERVER one "
                          f"of {', '.join(SERVERS)}")
+    given: dict[str, str] = {}  # axis -> the option that set it
     for option in options:
         if option in CONNECTIONS:
-            cell = dataclasses.replace(cell, connections=option)
+            axis, cell = "connections", dataclasses.replace(cell, connections=option)
         elif option in WORKLOADS:
-            cell = dataclasses.replace(cell, workload=option)
+            axis, cell = "workload", dataclasses.replace(cell, workload=option)
         elif option == "2021":
-            cell = dataclasses.replace(cell, as_2021=True)
+            axis, cell = "2021", dataclasses.replace(cell, as_2021=True)
         else:
             choices = [*CONNECTIONS, *WORKLOADS, "2021"]
             raise UsageError(f"unknown option +{option} in setup {text!r}; choose from "
                              f"{', '.join('+' + c for c in choices)}")
+        if axis in given:
+            # The later one would silently replace the earlier.
+            if given[axis] == option:
+                raise UsageError(f"setup {text!r} gives +{option} twice; give it once")
+            one, other = ("+".join([base, *(o for o in options if o != drop)])
+                          for drop in (option, given[axis]))
+            raise UsageError(f"setup {text!r} gives two {axis} options (+{given[axis]}, "
+                             f"+{option}), and a setup has one; to measure both, give two "
+                             f"setups: --setups {one},{other}")
+        given[axis] = option
     return cell
 
 
@@ -5574,7 +5614,7 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--step", type=positive_int, default=DEFAULT_STEP, metavar="N",
                      help=f"the fine step and the lowest level: N users, or N req/s with "
                           f"--arrival (default {DEFAULT_STEP}); a fine step is N or 10%%, "
-                          f"whichever is more")
+                          f"whichever is more; the top must be at least twice N")
     run.add_argument("--ramp", type=_choice(RAMPS), default=DEFAULT_RAMP,
                      metavar="{%s}" % ",".join(RAMPS),
                      help="; ".join(f"{k.name}: {k.description}" for k in RAMPS.values())
@@ -5604,6 +5644,18 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--json", dest="json_path", metavar="FILE",
                      help="also write the whole report as JSON to FILE")
     _add_chart_option(run)
+
+
+def check_levels(users: Optional[int], arrival: Optional[int], step: int) -> None:
+    """The ramp must reach two levels: the baseline is the lower of their
+    medians, and a single level has nothing to be slower than."""
+    top = arrival if arrival is not None else users or DEFAULT_USERS
+    if top < 2 * step:
+        given = (f"--arrival {top}" if arrival is not None else
+                 f"--users {top}" + ("" if users else " (the default)"))
+        raise UsageError(f"{given} is below twice --step {step}: the baseline is measured at "
+                         f"the two lowest levels, {step} and {2 * step}; give a top of "
+                         f"{2 * step} or more, or a smaller --step")
 
 
 def parse_config(argv: Sequence[str]) -> Config:
@@ -5637,6 +5689,7 @@ def parse_config(argv: Sequence[str]) -> Config:
         return Config(command="compare", argv=tuple(argv), setups=(),
                       run_files=(args.run_a, args.run_b))
     if command == "locustfile":
+        check_levels(args.users, None, args.step)
         common = dict(command="locustfile", argv=tuple(argv), users=args.users or DEFAULT_USERS,
                       step=args.step, ramp=args.ramp, step_seconds=args.step_seconds,
                       think_time=args.think_time, timeout=args.timeout)
@@ -5659,6 +5712,7 @@ def parse_config(argv: Sequence[str]) -> Config:
         if args.arrival is None and args.max_in_flight is not None:
             raise UsageError("--max-in-flight applies to --arrival only; closed-loop users have "
                              "one request in flight each")
+        check_levels(args.users, args.arrival, args.step)
         ramp = dict(users=args.users or DEFAULT_USERS, step=args.step,
                     step_seconds=args.step_seconds, min_requests=args.min_requests, ramp=args.ramp,
                     think_time=args.think_time, timeout=args.timeout, json_path=args.json_path,

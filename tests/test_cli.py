@@ -102,6 +102,32 @@ ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ a
                                                   "number of at least 1 (see --help)"),
     (["--load-processes", "65"], "argument --load-processes: '65' is not a whole number from 1 "
                                  "to 64 (see --help)"),
+    # One level has nothing to be slower than, and would take the baseline in overload.
+    (["--step", "400"], "--users 300 (the default) is below twice --step 400: the baseline is "
+                        "measured at the two lowest levels, 400 and 800; give a top of 800 or "
+                        "more, or a smaller --step"),
+    (["--users", "19"], "--users 19 is below twice --step 10: the baseline is measured at the "
+                        "two lowest levels, 10 and 20; give a top of 20 or more, or a smaller "
+                        "--step"),
+    (["--arrival", "30", "--step", "20"], "--arrival 30 is below twice --step 20: the baseline "
+                                          "is measured at the two lowest levels, 20 and 40; give "
+                                          "a top of 40 or more, or a smaller --step"),
+    (["ramp", "http://127.0.0.1:9/", "--users", "10"], "--users 10 is below twice --step 10: the "
+                                                        "baseline is measured at the two lowest "
+                                                        "levels, 10 and 20; give a top of 20 or "
+                                                        "more, or a smaller --step"),
+    (["locustfile", "sync", "--users", "5"], "--users 5 is below twice --step 10: the baseline "
+                                             "is measured at the two lowest levels, 10 and 20; "
+                                             "give a top of 20 or more, or a smaller --step"),
+    # The later option would silently replace the earlier.
+    (["--setups", "sync+pooled+upstream+slow-db"],
+     "setup 'sync+pooled+upstream+slow-db' gives two workload options (+upstream, +slow-db), and "
+     "a setup has one; to measure both, give two setups: --setups sync+pooled+upstream,"
+     "sync+pooled+slow-db"),
+    (["serve", "async+per-query+pooled"],
+     "setup 'async+per-query+pooled' gives two connections options (+per-query, +pooled), and a "
+     "setup has one; to measure both, give two setups: --setups async+per-query,async+pooled"),
+    (["--setups", "async+2021+2021"], "setup 'async+2021+2021' gives +2021 twice; give it once"),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(argv, message, capsys, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -116,7 +142,7 @@ def test_unreachable_dsn_exits_2_with_the_password_masked(capsys, monkeypatch):
     with __import__("socket").socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    assert repro.main(["--dsn", f"postgresql://me:hunter2@127.0.0.1:{port}/db", "--users", "1"]) == 2
+    assert repro.main(["--dsn", f"postgresql://me:hunter2@127.0.0.1:{port}/db", "--users", "20"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1
@@ -127,7 +153,7 @@ def test_unreachable_dsn_exits_2_with_the_password_masked(capsys, monkeypatch):
 
 def test_database_url_is_used_when_no_dsn_is_given(capsys, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://me:pw@127.0.0.1:1/db")
-    assert repro.main(["--users", "1"]) == 2
+    assert repro.main(["--users", "20"]) == 2
     err = capsys.readouterr().err
     assert "given by DATABASE_URL (postgresql://me:***@127.0.0.1:1/db)" in err
 
@@ -154,7 +180,7 @@ def test_temp_dir_postgres_cannot_put_its_socket_in(monkeypatch, capsys, tmp_pat
     monkeypatch.setenv("TMPDIR", str(odd))
     monkeypatch.setattr(repro.tempfile, "tempdir", None)
     monkeypatch.setattr(repro, "unprivileged_user", lambda: None)
-    assert repro.main(["--users", "1"]) == 2
+    assert repro.main(["--users", "20"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"repro.py: error: PostgreSQL cannot put its socket under the temp dir "
@@ -177,7 +203,7 @@ def test_port_in_use_for_serve(capsys, monkeypatch):
 def test_no_postgres_anywhere_names_the_three_ways_out(capsys, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setattr(repro, "find_postgres_bindir", lambda: None)
-    assert repro.main(["--users", "1"]) == 2
+    assert repro.main(["--users", "20"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "install PostgreSQL" in err and "docker compose up -d" in err and "--dsn" in err
@@ -219,8 +245,8 @@ def test_import_has_no_side_effects():
 
 
 def test_command_line_in_the_report_masks_the_password():
-    config = repro.parse_config(["--dsn", "postgresql://u:pw@h/db", "--users", "5"])
-    assert repro.command_line(config) == "python repro.py --dsn 'postgresql://u:***@h/db' --users 5"
+    config = repro.parse_config(["--dsn", "postgresql://u:pw@h/db", "--users", "50"])
+    assert repro.command_line(config) == "python repro.py --dsn 'postgresql://u:***@h/db' --users 50"
     config = repro.parse_config(["--dsn=postgresql://u:pw@h/db"])
     assert repro.command_line(config) == "python repro.py '--dsn=postgresql://u:***@h/db'"
 
@@ -245,7 +271,7 @@ def test_each_missing_package_is_named_in_one_line(monkeypatch, capsys, module, 
     # find_spec answers None for a module whose sys.modules entry is None:
     # to repro this Python lacks just that package.
     monkeypatch.setitem(sys.modules, module, None)
-    assert repro.main(["--users", "10"]) == 2
+    assert repro.main(["--users", "20"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"repro.py: error: missing Python packages: {dist}; ")

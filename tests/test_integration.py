@@ -233,7 +233,7 @@ def test_sigterm_while_the_second_setup_starts_reports_the_first(sandbox):
 def test_a_signal_during_the_last_teardown_keeps_the_report_and_its_exit_code(sandbox):
     # The last step's line: what follows is teardown.
     code, out, err = sandbox.signal_when(r"sync +10 users", signal.SIGTERM, "--setups", "sync",
-                                         "--users", "10", *FAST)
+                                         "--users", "10", "--step", "5", *FAST)
     assert code == -signal.SIGTERM, err
     assert "Interrupted" not in out
     assert re.search(r"\| sync +\| .* \| completed +\|", out)
@@ -312,7 +312,7 @@ def test_external_dsn_is_used_and_only_repro_table_is_touched(sandbox, monkeypat
                 cur.execute("INSERT INTO mine VALUES (42)")
             dsn, password = db.dsn, repro.dsn_password(db.dsn)
             assert password and len(password) >= 32  # the private cluster's, of this run
-            proc = sandbox.run("--dsn", dsn, "--setups", "async", "--users", "10",
+            proc = sandbox.run("--dsn", dsn, "--setups", "async", "--users", "10", "--step", "5",
                                "--step-seconds", "1", "--min-requests", "15")
             assert proc.returncode == 0, proc.stderr
             assert "given by --dsn: postgresql://repro:***@127.0.0.1" in proc.stdout
@@ -393,7 +393,7 @@ def test_no_other_os_user_gets_into_the_private_cluster(sandbox):
 
 
 def test_repeats_run_interleaved_and_report_medians(sandbox):
-    proc, data = sandbox.run_json("--users", "10", "--repeat", "2", *FAST)
+    proc, data = sandbox.run_json("--users", "10", "--step", "5", "--repeat", "2", *FAST)
     starts = re.findall(r"(sync|async)#(\d): starting", proc.stderr)
     assert starts == [("sync", "1"), ("async", "1"), ("sync", "2"), ("async", "2")]
     for setup in data["setups"]:
@@ -482,14 +482,14 @@ def test_the_search_measures_below_an_overload_on_a_fresh_server(sandbox):
 def test_inherited_gunicorn_settings_do_not_reach_the_server(sandbox):
     # --daemon would move Gunicorn out of repro's process group and reach.
     sandbox.env["GUNICORN_CMD_ARGS"] = "--daemon"
-    proc = sandbox.run("--setups", "sync", "--users", "10", *FAST)
+    proc = sandbox.run("--setups", "sync", "--users", "10", "--step", "5", *FAST)
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"\| sync +\| .* \| completed +\|", proc.stdout)
     sandbox.assert_clean()
 
 
 def test_a_closed_stdout_gets_one_line_not_a_traceback(sandbox):
-    script = f"{sys.executable} {ROOT / 'repro.py'} --setups sync --users 10 {' '.join(FAST)} | true"
+    script = f"{sys.executable} {ROOT / 'repro.py'} --setups sync --users 10 --step 5 {' '.join(FAST)} | true"
     proc = subprocess.run(["bash", "-c", script + "; echo ${PIPESTATUS[0]} >&2"], env=sandbox.env,
                           capture_output=True, text=True, timeout=120)
     assert "Traceback" not in proc.stderr
@@ -519,7 +519,7 @@ def test_each_new_value_of_each_axis_runs(sandbox):
              "sync+pooled+slow-db", "async+upstream", "async+pooled"]
     if importlib.util.find_spec("granian"):
         cells.append("async-sql@granian")
-    proc, data = sandbox.run_json("--setups", ",".join(cells), "--users", "10", *FAST,
+    proc, data = sandbox.run_json("--setups", ",".join(cells), "--users", "10", "--step", "5", *FAST,
                                   "--upstream-ms", "50", "--db-ms", "30")
     by_name = {s["name"]: s for s in data["setups"]}
     assert list(by_name) == cells
@@ -572,7 +572,7 @@ def test_sigint_mid_ramp_stops_the_upstream_api_too(sandbox):
 def test_a_study_answers_its_questions_from_cells_measured_once(sandbox):
     """Questions 5 and 6 share 2021's async setup's server; question 6's
     cells follow what question 5 measured, and each cell runs once."""
-    proc, data = sandbox.run_json("study", "--questions", "6,5", "--users", "10", *FAST,
+    proc, data = sandbox.run_json("study", "--questions", "6,5", "--users", "10", "--step", "5", *FAST,
                                   "--workers", "2")
     assert [q["id"] for q in data["questions"]] == [5, 6]
     q5, q6 = data["questions"]

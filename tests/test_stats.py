@@ -205,7 +205,7 @@ def test_peak_throughput_prefers_the_lower_level_on_a_tie():
 
 def test_no_steps_at_all():
     t = repro.find_thresholds([])
-    assert t == repro.Thresholds(None, None, None, 0.0, None, 0, None, None)
+    assert t == repro.Thresholds(None, None, None, 0.0, None, 0, None, None, 0, 0)
 
 
 def test_most_common_failure():
@@ -218,7 +218,8 @@ def test_most_common_failure():
 # --- repeats ---------------------------------------------------------------------
 
 def thresholds(slowdown, errors, max_level=300, peak=100.0, baseline=20.0):
-    return repro.Thresholds(baseline, slowdown, errors, peak, 100, max_level, 0.1, 50)
+    return repro.Thresholds(baseline, slowdown, errors, peak, 100, max_level, 0.1, 50,
+                            max_level, max_level)
 
 
 def test_the_median_of_repeats_ranks_a_threshold_not_reached_above_all_reached():
@@ -394,7 +395,7 @@ def test_a_threshold_not_reached_is_a_lower_bound():
     c = repro.compare_thresholds("Errors", R("sync", None, 100), R("async", 200, 300), 10)
     assert (c.winner, c.decided) == (None, False)
     assert c.text == ("Errors: sync none up to 100 users, async at 200 users: cannot tell which "
-                      "holds more; sync was measured up to 100 users only.")
+                      "holds more; sync was measured clear of it only up to 100 users.")
     both = repro.compare_thresholds("Errors", R("sync", None, 300), R("async", None, 300), 10)
     assert (both.winner, both.decided) == (None, False)
     assert both.text == "Errors: neither setup reached it (sync up to 300, async up to 300 users)."
@@ -496,6 +497,24 @@ def test_a_ramp_cut_short_does_not_confirm_its_highest_level():
                            interrupted=True)
     assert done.thresholds.slowdown == 40
     assert cut.thresholds.slowdown is None
+    # Nor does it say there was no slowdown up to 40: only up to 20.
+    assert (cut.thresholds.slowdown_up_to, cut.thresholds.errors_up_to) == (20, 40)
+    assert (done.thresholds.slowdown_up_to, done.thresholds.max_level) == (40, 40)
+
+
+def test_none_up_to_stops_below_the_unconfirmed_levels_a_ramp_was_cut_short_at():
+    # Cut short while slowed at its highest level: clear only below it.
+    steps = [step(10, 20.0), step(20, 25.0), step(30, 30.0), step(40, 90.0), step(50, 95.0)]
+    assert repro.find_thresholds(steps[:3] + steps[4:], last_counts=False).slowdown_up_to == 30
+    assert repro.find_thresholds(steps, last_counts=False).slowdown == 40
+    lone = [step(10, 20.0), step(20, 20.0), step(30, 90.0), step(40, 30.0), step(50, 95.0)]
+    t = repro.find_thresholds(lone, last_counts=False)
+    assert (t.slowdown, t.slowdown_up_to, t.errors_up_to) == (None, 40, 50)
+    assert repro.find_thresholds(lone).slowdown == 50  # not cut short: the last one counts
+    # Every level flagged: clear up to none of them.
+    t = repro.find_thresholds([step(10, None)], last_counts=False)
+    assert (t.slowdown, t.slowdown_up_to) == (None, 0)
+    assert repro.fmt_threshold(t.slowdown, t.slowdown_up_to) == "not confirmed"
 
 
 @pytest.mark.parametrize("winners, decided, expected", [
