@@ -312,7 +312,7 @@ def test_external_dsn_is_used_and_only_repro_table_is_touched(sandbox, monkeypat
                 cur.execute("INSERT INTO mine VALUES (42)")
             dsn, password = db.dsn, repro.dsn_password(db.dsn)
             assert password and len(password) >= 32  # the private cluster's, of this run
-            proc = sandbox.run("--dsn", dsn, "--setups", "async", "--users", "10", "--step", "5",
+            proc = sandbox.run("--dsn", dsn, "--setups", "async", "--users", "20",
                                "--step-seconds", "1", "--min-requests", "15")
             assert proc.returncode == 0, proc.stderr
             assert "given by --dsn: postgresql://repro:***@127.0.0.1" in proc.stdout
