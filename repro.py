@@ -759,13 +759,13 @@ def _clear_up_to(flags: Sequence[bool], levels: Sequence[int], last_counts: bool
 
 
 def _rank(v: tuple[Optional[int], int]) -> float:
-    """A threshold (level, max_level) as a number to sort by: one not reached
-    is only known to lie above the highest level measured."""
+    """A threshold (level, up_to) as a number to sort by: one not reached
+    is only known to lie above up_to."""
     return v[1] + 0.5 if v[0] is None else v[0]
 
 
 def _median_level(values: Sequence[tuple[Optional[int], int]]) -> tuple[Optional[int], int]:
-    """Median of (level, max_level) pairs; the lower middle one for an even
+    """Median of (level, up_to) pairs; the lower middle one for an even
     count, so that it is a level that was measured."""
     return sorted(values, key=_rank)[(len(values) - 1) // 2]
 
@@ -795,7 +795,7 @@ def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
 
 
 def threshold_range(values: Sequence[tuple[Optional[int], int]]) -> str:
-    """'100-121' over the repeats' (level, max_level); a level not reached
+    """'100-121' over the repeats' (level, up_to); a level not reached
     shows as '>N'."""
     def text(v: tuple[Optional[int], int]) -> str:
         return f">{v[1]}" if v[0] is None else str(v[0])
@@ -1345,13 +1345,13 @@ def fmt_ms(value: Optional[float]) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def fmt_threshold(level: Optional[int], max_level: int, unit: str = "users",
+def fmt_threshold(level: Optional[int], up_to: int, unit: str = "users",
                   prose: bool = False) -> str:
-    if level is None and max_level == 0:
+    if level is None and up_to == 0:
         return "not confirmed"  # cut short with every level measured flagged
     if prose:
-        return f"none up to {max_level} {unit}" if level is None else f"at {level} {unit}"
-    return f"none up to {max_level}" if level is None else str(level)
+        return f"none up to {up_to} {unit}" if level is None else f"at {level} {unit}"
+    return f"none up to {up_to}" if level is None else str(level)
 
 
 def fmt_kind(kind: Optional[str]) -> str:
