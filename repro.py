@@ -741,21 +741,23 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
         max_level=steps[-1].level,
         plateau_spread=spread,
         sustained=fine[-1] if fine else None,
-        slowdown_up_to=_clear_up_to(slowed, levels, last_counts),
-        errors_up_to=_clear_up_to(erring, levels, last_counts),
+        slowdown_up_to=_clear_up_to(slowed, levels, step, last_counts),
+        errors_up_to=_clear_up_to(erring, levels, step, last_counts),
     )
 
 
-def _clear_up_to(flags: Sequence[bool], levels: Sequence[int], last_counts: bool) -> int:
-    """The level below which a threshold that was not found is known not to
-    lie: the highest level measured, except that a ramp cut short while its
-    highest levels were flagged (slowed, or erring) might have confirmed
-    them, so they are not counted as clear."""
-    i = len(levels) - 1
+def _clear_up_to(flags: Sequence[bool], levels: Sequence[int], step: int,
+                 last_counts: bool) -> int:
+    """The level up to which a threshold that was not found is known not to
+    lie: the highest level measured.  A ramp cut short may have left a
+    flagged level (slowed, or erring) open, neither confirmed nor refuted
+    by a level measured within two fine steps above it: the ramp would
+    have gone on to tell, so only the levels below it count as clear."""
     if not last_counts:
-        while i >= 0 and flags[i]:
-            i -= 1
-    return levels[i] if i >= 0 else 0
+        for i, flag in enumerate(flags):
+            if flag and (i == len(flags) - 1 or not confirms(levels[i], levels[i + 1], step)):
+                return levels[i - 1] if i else 0
+    return levels[-1] if levels else 0
 
 
 def _rank(v: tuple[Optional[int], int]) -> float:
@@ -788,9 +790,12 @@ def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
         max_level=min(t.max_level for t in each),
         plateau_spread=statistics.median_low(spreads) if spreads else None,
         sustained=statistics.median_low(sustained) if sustained else None,
-        # "none up to N" must name a level every repeat was clear up to.
-        slowdown_up_to=min(t.slowdown_up_to for t in each),
-        errors_up_to=min(t.errors_up_to for t in each),
+        # "none up to N" must name a level every repeat that did not reach
+        # the threshold was clear up to.
+        slowdown_up_to=min((t.slowdown_up_to for t in each if t.slowdown is None),
+                           default=min(t.max_level for t in each)),
+        errors_up_to=min((t.errors_up_to for t in each if t.errors is None),
+                         default=min(t.max_level for t in each)),
     )
 
 
@@ -974,14 +979,16 @@ def compare_thresholds(metric: str, a: Reached, b: Reached, step: int,
     unit = a.unit
     both = f"{a.text()}, {b.text()}"
     if a.level is None and b.level is None:
-        return Comparison(metric, None, f"{metric}: neither setup reached it "
-                          f"({a.name} up to {a.up_to}, {b.name} up to {b.up_to} {unit}).",
+        bounds = (both if 0 in (a.up_to, b.up_to) else  # 0: not confirmed, nor clear
+                  f"{a.name} up to {a.up_to}, {b.name} up to {b.up_to} {unit}")
+        return Comparison(metric, None, f"{metric}: neither setup reached it ({bounds}).",
                           decided=False)
     # On a tie the bound is higher: its true value lies above it.
     high, low = sorted((a, b), key=lambda r: (r.value, r.level is None), reverse=True)
     if low.level is None:
         return Comparison(metric, None, f"{metric}: {both}: cannot tell which holds more; "
-                          f"{low.name} was measured clear of it only up to {low.up_to} {unit}.",
+                          f"{low.name} was measured clear of it "
+                          + (f"only up to {low.up_to} {unit}." if low.up_to else "at no level."),
                           decided=False)
     diff = (high.value - low.value) / high.value
     substantial = diff > within and high.value - low.value > step
@@ -5614,7 +5621,7 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--step", type=positive_int, default=DEFAULT_STEP, metavar="N",
                      help=f"the fine step and the lowest level: N users, or N req/s with "
                           f"--arrival (default {DEFAULT_STEP}); a fine step is N or 10%%, "
-                          f"whichever is more; the top must be at least twice N")
+                          f"whichever is more; the top must be above N")
     run.add_argument("--ramp", type=_choice(RAMPS), default=DEFAULT_RAMP,
                      metavar="{%s}" % ",".join(RAMPS),
                      help="; ".join(f"{k.name}: {k.description}" for k in RAMPS.values())
@@ -5647,15 +5654,16 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
 
 
 def check_levels(users: Optional[int], arrival: Optional[int], step: int) -> None:
-    """The ramp must reach two levels: the baseline is the lower of their
-    medians, and a single level has nothing to be slower than."""
+    """The ramp must measure two levels, --step and one above it: the
+    baseline is the lower of their medians, and a single level, taken as
+    its own baseline, has nothing to be slower than."""
     top = arrival if arrival is not None else users or DEFAULT_USERS
-    if top < 2 * step:
+    if top <= step:
         given = (f"--arrival {top}" if arrival is not None else
                  f"--users {top}" + ("" if users else " (the default)"))
-        raise UsageError(f"{given} is below twice --step {step}: the baseline is measured at "
-                         f"the two lowest levels, {step} and {2 * step}; give a top of "
-                         f"{2 * step} or more, or a smaller --step")
+        raise UsageError(f"{given} is not above --step {step}, so the ramp would measure one "
+                         f"level, and the baseline takes two; give a top above --step "
+                         f"(e.g. {2 * step}), or a smaller --step")
 
 
 def parse_config(argv: Sequence[str]) -> Config:

@@ -102,23 +102,23 @@ ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ a
                                                   "number of at least 1 (see --help)"),
     (["--load-processes", "65"], "argument --load-processes: '65' is not a whole number from 1 "
                                  "to 64 (see --help)"),
-    # One level has nothing to be slower than, and would take the baseline in overload.
-    (["--step", "400"], "--users 300 (the default) is below twice --step 400: the baseline is "
-                        "measured at the two lowest levels, 400 and 800; give a top of 800 or "
-                        "more, or a smaller --step"),
-    (["--users", "19"], "--users 19 is below twice --step 10: the baseline is measured at the "
-                        "two lowest levels, 10 and 20; give a top of 20 or more, or a smaller "
-                        "--step"),
-    (["--arrival", "30", "--step", "20"], "--arrival 30 is below twice --step 20: the baseline "
-                                          "is measured at the two lowest levels, 20 and 40; give "
-                                          "a top of 40 or more, or a smaller --step"),
-    (["ramp", "http://127.0.0.1:9/", "--users", "10"], "--users 10 is below twice --step 10: the "
-                                                        "baseline is measured at the two lowest "
-                                                        "levels, 10 and 20; give a top of 20 or "
-                                                        "more, or a smaller --step"),
-    (["locustfile", "sync", "--users", "5"], "--users 5 is below twice --step 10: the baseline "
-                                             "is measured at the two lowest levels, 10 and 20; "
-                                             "give a top of 20 or more, or a smaller --step"),
+    # One level has nothing to be slower than, and would be its own baseline.
+    (["--step", "400"], "--users 300 (the default) is not above --step 400, so the ramp would "
+                        "measure one level, and the baseline takes two; give a top above --step "
+                        "(e.g. 800), or a smaller --step"),
+    (["--users", "10"], "--users 10 is not above --step 10, so the ramp would measure one level, "
+                        "and the baseline takes two; give a top above --step (e.g. 20), or a "
+                        "smaller --step"),
+    (["--arrival", "20", "--step", "20"], "--arrival 20 is not above --step 20, so the ramp would "
+                                          "measure one level, and the baseline takes two; give a "
+                                          "top above --step (e.g. 40), or a smaller --step"),
+    (["ramp", "http://127.0.0.1:9/", "--users", "5"], "--users 5 is not above --step 10, so the "
+                                                       "ramp would measure one level, and the "
+                                                       "baseline takes two; give a top above "
+                                                       "--step (e.g. 20), or a smaller --step"),
+    (["locustfile", "sync", "--users", "5"], "--users 5 is not above --step 10, so the ramp would "
+                                             "measure one level, and the baseline takes two; give "
+                                             "a top above --step (e.g. 20), or a smaller --step"),
     # The later option would silently replace the earlier.
     (["--setups", "sync+pooled+upstream+slow-db"],
      "setup 'sync+pooled+upstream+slow-db' gives two workload options (+upstream, +slow-db), and "
@@ -242,6 +242,11 @@ def test_import_has_no_side_effects():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60).stdout.split()
     assert out == ["False", "1"]
+
+
+def test_a_top_between_one_and_two_steps_measures_two_levels_and_is_accepted():
+    assert repro.parse_config(["--users", "15"]).users == 15
+    assert repro.linear_plan(15, 10) == [10, 15]
 
 
 def test_command_line_in_the_report_masks_the_password():

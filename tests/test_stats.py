@@ -517,6 +517,44 @@ def test_none_up_to_stops_below_the_unconfirmed_levels_a_ramp_was_cut_short_at()
     assert repro.fmt_threshold(t.slowdown, t.slowdown_up_to) == "not confirmed"
 
 
+def test_a_flagged_level_left_open_below_the_top_is_not_clear_either():
+    # Slowed at 80, and the next level measured, 160, lies more than two
+    # fine steps higher: the search would have measured between them.
+    steps = [step(10, 20.0), step(20, 20.0), step(40, 22.0), step(80, 45.0), step(160, 30.0)]
+    assert repro.find_thresholds(steps, last_counts=False).slowdown_up_to == 40
+    # A completed ramp counts that lone level as noise, as before.
+    assert repro.find_thresholds(steps).slowdown_up_to == 160
+
+
+def test_the_median_of_repeats_bounds_none_by_the_repeats_that_found_none():
+    cut = repro.find_thresholds([step(10, 20.0), step(20, 20.0), step(40, 21.0),
+                                 step(50, 90.0), step(55, 95.0)], last_counts=False)
+    assert cut.slowdown == 50  # cut short, but confirmed at 55
+    clear = thresholds(None, None, max_level=200)
+    t = repro.median_thresholds([cut, clear, clear])
+    assert (t.slowdown, t.slowdown_up_to) == (None, 200)
+    # Where the median is a threshold reached, the bound is not used.
+    t = repro.median_thresholds([cut, cut, clear])
+    assert t.slowdown == 50
+
+
+def test_comparisons_use_the_bound_of_none_not_the_highest_level():
+    # Cut short at 160 while slowed there: none up to 80, not 160.
+    cut = repro.Thresholds(20.0, None, None, 100.0, 160, 160, None, 80, 80, 160)
+    other = thresholds(121, None)
+    slowdown, errors, _ = repro.compare_thresholds_of("sync", cut, "async", other, 10, "users")
+    assert slowdown.text == ("Slowdown: sync none up to 80 users, async at 121 users: cannot tell "
+                             "which holds more; sync was measured clear of it only up to 80 "
+                             "users.")
+    assert errors.text.startswith("Errors: neither setup reached it (sync up to 160, async up "
+                                  "to 300 users)")
+    nothing = repro.Thresholds(None, None, None, 0.0, None, 10, None, None, 0, 0)
+    slowdown, errors, _ = repro.compare_thresholds_of("sync", nothing, "async", other, 10, "users")
+    assert slowdown.text.endswith("sync was measured clear of it at no level.")
+    assert errors.text == ("Errors: neither setup reached it (sync not confirmed, async none up "
+                           "to 300 users).")
+
+
 @pytest.mark.parametrize("winners, decided, expected", [
     ([None, None, None], [True] * 3, "No substantial difference on any measure: the async view "
                                      "did not make this app faster here."),
