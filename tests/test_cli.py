@@ -13,6 +13,10 @@ ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ a
           "%2F, ? as %3F, # as %23, % as %25)")
 
 
+ONE_LEVEL = ("{} is not above --step {}, so the ramp would measure one level, and the baseline "
+             "takes two; give a top above --step (e.g. {}), or a smaller --step")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--users", "abc"], "argument --users: 'abc' is not a whole number from 1 to 100000 "
                          "(see --help)"),
@@ -103,22 +107,11 @@ ENCODE = ("--dsn has characters that must be percent-encoded (in a password, @ a
     (["--load-processes", "65"], "argument --load-processes: '65' is not a whole number from 1 "
                                  "to 64 (see --help)"),
     # One level has nothing to be slower than, and would be its own baseline.
-    (["--step", "400"], "--users 300 (the default) is not above --step 400, so the ramp would "
-                        "measure one level, and the baseline takes two; give a top above --step "
-                        "(e.g. 800), or a smaller --step"),
-    (["--users", "10"], "--users 10 is not above --step 10, so the ramp would measure one level, "
-                        "and the baseline takes two; give a top above --step (e.g. 20), or a "
-                        "smaller --step"),
-    (["--arrival", "20", "--step", "20"], "--arrival 20 is not above --step 20, so the ramp would "
-                                          "measure one level, and the baseline takes two; give a "
-                                          "top above --step (e.g. 40), or a smaller --step"),
-    (["ramp", "http://127.0.0.1:9/", "--users", "5"], "--users 5 is not above --step 10, so the "
-                                                       "ramp would measure one level, and the "
-                                                       "baseline takes two; give a top above "
-                                                       "--step (e.g. 20), or a smaller --step"),
-    (["locustfile", "sync", "--users", "5"], "--users 5 is not above --step 10, so the ramp would "
-                                             "measure one level, and the baseline takes two; give "
-                                             "a top above --step (e.g. 20), or a smaller --step"),
+    (["--step", "400"], ONE_LEVEL.format("--users 300 (the default)", 400, 800)),
+    (["--users", "10"], ONE_LEVEL.format("--users 10", 10, 20)),
+    (["--arrival", "20", "--step", "20"], ONE_LEVEL.format("--arrival 20", 20, 40)),
+    (["ramp", "http://127.0.0.1:9/", "--users", "5"], ONE_LEVEL.format("--users 5", 10, 20)),
+    (["locustfile", "sync", "--users", "5"], ONE_LEVEL.format("--users 5", 10, 20)),
     # The later option would silently replace the earlier.
     (["--setups", "sync+pooled+upstream+slow-db"],
      "setup 'sync+pooled+upstream+slow-db' gives two workload options (+upstream, +slow-db), and "
