@@ -784,18 +784,19 @@ def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
     spreads = [t.plateau_spread for t in each if t.plateau_spread is not None]
     baselines = [t.baseline_ms for t in each if t.baseline_ms is not None]
     sustained = [t.sustained for t in each if t.sustained is not None]
+    lowest_top = min(t.max_level for t in each)
     return Thresholds(
         baseline_ms=statistics.median_low(baselines) if baselines else None,
         slowdown=slowdown, errors=errors, peak_rps=peak, peak_level=peak_t.peak_level,
-        max_level=min(t.max_level for t in each),
+        max_level=lowest_top,
         plateau_spread=statistics.median_low(spreads) if spreads else None,
         sustained=statistics.median_low(sustained) if sustained else None,
         # "none up to N" must name a level every repeat that did not reach
         # the threshold was clear up to.
         slowdown_up_to=min((t.slowdown_up_to for t in each if t.slowdown is None),
-                           default=min(t.max_level for t in each)),
+                           default=lowest_top),
         errors_up_to=min((t.errors_up_to for t in each if t.errors is None),
-                         default=min(t.max_level for t in each)),
+                         default=lowest_top),
     )
 
 
