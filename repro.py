@@ -1532,8 +1532,8 @@ def render_method(st: Settings) -> list[str]:
                 f"the queue has turned over once at the new level (after a ramp down, the "
                 f"retired users' last requests have ended too); it gives up after "
                 f"{gives_up:g} s. Its window then lasts "
-                f"{st.step_seconds:g} s, and at least one user cycle (think time plus median "
-                f"latency): with a fixed think time users come back in waves, and a shorter "
+                f"{st.step_seconds:g} s, and at least one user cycle (think time plus the median "
+                f"latency of what ended in it): with a fixed think time users come back in waves, and a shorter "
                 f"window would catch a crest or a trough. It also lasts until {st.min_requests} "
                 f"requests have ended in it, at most {longest:g} s (or one cycle).")
     again = (f" A step whose median lies near the slowdown rule's latency (from "
@@ -4220,10 +4220,13 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     level has ended, if only by timing out, so what ends in the window was
     sent at this level (requests that never end are the exception).
 
-    The window then lasts rules.seconds, and at least one think time plus
-    the latency of the requests that ended while settling: with a fixed
-    think time, closed-loop users come back in waves, one per cycle, and a
-    window shorter than a cycle would count a wave's crest or trough.  It
+    The window then lasts rules.seconds, and at least one user cycle: one
+    think time plus the median latency of the requests that ended in the
+    window so far.  With a fixed think time, closed-loop users come back in
+    waves, one per cycle, and a window shorter than a cycle would count a
+    wave's crest or trough.  (The requests that ended while settling would
+    not tell the cycle: right after a step up, most of them were sent at
+    the lower level, and those sent at this one are the quick ones.)  It
     also lasts until enough requests have ended in it, but no longer than
     rules.max_seconds (or one cycle, if that is longer).  What ended in the
     window is the step's: the next step begins at once, with no wait for
@@ -4242,8 +4245,9 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
     window_start = None
     first_started, seconds, longest = 0, rules.seconds, rules.max_seconds
     windows, need = 1, rules.min_requests
-    scanned, ended = len(driver.samples), 0  # samples looked at, and how many ended in the window
-    pending: list[float] = []  # ends in the window, but after as_of
+    scanned = len(driver.samples)  # samples looked at
+    latencies: list[float] = []  # of the requests that ended in the window
+    pending: list[tuple[float, float]] = []  # (end, latency): in the window, but after as_of
     while True:
         check()
         driver.poll(TICK)
@@ -4257,17 +4261,16 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                 # own, and a request that ended before it may have been one
                 # sent earlier.  The count of requests sent is as of then.
                 window_start, first_started = driver.newest, driver.started
-                if rules.cycle:
-                    cycle = rules.cycle + _median_latency(driver.samples, spread_end)
-                    seconds, longest = max(seconds, cycle), max(longest, cycle)
         else:
             # Those that ended by as_of are all in; later ones wait their turn.
-            pending.extend(s.end for s in driver.samples[scanned:] if s.end >= window_start)
+            pending.extend((s.end, s.end - s.start) for s in driver.samples[scanned:]
+                           if s.end >= window_start)
             scanned = len(driver.samples)
-            ended += sum(1 for end in pending if end < driver.as_of)
-            pending = [end for end in pending if end >= driver.as_of]
+            latencies.extend(latency for end, latency in pending if end < driver.as_of)
+            pending = [(end, latency) for end, latency in pending if end >= driver.as_of]
             held = driver.as_of - window_start
-            if held >= seconds and (ended >= need or held >= longest):
+            if (held >= seconds and (len(latencies) >= need or held >= longest)
+                    and held >= windows * _cycle(rules, latencies)):
                 used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
                 window = StepWindow(level, order, start, window_start, driver.as_of,
                                     driver.as_of, sum(used), max(used, default=0.0),
@@ -4278,11 +4281,12 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                 seconds, longest, need = 2 * seconds, 2 * longest, 2 * need
 
 
-def _median_latency(samples: Sequence[Sample], since: float) -> float:
-    """Median seconds of the requests sent since `since` (the newest few
-    hundred are plenty)."""
-    recent = sorted(s.end - s.start for s in samples[-500:] if s.start >= since)
-    return recent[len(recent) // 2] if recent else 0.0
+def _cycle(rules: StepRules, latencies: list[float]) -> float:
+    """A closed-loop user's cycle, by the latencies so far: think time plus
+    their median (0 in open loop, or before any request ended)."""
+    if not rules.cycle or not latencies:
+        return 0.0
+    return rules.cycle + sorted(latencies)[len(latencies) // 2]
 
 
 def needs_fresh_server(steps: Sequence[StepStats], on_this_server: Sequence[StepStats],

@@ -253,6 +253,33 @@ def test_after_a_ramp_down_the_window_waits_for_the_retired_users():
     assert driver.levels == [40, 10]
 
 
+CYCLE_RULES = repro.StepRules(spread=1.0, seconds=1.0, min_requests=10, max_seconds=5.0, cycle=1.0)
+
+
+def test_the_window_lasts_one_cycle_by_the_latency_of_what_ended_in_it():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.8)
+    window = measure(driver, clock, 40, rules=CYCLE_RULES)
+    # It opens once the first requests (sent over 100-101 s) have ended, at
+    # about 101.8 s, before any request sent since has: those that end in
+    # the window took 0.8 s, so one cycle is 1.8 s, not the 1 s of thinking.
+    assert window.window_start == pytest.approx(101.8, abs=repro.TICK)
+    assert window.window_end - window.window_start == pytest.approx(1.8, abs=2 * repro.TICK)
+    stats = repro.step_stats(window, driver.samples)
+    # Each user came back once: one request per user, no wave counted twice.
+    assert stats.requests == 40 and stats.steady
+
+
+def test_a_second_window_lasts_two_cycles():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.8)
+    twice = repro.measure_step(driver, 40, 1, CYCLE_RULES, None, clock, lambda: None,
+                               lambda w: True)
+    assert twice.windows == 2
+    assert twice.window_end - twice.window_start == pytest.approx(3.6, abs=2 * repro.TICK)
+    assert repro.step_stats(twice, driver.samples).requests == 80
+
+
 def test_a_second_window_holds_as_long_again_and_counts_both():
     clock = FakeClock()
     driver = FakeDriver(clock, lambda start: 0.02 if start < 103.1 else 0.05)
