@@ -720,16 +720,12 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
     # steady windows alone put the async upstream cell's peak at half its
     # throughput.
     peak = max([s for s in steps if not s.draining] or steps, key=lambda s: (s.rps, -s.level))
-    # The plateau: from the slowdown threshold up to, not including, the
-    # error threshold.  Throughput there should hold still.
+    plateau = [s.rps for s in plateau_windows(
+        steps, None if slowdown is None else steps[slowdown].level,
+        None if errors is None else steps[errors].level)]
     spread = None
-    if slowdown is not None:
-        plateau_steps = steps[slowdown:errors]
-        plateau = [s.rps for s in plateau_steps if s.steady]
-        if len(plateau) < 2:
-            plateau = [s.rps for s in plateau_steps]
-        if len(plateau) >= 2 and statistics.median(plateau) > 0:
-            spread = (max(plateau) - min(plateau)) / statistics.median(plateau)
+    if len(plateau) >= 2 and statistics.median(plateau) > 0:
+        spread = (max(plateau) - min(plateau)) / statistics.median(plateau)
     limit = min((i for i in (slowdown, errors) if i is not None), default=len(steps))
     fine = [s.level for s, slow, err in zip(steps[:limit], slowed, erring) if not (slow or err)]
     return Thresholds(
@@ -744,6 +740,18 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
         slowdown_up_to=_clear_up_to(slowed, levels, step, last_counts),
         errors_up_to=_clear_up_to(erring, levels, step, last_counts),
     )
+
+
+def plateau_windows(steps: Sequence[StepStats], slowdown: Optional[int],
+                    errors: Optional[int]) -> list[StepStats]:
+    """The windows whose req/s the plateau spread is of: from the slowdown
+    threshold up to, not including, the error threshold, where throughput
+    should hold still; the steady ones, where two or more are, else all."""
+    if slowdown is None:
+        return []
+    on = [s for s in steps if s.level >= slowdown and (errors is None or s.level < errors)]
+    steady = [s for s in on if s.steady]
+    return steady if len(steady) >= 2 else on
 
 
 def _clear_up_to(flags: Sequence[bool], levels: Sequence[int], step: int,
@@ -1652,6 +1660,15 @@ def render_ramp(ramp: RampResult, unit: str) -> list[str]:
                 f"before a lower level." if ramp.restarts else "")
     out.append(f"Ramp: {ramp.stop_reason}. Warm-up: {ramp.warmup or '-'}.{restarts}"
                + (f" Load generator: {cpu:.2f} ms of CPU per request." if cpu is not None else ""))
+    t = ramp.thresholds
+    plateau = plateau_windows(ramp.by_level, t.slowdown, t.errors)
+    if t.plateau_spread is not None:
+        which = ("its steady windows" if all(s.steady for s in plateau)
+                 else "all its windows, fewer than two being steady")
+        rates = [s.rps for s in plateau]
+        out.append("")
+        out.append(f"Plateau spread {t.plateau_spread:.0%}: {min(rates):.1f} to {max(rates):.1f} "
+                   f"req/s at {_join([str(s.level) for s in plateau])} {unit} ({which}).")
     unsteady = [str(s.level) for s in ramp.by_level if not s.steady]
     if unsteady:
         out.append("")

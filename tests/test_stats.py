@@ -184,6 +184,37 @@ def test_plateau_spread_runs_from_the_slowdown_up_to_not_including_the_errors():
     assert repro.find_thresholds(steps[:3]).plateau_spread is None
 
 
+def test_the_plateau_is_of_its_steady_windows_or_of_all_where_fewer_than_two_are():
+    filling = dict(arrival=150)  # 150 sent a second, about 100 completed: not steady
+    steps = [step(10, 20.0), step(20, 21.0), step(40, 50.0, rps=100),
+             step(60, 80.0, rps=70, **filling), step(80, 120.0, rps=110),
+             step(100, 150.0, rps=40, failures=10)]
+    assert [s.level for s in repro.plateau_windows(steps, 40, 100)] == [40, 80]
+    assert repro.find_thresholds(steps).plateau_spread == pytest.approx((110 - 100) / 105)
+    # One steady window: all of them count, the unsteady 70 req/s too.
+    steps[4] = step(80, 120.0, rps=110, arrival=170)
+    assert [s.level for s in repro.plateau_windows(steps, 40, 100)] == [40, 60, 80]
+    assert repro.find_thresholds(steps).plateau_spread == pytest.approx((110 - 70) / 100)
+    assert repro.plateau_windows(steps, None, 100) == []
+
+
+def test_a_ramp_says_which_windows_its_plateau_spread_is_of():
+    steps = [step(10, 20.0), step(20, 21.0), step(40, 50.0, rps=100), step(60, 80.0, rps=110),
+             step(80, 120.0, rps=90)]
+    text = "\n".join(repro.render_ramp(repro.RampResult(tuple(steps), "completed"), "users"))
+    assert ("Plateau spread 20%: 90.0 to 110.0 req/s at 40, 60 and 80 users "
+            "(its steady windows).") in text
+    unsteady = [s if s.level < 60 else repro.dataclasses.replace(s, arrival_rps=2 * s.rps)
+                for s in steps]
+    text = "\n".join(repro.render_ramp(repro.RampResult(tuple(unsteady), "completed"), "users"))
+    assert ("Plateau spread 20%: 90.0 to 110.0 req/s at 40, 60 and 80 users "
+            "(all its windows, fewer than two being steady).") in text
+    # Without a slowdown threshold there is no plateau to speak of.
+    flat = [step(level, 20.0) for level in (10, 20, 40)]
+    assert "Plateau" not in "\n".join(repro.render_ramp(
+        repro.RampResult(tuple(flat), "completed"), "users"))
+
+
 def test_ramp_stopped_early_after_two_steps_above_half_errors():
     steps = [step(10, 20.0), step(20, 30.0, failures=20), step(30, 60.0, failures=51),
              step(40, 80.0, failures=50)]
