@@ -1541,9 +1541,10 @@ def render_method(st: Settings) -> list[str]:
                 f"retired users' last requests have ended too); it gives up after "
                 f"{gives_up:g} s. Its window then lasts "
                 f"{st.step_seconds:g} s, and at least one user cycle (think time plus the median "
-                f"latency of what ended in it): with a fixed think time users come back in waves, and a shorter "
-                f"window would catch a crest or a trough. It also lasts until {st.min_requests} "
-                f"requests have ended in it, at most {longest:g} s (or one cycle).")
+                f"latency of what ended in it, failures too): with a fixed think time users "
+                f"come back in waves, and a shorter window would catch a crest or a trough. It "
+                f"also lasts until {st.min_requests} requests have ended in it, at most "
+                f"{longest:g} s (or one cycle).")
     again = (f" A step whose median lies near the slowdown rule's latency (from "
              f"{NEAR_SLOWDOWN:.0%} of it to {1 / NEAR_SLOWDOWN:.0%}, by the baseline "
              f"measured so far) is held for a second "
@@ -1648,6 +1649,25 @@ def folded(summary: str, lines: Sequence[str]) -> list[str]:
     return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
 
 
+def plateau_line(ramp: RampResult, unit: str, steadiness: bool = True) -> Optional[str]:
+    """Which windows the plateau spread is of, and their req/s: so that a
+    reader can check it against the steps.  steadiness: whether the steps
+    know it (Locust's do not)."""
+    t = ramp.thresholds
+    if t.plateau_spread is None:
+        return None
+    plateau = plateau_windows(ramp.by_level, t.slowdown, t.errors)
+    rates = [s.rps for s in plateau]
+    levels = _join([str(s.level) for s in plateau])
+    where = f"{levels} {unit}" if unit == "users" else f"offered rates of {levels} {unit}"
+    which = ""
+    if steadiness:
+        which = (" (its steady windows)" if all(s.steady for s in plateau)
+                 else " (all its windows, fewer than two being steady)")
+    return (f"Plateau spread {t.plateau_spread:.0%}: {min(rates):.1f} to {max(rates):.1f} "
+            f"req/s at {where}{which}.")
+
+
 def render_ramp(ramp: RampResult, unit: str) -> list[str]:
     out: list[str] = []
     if ramp.steps:
@@ -1660,15 +1680,9 @@ def render_ramp(ramp: RampResult, unit: str) -> list[str]:
                 f"before a lower level." if ramp.restarts else "")
     out.append(f"Ramp: {ramp.stop_reason}. Warm-up: {ramp.warmup or '-'}.{restarts}"
                + (f" Load generator: {cpu:.2f} ms of CPU per request." if cpu is not None else ""))
-    t = ramp.thresholds
-    plateau = plateau_windows(ramp.by_level, t.slowdown, t.errors)
-    if t.plateau_spread is not None:
-        which = ("its steady windows" if all(s.steady for s in plateau)
-                 else "all its windows, fewer than two being steady")
-        rates = [s.rps for s in plateau]
-        out.append("")
-        out.append(f"Plateau spread {t.plateau_spread:.0%}: {min(rates):.1f} to {max(rates):.1f} "
-                   f"req/s at {_join([str(s.level) for s in plateau])} {unit} ({which}).")
+    plateau = plateau_line(ramp, unit)
+    if plateau:
+        out += ["", plateau]
     unsteady = [str(s.level) for s in ramp.by_level if not s.steady]
     if unsteady:
         out.append("")
@@ -5345,6 +5359,9 @@ def render_locust(report: Report, runs: Sequence[LocustRun]) -> str:
             out += ["", f"† Held under {LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN} s at "
                         f"{_join(mixed)} users: the percentiles include requests of the level "
                         f"before."]
+        plateau = plateau_line(ramp, "users", steadiness=False)
+        if plateau:
+            out += ["", plateau]
     out += ["", "## Conclusion", "", *render_conclusion(report)]
     return "\n".join(out) + "\n"
 

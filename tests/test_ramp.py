@@ -270,6 +270,31 @@ def test_the_window_lasts_one_cycle_by_the_latency_of_what_ended_in_it():
     assert stats.requests == 40 and stats.steady
 
 
+def test_the_cycle_leaves_out_the_quicker_requests_that_ended_while_settling():
+    clock = FakeClock()
+    # Sent before 101 s: 0.2 s; from then on: 0.8 s.  The window's own take 0.8 s.
+    driver = FakeDriver(clock, lambda start: 0.2 if start < 101.0 else 0.8)
+    window = measure(driver, clock, 40, rules=CYCLE_RULES)
+    assert window.window_end - window.window_start == pytest.approx(1.8, abs=2 * repro.TICK)
+
+
+def test_the_cycle_is_the_think_time_plus_the_median_latency():
+    assert repro._cycle(CYCLE_RULES, [0.1, 3.0, 0.5]) == pytest.approx(1.5)
+    assert repro._cycle(CYCLE_RULES, []) == 0.0
+    open_loop = repro.dataclasses.replace(CYCLE_RULES, cycle=0.0)
+    assert repro._cycle(open_loop, [0.1, 3.0, 0.5]) == 0.0
+
+
+def test_a_cycle_longer_than_the_longest_window_wins():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.8)
+    # At most 1.2 s, and 1000 requests it will never get: one cycle, 1.8 s, still.
+    rules = repro.StepRules(spread=1.0, seconds=1.0, min_requests=1000, max_seconds=1.2,
+                            cycle=1.0)
+    window = measure(driver, clock, 40, rules=rules)
+    assert window.window_end - window.window_start == pytest.approx(1.8, abs=2 * repro.TICK)
+
+
 def test_a_second_window_lasts_two_cycles():
     clock = FakeClock()
     driver = FakeDriver(clock, lambda start: 0.8)

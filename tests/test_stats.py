@@ -209,6 +209,12 @@ def test_a_ramp_says_which_windows_its_plateau_spread_is_of():
     text = "\n".join(repro.render_ramp(repro.RampResult(tuple(unsteady), "completed"), "users"))
     assert ("Plateau spread 20%: 90.0 to 110.0 req/s at 40, 60 and 80 users "
             "(all its windows, fewer than two being steady).") in text
+    # Only the plateau's windows: not the unsteady one, nor those past the errors.
+    mixed = [step(10, 20.0), step(20, 21.0), step(40, 50.0, rps=100),
+             step(60, 80.0, rps=130, arrival=200), step(80, 120.0, rps=90),
+             step(100, 150.0, rps=140, failures=10), step(120, 200.0, rps=30, failures=20)]
+    text = "\n".join(repro.render_ramp(repro.RampResult(tuple(mixed), "completed"), "users"))
+    assert "90.0 to 100.0 req/s at 40 and 80 users (its steady windows)." in text
     # Without a slowdown threshold there is no plateau to speak of.
     flat = [step(level, 20.0) for level in (10, 20, 40)]
     assert "Plateau" not in "\n".join(repro.render_ramp(
