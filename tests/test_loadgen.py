@@ -125,24 +125,43 @@ class TinyServer:
         self.listener.close()
 
 
-def generate(url, command, seconds, timeout=5.0, think=0.05, max_in_flight=100):
-    """Run a LoadGenerator in a thread for `seconds` after one command; its
-    samples and its last tick."""
+# A hang guard, not a condition: a test waits for what it needs to see, and
+# fails only if it never comes.  However slow the machine, a load generator
+# that works gets there.
+HANG_GUARD = 60.0
+
+
+def generate(url, command, until, timeout=5.0, think=0.05, max_in_flight=100):
+    """Run a LoadGenerator in a thread after one command, until `until`
+    holds of its samples so far; its samples and its last tick."""
     ours, theirs = Pipe()
     gen = repro.LoadGenerator(repro.HttpTarget.parse(url), timeout, think, max_in_flight, theirs)
     thread = threading.Thread(target=gen.run, daemon=True)
     thread.start()
     ours.send((*command, 1))
-    time.sleep(seconds)
-    ours.send(("stop",))
-    thread.join(10)
-    assert not thread.is_alive(), "the load generator did not stop"
     samples, last = [], None
-    while ours.poll():
-        message = ours.recv()
-        samples += [repro.Sample(*s) for s in message[2]]
-        last = message
+
+    def receive(wait):
+        nonlocal samples, last
+        while ours.poll(wait):
+            message = ours.recv()
+            samples += [repro.Sample(*s) for s in message[2]]
+            last = message
+            wait = 0
+
+    give_up = time.monotonic() + HANG_GUARD
+    while not until(samples):
+        assert time.monotonic() < give_up, f"still not there after {HANG_GUARD} s: {samples}"
+        receive(repro.TICK)
+    ours.send(("stop",))
+    thread.join(HANG_GUARD)
+    assert not thread.is_alive(), "the load generator did not stop"
+    receive(0)
     return samples, last, gen
+
+
+def at_least(n):
+    return lambda samples: len(samples) >= n
 
 
 def outcomes(samples):
@@ -151,7 +170,7 @@ def outcomes(samples):
 
 def test_a_user_keeps_its_connection_where_the_server_allows():
     server = TinyServer()
-    samples, last, gen = generate(server.url, ("users", 1, 0.0, 0.0), 0.5)
+    samples, last, gen = generate(server.url, ("users", 1, 0.0, 0.0), at_least(5))
     server.close()
     assert outcomes(samples) == ["ok"] and len(samples) >= 5
     assert server.connections == 1 and server.requests == len(samples)
@@ -162,7 +181,7 @@ def test_a_user_keeps_its_connection_where_the_server_allows():
 def test_a_server_that_closes_gets_a_new_connection_per_request():
     server = TinyServer(answer=OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1),
                         close_after_each=True)
-    samples, _, _ = generate(server.url, ("users", 2, 0.0, 0.0), 0.5)
+    samples, _, _ = generate(server.url, ("users", 2, 0.0, 0.0), at_least(4))
     server.close()
     assert outcomes(samples) == ["ok"]
     assert server.connections == server.requests == len(samples)
@@ -172,7 +191,7 @@ def test_a_kept_alive_connection_the_server_dropped_is_retried_once_not_failed()
     # No Connection: close, yet the server hangs up after each answer: the
     # next request on that connection finds it closed before any byte.
     server = TinyServer(close_after_each=True)
-    samples, _, _ = generate(server.url, ("users", 1, 0.0, 0.0), 0.5, think=0.05)
+    samples, _, _ = generate(server.url, ("users", 1, 0.0, 0.0), at_least(4), think=0.05)
     server.close()
     assert outcomes(samples) == ["ok"] and len(samples) >= 4
     assert server.connections == len(samples)
@@ -185,11 +204,10 @@ def test_a_kept_alive_connection_the_server_dropped_is_retried_once_not_failed()
 ])
 def test_failures_are_recorded_by_kind_and_leave_nothing_in_flight(server, expected):
     tiny = TinyServer(**server)
-    samples, last, gen = generate(tiny.url, ("users", 3, 0.0, 0.0), 0.8, timeout=0.3)
+    # Each of the 3 users goes round more than once: no request hangs.
+    samples, last, gen = generate(tiny.url, ("users", 3, 0.0, 0.0), at_least(6), timeout=0.3)
     tiny.close()
     assert outcomes(samples) == [expected]
-    # Each of the 3 users went round more than once: no request hung.
-    assert len(samples) >= 6
     assert gen.in_flight == {}
 
 
@@ -197,7 +215,8 @@ def test_a_refused_connection_is_a_connection_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connecting is refused
-        samples, _, gen = generate(f"http://127.0.0.1:{port}/", ("users", 2, 0.0, 0.0), 0.3)
+        samples, _, gen = generate(f"http://127.0.0.1:{port}/", ("users", 2, 0.0, 0.0),
+                                   at_least(2))
     assert outcomes(samples) == ["connection"]
     assert gen.in_flight == {}
 
@@ -209,11 +228,15 @@ def test_retired_users_finish_their_request_and_stop():
     thread = threading.Thread(target=gen.run, daemon=True)
     thread.start()
     ours.send(("users", 4, 0.0, 0.0, 1))
-    time.sleep(0.1)
+    # Retired while each has a request in flight (the server holds each 0.2 s).
+    deadline = time.monotonic() + HANG_GUARD
+    while server.requests < 4:
+        assert time.monotonic() < deadline, "the 4 users sent nothing"
+        time.sleep(0.01)
     ours.send(("users", 1, 0.0, 0.0, 2))
     retiring_seen = []
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + HANG_GUARD
+    while time.monotonic() < deadline and ours.poll(HANG_GUARD):
         message = ours.recv()
         if message[7] == 2:
             retiring_seen.append(message[5])
@@ -227,9 +250,12 @@ def test_retired_users_finish_their_request_and_stop():
 
 def test_open_loop_sends_on_schedule_and_times_latency_from_when_a_request_was_due():
     # The server takes 0.2 s and at most 2 may be in flight: requests due
-    # meanwhile wait, and their wait counts.
+    # meanwhile wait, and their wait counts.  Due every 0.05 s, two at a
+    # time for 0.2 s: the seventh (due at 0.3 s) cannot start before 0.6 s,
+    # so among the first eight answered one waited 0.5 s at least, on any
+    # machine.
     server = TinyServer(delay=0.2)
-    samples, _, _ = generate(server.url, ("rate", 20.0, 0.0), 1.0, max_in_flight=2)
+    samples, _, _ = generate(server.url, ("rate", 20.0, 0.0), at_least(8), max_in_flight=2)
     server.close()
     starts = sorted(s.start for s in samples)
     gaps = [b - a for a, b in zip(starts, starts[1:])]
