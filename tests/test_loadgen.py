@@ -173,7 +173,8 @@ def test_a_user_keeps_its_connection_where_the_server_allows():
     samples, last, gen = generate(server.url, ("users", 1, 0.0, 0.0), at_least(5))
     server.close()
     assert outcomes(samples) == ["ok"] and len(samples) >= 5
-    assert server.connections == 1 and server.requests == len(samples)
+    # One more may have been in flight when the generator stopped.
+    assert server.connections == 1 and server.requests - len(samples) in (0, 1)
     assert last[6] > 0  # its CPU time
     assert gen.in_flight == {}
 
@@ -184,7 +185,9 @@ def test_a_server_that_closes_gets_a_new_connection_per_request():
     samples, _, _ = generate(server.url, ("users", 2, 0.0, 0.0), at_least(4))
     server.close()
     assert outcomes(samples) == ["ok"]
-    assert server.connections == server.requests == len(samples)
+    # A new connection for each; the last ones may have been in flight at the stop.
+    assert server.connections == server.requests
+    assert server.requests - len(samples) in (0, 1, 2)
 
 
 def test_a_kept_alive_connection_the_server_dropped_is_retried_once_not_failed():
@@ -194,7 +197,10 @@ def test_a_kept_alive_connection_the_server_dropped_is_retried_once_not_failed()
     samples, _, _ = generate(server.url, ("users", 1, 0.0, 0.0), at_least(4), think=0.05)
     server.close()
     assert outcomes(samples) == ["ok"] and len(samples) >= 4
-    assert server.connections == len(samples)
+    # Each request on a connection of its own, the dropped one retried; one
+    # more may have been in flight at the stop.
+    assert server.connections == server.requests
+    assert server.requests - len(samples) in (0, 1)
 
 
 @pytest.mark.parametrize("server, expected", [
