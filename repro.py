@@ -39,6 +39,7 @@ import collections
 import contextlib
 import csv
 import dataclasses
+import enum
 import errno
 import glob
 import hashlib
@@ -75,7 +76,7 @@ from typing import Callable, Iterator, Optional, Sequence
 # ---------------------------------------------------------------------------
 
 PROG = "repro.py"
-SCHEMA = 4  # of the JSON that --json writes (4: a step may take a second window)
+SCHEMA = 5  # of the JSON that --json writes (5: capacity, limits, how a ramp ended)
 
 # The one table repro ever creates, fills or drops in a database.
 TABLE = "repro_pokemon"
@@ -94,9 +95,8 @@ STOP_ERROR_RATE = 0.5
 STOP_AFTER_STEPS = 2
 SIMILAR_WITHIN = 0.15
 # A study's answer names a winner only past this: the rule's 15% and 10% more
-# for what one cell moves between runs by itself (measured: two study runs in
-# a row on one machine moved a cell's peak by up to 10%, once 19%, and its
-# slowdown threshold by one or two fine steps).
+# for what one cell moves between runs by itself (docs/measurements.md,
+# "Study runs").
 RELIABLY_WITHIN = 0.25
 RESOLUTION = 0.10  # a fine step: 10% of the level, or --step if that is more
 COARSE_FACTOR = 2  # the search's coarse step: the level doubles
@@ -106,11 +106,9 @@ STEADY_WITHIN = 0.05
 # A step whose median lies near the slowdown rule's latency (at least this
 # share of it, and under it divided by this) is held for a second window and
 # counts both: near a knee one short window's median falls on either side by
-# chance (measured on repro's development machine: 2 s windows at 70 async
-# users read 34-47 ms, about twice the 21-23 ms of 10 users), and the
-# latency is still climbing after a step up (60 users held: 23 ms median in
-# the first 2 s, 30-40 ms after 10-20 s).  Both sides, so that it biases
-# neither way.
+# chance, and the latency is still climbing after a step up
+# (docs/measurements.md, "The second window").  Both sides, so that it
+# biases neither way.
 NEAR_SLOWDOWN = 0.8
 # Above this share of one core, the load generator may be what limits a step.
 CLIENT_CPU_WARNING = 80.0
@@ -118,12 +116,9 @@ CLIENT_CPU_WARNING = 80.0
 DEFAULT_USERS = 300
 DEFAULT_STEP = 10
 DEFAULT_STEP_SECONDS = 1.0
-# Enough for a low-load median: in five default runs, the two baseline
-# windows of one run (30 requests each, about 18 ms) agreed to 0.1-1.4 ms
-# while the runs moved by up to 3.3 ms, so the machine, not the sample,
-# moves the baseline (wrk, one request at a time in 8 s windows back to back
-# on one server: medians 13-16% apart within 96 s).  30 requests take 3 s
-# at 10 users; 50 took 5.
+# Enough for a low-load median; more does not hold the baseline still, as
+# the machine moves it more than the sample does (docs/measurements.md, "The
+# baseline").
 DEFAULT_MIN_REQUESTS = 30
 DEFAULT_THINK_TIME = 1.0
 DEFAULT_TIMEOUT = 30.0
@@ -153,8 +148,7 @@ MAX_WINDOW_FACTOR = 5
 # previous step's median latency.
 OPEN_LOOP_SETTLE = 1.0
 # One load generator process per this many requests per second the ramp can
-# ask for, up to one per core.  Measured: one process sent 4,000 req/s, a new
-# connection each, on a quarter of a core (6,000 kept alive: an eighth).
+# ask for, up to one per core (docs/measurements.md, "The load generator").
 RATE_PER_LOAD_PROCESS = 5000
 
 # Deadlines for things that normally take about a second.
@@ -278,6 +272,13 @@ WORKLOADS = {
     "db": "the two queries",
     "upstream": "the two queries and one call to a slow HTTP API",
     "slow-db": "the two queries, each waiting in PostgreSQL first (pg_sleep)",
+}
+# What a request of each workload waits on beyond its work, and how long,
+# from the run's settings (anything with upstream_ms and db_ms).
+WORKLOAD_WAITS: dict[str, Callable[..., tuple[str, float]]] = {
+    "db": lambda st: ("", 0.0),
+    "upstream": lambda st: ("upstream API", st.upstream_ms),
+    "slow-db": lambda st: ("database", 2 * st.db_ms),
 }
 
 
@@ -433,6 +434,9 @@ class Thresholds:
     # A threshold not reached lies above this level: "none up to N".
     slowdown_up_to: int
     errors_up_to: int
+    # The throughput it holds once saturated: the median req/s of its
+    # plateau's windows; None where the load never slowed it down.
+    capacity_rps: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -451,6 +455,11 @@ class RampResult:
     # "server", "postgres", "upstream" (where each could be measured).
     cpu_ms: dict[str, float] = field(default_factory=dict)
     max_db_connections: Optional[int] = None  # the most open at once during the ramp
+    ended_as: str = ""  # how it ended, in a few words ("": as stop_reason says)
+
+    @property
+    def ended(self) -> str:
+        return self.ended_as or self.stop_reason
 
     @property
     def by_level(self) -> tuple[StepStats, ...]:
@@ -726,6 +735,7 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
     spread = None
     if len(plateau) >= 2 and statistics.median(plateau) > 0:
         spread = (max(plateau) - min(plateau)) / statistics.median(plateau)
+    capacity = statistics.median(plateau) if plateau else None
     limit = min((i for i in (slowdown, errors) if i is not None), default=len(steps))
     fine = [s.level for s, slow, err in zip(steps[:limit], slowed, erring) if not (slow or err)]
     return Thresholds(
@@ -739,17 +749,22 @@ def find_thresholds(steps: Sequence[StepStats], step: int = DEFAULT_STEP,
         sustained=fine[-1] if fine else None,
         slowdown_up_to=_clear_up_to(slowed, levels, step, last_counts),
         errors_up_to=_clear_up_to(erring, levels, step, last_counts),
+        capacity_rps=capacity,
     )
 
 
 def plateau_windows(steps: Sequence[StepStats], slowdown: Optional[int],
                     errors: Optional[int]) -> list[StepStats]:
-    """The windows whose req/s the plateau spread is of: from the slowdown
-    threshold up to, not including, the error threshold, where throughput
-    should hold still; the steady ones, where two or more are, else all."""
+    """The windows of a setup's plateau, where it is saturated and its
+    throughput should hold still: the levels measured above the slowdown
+    threshold (at the threshold itself the server is often not saturated
+    yet), up to, not including, the error threshold; the threshold's own
+    level where no level lies between the two.  Of those, the steady ones
+    where two or more are, else all."""
     if slowdown is None:
         return []
-    on = [s for s in steps if s.level >= slowdown and (errors is None or s.level < errors)]
+    on = ([s for s in steps if s.level > slowdown and (errors is None or s.level < errors)]
+          or [s for s in steps if s.level == slowdown])
     steady = [s for s in on if s.steady]
     return steady if len(steady) >= 2 else on
 
@@ -792,6 +807,7 @@ def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
     spreads = [t.plateau_spread for t in each if t.plateau_spread is not None]
     baselines = [t.baseline_ms for t in each if t.baseline_ms is not None]
     sustained = [t.sustained for t in each if t.sustained is not None]
+    capacities = [t.capacity_rps for t in each if t.capacity_rps is not None]
     lowest_top = min(t.max_level for t in each)
     return Thresholds(
         baseline_ms=statistics.median_low(baselines) if baselines else None,
@@ -805,6 +821,10 @@ def median_thresholds(each: Sequence[Thresholds]) -> Thresholds:
                            default=lowest_top),
         errors_up_to=min((t.errors_up_to for t in each if t.errors is None),
                          default=lowest_top),
+        # Saturated where the median slowdown was reached: the median of
+        # the repeats that were.
+        capacity_rps=(statistics.median_low(capacities) if slowdown is not None and capacities
+                      else None),
     )
 
 
@@ -950,18 +970,11 @@ RAMPS = {
 
 
 # ---------------------------------------------------------------------------
-# Comparing two setups.  A difference is substantial when it is more than
-# SIMILAR_WITHIN of the larger value and more than one ramp step.
+# Comparing two setups: outcomes as data (which setup won on which measure,
+# by what ratio, whether it could be told).  A difference is substantial
+# when it is more than SIMILAR_WITHIN of the larger value and more than one
+# ramp step.  Only the renderers turn outcomes into sentences.
 # ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Comparison:
-    metric: str
-    winner: Optional[str]  # the better setup's name, or None: no substantial difference
-    text: str
-    decided: bool = True  # False: the ramp did not go far enough to tell
-    noisy: bool = False  # True: the medians differ, the repeats do not all agree
-
 
 @dataclass(frozen=True)
 class Reached:
@@ -976,8 +989,84 @@ class Reached:
         # A threshold not reached is only known to lie above up_to.
         return self.up_to if self.level is None else self.level
 
+    @property
+    def bound(self) -> bool:
+        """Only a lower bound: not reached."""
+        return self.level is None
+
     def text(self) -> str:
         return f"{self.name} {fmt_threshold(self.level, self.up_to, self.unit, prose=True)}"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One setup's throughput: its capacity where the load saturated it,
+    else only the most it delivered, which is a lower bound."""
+    name: str
+    rps: float
+    saturated: bool
+
+    @property
+    def value(self) -> float:
+        return self.rps
+
+    @property
+    def bound(self) -> bool:
+        return not self.saturated
+
+
+class Decision(enum.Enum):
+    """How a comparison came out; the renderer has a sentence for each."""
+    WON = "won"  # one is substantially better
+    TIE = "tie"  # no substantial difference
+    NEITHER = "neither"  # neither setup reached the threshold
+    LOW_CLEAR = "low clear"  # the lower one never reached it: it may hold more
+    AT_LEAST = "at least"  # the higher never reached it, and is not yet substantially higher
+    UNSATURATED = "unsaturated"  # a throughput that is not a capacity decides nothing
+
+
+UNDECIDED = (Decision.NEITHER, Decision.LOW_CLEAR, Decision.AT_LEAST, Decision.UNSATURATED)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two setups on one measure.  Higher is better on every measure."""
+    metric: str  # "Slowdown", "Errors" or "Capacity"
+    a: Reached | Rate
+    b: Reached | Rate
+    decision: Decision
+    within: float = SIMILAR_WITHIN
+    step: int = 0
+    # Each repeat pair's winner (None: neither), where the setups ran repeats.
+    repeats: tuple[Optional[str], ...] = ()
+
+    @property
+    def high(self) -> Reached | Rate:
+        """The better one (on a tie of values, the bound: its true value lies above)."""
+        return max((self.a, self.b), key=lambda v: (v.value, v.bound))
+
+    @property
+    def low(self) -> Reached | Rate:
+        return self.b if self.high is self.a else self.a
+
+    @property
+    def ratio(self) -> float:
+        """The better value over the other (1.0 for two zeros)."""
+        return self.high.value / self.low.value if self.low.value else (
+            1.0 if not self.high.value else math.inf)
+
+    @property
+    def noisy(self) -> bool:
+        """The medians differ, but not every repeat says so."""
+        return self.decision is Decision.WON and any(w != self.high.name for w in self.repeats)
+
+    @property
+    def winner(self) -> Optional[str]:
+        return self.high.name if self.decision is Decision.WON and not self.noisy else None
+
+    @property
+    def decided(self) -> bool:
+        return self.decision not in UNDECIDED
 
 
 def compare_thresholds(metric: str, a: Reached, b: Reached, step: int,
@@ -985,55 +1074,35 @@ def compare_thresholds(metric: str, a: Reached, b: Reached, step: int,
     """Higher is better: a threshold reached later means more load served.
     A threshold not reached is only a lower bound, which decides the
     comparison only when even the bound is substantially higher."""
-    unit = a.unit
-    both = f"{a.text()}, {b.text()}"
-    if a.level is None and b.level is None:
-        bounds = (both if 0 in (a.up_to, b.up_to) else  # 0: not confirmed, nor clear
-                  f"{a.name} up to {a.up_to}, {b.name} up to {b.up_to} {unit}")
-        return Comparison(metric, None, f"{metric}: neither setup reached it ({bounds}).",
-                          decided=False)
-    # On a tie the bound is higher: its true value lies above it.
-    high, low = sorted((a, b), key=lambda r: (r.value, r.level is None), reverse=True)
-    if low.level is None:
-        return Comparison(metric, None, f"{metric}: {both}: cannot tell which holds more; "
-                          f"{low.name} was measured clear of it "
-                          + (f"only up to {low.up_to} {unit}." if low.up_to else "at no level."),
-                          decided=False)
+    c = Comparison(metric, a, b, Decision.TIE, within, step)
+    high, low = c.high, c.low
+    if a.bound and b.bound:
+        return dataclasses.replace(c, decision=Decision.NEITHER)
+    if low.bound:
+        return dataclasses.replace(c, decision=Decision.LOW_CLEAR)
     diff = (high.value - low.value) / high.value
     substantial = diff > within and high.value - low.value > step
-    if not substantial and high.level is None:
-        return Comparison(metric, None, f"{metric}: {both}: {high.name} holds at least as "
-                          f"much; whether substantially more, a ramp beyond {high.up_to} "
-                          f"{unit} would tell.", decided=False)
     if not substantial:
-        return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
-                          f"({diff:.0%} apart; the rule needs more than {within:.0%} "
-                          f"and more than one step of {step}).")
-    more = "at least " if high.level is None else ""
-    return Comparison(metric, high.name, f"{metric}: {both}: {high.name} holds {more}"
-                      f"{high.value / low.value - 1:.0%} more {unit} before it is reached.")
+        return dataclasses.replace(c, decision=Decision.AT_LEAST if high.bound else Decision.TIE)
+    return dataclasses.replace(c, decision=Decision.WON)
 
 
-def compare_rates(metric: str, a: str, a_val: float, a_saturated: bool,
-                  b: str, b_val: float, b_saturated: bool,
-                  within: float = SIMILAR_WITHIN) -> Comparison:
-    """A peak is the most a setup delivered; it is its capacity only if the
-    load saturated it (its slowdown threshold was reached)."""
-    high, low = (a, b) if a_val >= b_val else (b, a)
-    high_val, low_val = max(a_val, b_val), min(a_val, b_val)
-    low_saturated = a_saturated if low == a else b_saturated
-    diff = (high_val - low_val) / high_val if high_val else 0.0
-    both = f"{a} {a_val:.1f} req/s, {b} {b_val:.1f} req/s"
-    unsaturated = low if not low_saturated else high if not (a_saturated and b_saturated) else None
-    if unsaturated is not None and (unsaturated == low or diff <= within):
-        return Comparison(metric, None, f"{metric}: {both}: cannot tell; the load never "
-                          f"slowed {unsaturated} down, so its peak is not its capacity.",
-                          decided=False)
-    if diff <= within:
-        return Comparison(metric, None, f"{metric}: {both}: no substantial difference "
-                          f"({diff:.0%} apart).")
-    return Comparison(metric, high, f"{metric}: {both}: {low} reaches only "
-                      f"{low_val / high_val:.0%} of {high}'s.")
+def compare_rates(metric: str, a: Rate, b: Rate, within: float = SIMILAR_WITHIN) -> Comparison:
+    """A throughput that is not a capacity (the load never saturated the
+    setup) is only a lower bound: it loses nothing, and wins only where
+    it is substantially higher even so."""
+    c = Comparison(metric, a, b, Decision.TIE, within)
+    high, low = c.high, c.low
+    diff = (high.value - low.value) / high.value if high.value else 0.0
+    if low.bound or (high.bound and diff <= within):
+        return dataclasses.replace(c, decision=Decision.UNSATURATED)
+    return dataclasses.replace(c, decision=Decision.WON if diff > within else Decision.TIE)
+
+
+def rate_of(name: str, t: Thresholds) -> Rate:
+    """A setup's capacity, or the most it delivered where it has none."""
+    return (Rate(name, t.capacity_rps, True) if t.capacity_rps is not None
+            else Rate(name, t.peak_rps, False))
 
 
 def compare_thresholds_of(name_a: str, ta: Thresholds, name_b: str, tb: Thresholds, step: int,
@@ -1043,8 +1112,7 @@ def compare_thresholds_of(name_a: str, ta: Thresholds, name_b: str, tb: Threshol
                            Reached(name_b, tb.slowdown, tb.slowdown_up_to, unit), step, within),
         compare_thresholds("Errors", Reached(name_a, ta.errors, ta.errors_up_to, unit),
                            Reached(name_b, tb.errors, tb.errors_up_to, unit), step, within),
-        compare_rates("Peak throughput", name_a, ta.peak_rps, ta.slowdown is not None,
-                      name_b, tb.peak_rps, tb.slowdown is not None, within),
+        compare_rates("Capacity", rate_of(name_a, ta), rate_of(name_b, tb), within),
     ]
 
 
@@ -1059,19 +1127,8 @@ def compare_setups(a: SetupResult, b: SetupResult, step: int, unit: str,
         return overall
     each = [compare_thresholds_of(a.name, ra.thresholds, b.name, rb.thresholds, step, unit,
                                   within) for ra, rb in pairs]
-    agreed = []
-    for i, c in enumerate(overall):
-        winners = [e[i].winner for e in each]
-        if c.winner is not None and any(w != c.winner for w in winners):
-            said = ", ".join(w or "neither" for w in winners)
-            c = Comparison(c.metric, None, f"{c.text[:-1]}; but the {len(pairs)} repeats "
-                           f"do not all agree (better: {said}), so this is within the noise.",
-                           noisy=True)
-        elif c.winner is not None:
-            c = dataclasses.replace(c, text=f"{c.text[:-1]}, in each of the {len(pairs)} "
-                                    f"repeats.")
-        agreed.append(c)
-    return agreed
+    return [dataclasses.replace(c, repeats=tuple(e[i].winner for e in each))
+            for i, c in enumerate(overall)]
 
 
 @dataclass(frozen=True)
@@ -1084,41 +1141,133 @@ class Side:
 SIDES_2021 = (Side("sync", False), Side("async", True))
 
 
-def verdict(comparisons: Sequence[Comparison], a: Side = SIDES_2021[0], b: Side = SIDES_2021[1],
-            where: str = "here") -> str:
-    """The comparisons in one sentence.  When exactly one side's view is
-    async, the sentence answers the question of 2021: did async pay off?"""
-    async_side = a if a.is_async and not b.is_async else b if b.is_async and not a.is_async \
-        else None
-    wins = {side.name: [c.metric.lower() for c in comparisons if c.winner == side.name]
-            for side in (a, b)}
-    undecided = [c.metric.lower() for c in comparisons if not c.decided or c.noisy]
+@dataclass(frozen=True)
+class Outcome:
+    """Two setups compared on every measure, as data: who won what."""
+    a: Side
+    b: Side
+    comparisons: tuple[Comparison, ...]
+
+    def wins(self, side: Side) -> list[str]:
+        return [c.metric.lower() for c in self.comparisons if c.winner == side.name]
+
+    @property
+    def winners(self) -> list[Side]:
+        return [side for side in (self.a, self.b) if self.wins(side)]
+
+    @property
+    def winner(self) -> Optional[Side]:
+        """The side that did better on some measure and worse on none."""
+        return self.winners[0] if len(self.winners) == 1 else None
+
+    @property
+    def mixed(self) -> bool:
+        return len(self.winners) == 2
+
+    @property
+    def noisy(self) -> list[str]:
+        return [c.metric.lower() for c in self.comparisons if c.noisy]
+
+    @property
+    def undecided(self) -> list[str]:
+        return [c.metric.lower() for c in self.comparisons if not c.decided or c.noisy]
+
+    @property
+    def told(self) -> bool:
+        """Whether any measure could be told at all."""
+        return any(c.decided for c in self.comparisons)
+
+    @property
+    def async_side(self) -> Optional[Side]:
+        """The async one, where exactly one of the two is."""
+        if self.a.is_async != self.b.is_async:
+            return self.a if self.a.is_async else self.b
+        return None
+
+    @property
+    def paid_off(self) -> Optional[bool]:
+        """Whether the async side did better and nothing worse; None when
+        it could not be told."""
+        if self.winners:
+            return self.winner is not None and self.winner == self.async_side
+        return None if self.undecided else False
+
+
+def outcome_of(comparisons: Sequence[Comparison], a: Side = SIDES_2021[0],
+               b: Side = SIDES_2021[1]) -> Outcome:
+    return Outcome(a, b, tuple(comparisons))
+
+
+def comparison_text(c: Comparison) -> str:
+    """One comparison in a sentence, with its figures."""
+    high, low, metric = c.high, c.low, c.metric
+    if isinstance(high, Rate):
+        both = f"{c.a.name} {c.a.value:.1f} req/s, {c.b.name} {c.b.value:.1f} req/s"
+        unsaturated = low if low.bound else high
+        said = {
+            Decision.UNSATURATED: f"cannot tell; the load never slowed {unsaturated.name} down, "
+                                  f"so the most it served is not its capacity",
+            Decision.TIE: f"no substantial difference ({1 - 1 / c.ratio:.0%} apart)",
+            Decision.WON: f"{low.name} reaches only {1 / c.ratio:.0%} of {high.name}'s",
+        }[c.decision]
+        text = f"{metric}: {both}: {said}"
+    else:
+        unit, both = c.a.unit, f"{c.a.text()}, {c.b.text()}"
+        if c.decision is Decision.NEITHER:
+            bounds = (both if 0 in (c.a.up_to, c.b.up_to) else  # 0: not confirmed, nor clear
+                      f"{c.a.name} up to {c.a.up_to}, {c.b.name} up to {c.b.up_to} {unit}")
+            return f"{metric}: neither setup reached it ({bounds})."
+        said = {
+            Decision.LOW_CLEAR: f"cannot tell which holds more; {low.name} was measured clear "
+                                f"of it " + (f"only up to {low.up_to} {unit}" if low.up_to
+                                             else "at no level"),
+            Decision.AT_LEAST: f"{high.name} holds at least as much; whether substantially "
+                               f"more, a ramp beyond {high.up_to} {unit} would tell",
+            Decision.TIE: f"no substantial difference ({1 - 1 / c.ratio:.0%} apart; the rule "
+                          f"needs more than {c.within:.0%} and more than one step of {c.step})",
+            Decision.WON: f"{high.name} holds {'at least ' if high.bound else ''}"
+                          f"{c.ratio - 1:.0%} more {unit} before it is reached",
+        }[c.decision]
+        text = f"{metric}: {both}: {said}"
+    if c.decision is Decision.WON and c.repeats:
+        n = len(c.repeats)
+        if c.noisy:
+            said = ", ".join(w or "neither" for w in c.repeats)
+            return (f"{text}; but the {n} repeats do not all agree (better: {said}), so this is "
+                    f"within the noise.")
+        return f"{text}, in each of the {n} repeats."
+    return f"{text}."
+
+
+def render_verdict(o: Outcome, where: str = "here") -> str:
+    """An outcome in one sentence.  When exactly one side's view is async,
+    the sentence answers the question of 2021: did async pay off?"""
+    a, b, async_side = o.a, o.b, o.async_side
     question = (f"whether the async view made this app faster {where}" if async_side else
                 f"which of {a.name} and {b.name} does better {where}")
-    winners = [side for side in (a, b) if wins[side.name]]
-    if not winners:
-        noisy = [c.metric.lower() for c in comparisons if c.noisy]
-        if noisy:
-            return (f"The repeats do not agree on {_join(noisy)}: the difference is within the "
+    if not o.winners:
+        if o.noisy:
+            return (f"The repeats do not agree on {_join(o.noisy)}: the difference is within the "
                     f"noise, so {question} cannot be told (run more repeats, or on a quieter "
                     f"machine).")
-        if undecided:
-            return (f"No substantial difference shown, but {_join(undecided)} could not be told "
-                    f"(ramp further): {question} cannot be told yet.")
+        if o.undecided:
+            return (f"No substantial difference shown, but {_join(o.undecided)} could not be "
+                    f"told (ramp further): {question} cannot be told yet.")
         if async_side:
             return ("No substantial difference on any measure: the async view did not make "
                     f"this app faster {where}.")
         return f"No substantial difference on any measure between {a.name} and {b.name} {where}."
-    if len(winners) == 2:
-        first, second = (async_side, b if async_side is a else a) if async_side else (a, b)
-        return (f"Mixed: {first.name} did better on {_join(wins[first.name])}, {second.name} on "
-                f"{_join(wins[second.name])}.")
-    winner = winners[0]
+    if o.mixed:
+        first = async_side or a
+        second = b if first is a else a
+        return (f"Mixed: {first.name} did better on {_join(o.wins(first))}, {second.name} on "
+                f"{_join(o.wins(second))}.")
+    winner = o.winner
     # What the winner did not win was either a tie or could not be told.
-    ties = len(comparisons) - len(wins[winner.name]) - len(undecided)
-    rest = (" and no worse on the rest" if ties and not undecided else
-            f" ({_join(undecided)} undecided)" if undecided else "")
-    did = f"The {winner.name} setup did better on {_join(wins[winner.name])}{rest}"
+    ties = len(o.comparisons) - len(o.wins(winner)) - len(o.undecided)
+    rest = (" and no worse on the rest" if ties and not o.undecided else
+            f" ({_join(o.undecided)} undecided)" if o.undecided else "")
+    did = f"The {winner.name} setup did better on {_join(o.wins(winner))}{rest}"
     if async_side is None:
         return f"{did} {where}."
     return f"{did}: async {'paid off' if winner == async_side else 'did not pay off'} {where}."
@@ -1126,6 +1275,142 @@ def verdict(comparisons: Sequence[Comparison], a: Side = SIDES_2021[0], b: Side 
 
 def _join(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# ---------------------------------------------------------------------------
+# What limits a setup: each rule is an entry of LIMITS, which bounds the
+# throughput it allows from what the run measured; the setup's capacity
+# names the one it came near.
+# ---------------------------------------------------------------------------
+
+# A capacity within this share of a bound is that bound's doing.
+LIMIT_WITHIN = 0.15
+
+CPU_GROUPS = {"server": "server", "postgres": "PostgreSQL", "client": "load generator",
+              "upstream": "upstream API"}
+
+
+@dataclass(frozen=True)
+class LimitContext:
+    """What the rules need beyond the setup's own results."""
+    cores: int
+    workers: int
+    threads: int
+    upstream_ms: float
+    db_ms: float
+    db_limit_rps: Optional[float]  # PostgreSQL alone, as measured in the run
+    max_connections: Optional[int]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """What held a setup, as data."""
+    kind: str  # a key of LIMITS
+    capacity_rps: Optional[float] = None
+    bound_rps: Optional[float] = None  # what that limit allows
+    cpu_ms: Optional[float] = None  # CPU per request, all processes
+    cores: int = 0
+    slots: Optional[int] = None  # requests the server serves at once
+    slot_name: str = ""  # what a slot is: "workers", "threads"
+    service_ms: Optional[float] = None  # how long a request holds one, at low load
+    wait: str = ""  # what a request waits on, where it waits
+    wait_ms: Optional[float] = None
+    # Its errors: PostgreSQL refusing connections ("too many clients"), and
+    # the most connections it held, of max_connections.
+    refused: int = 0
+    held: Optional[int] = None
+    max_connections: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class LimitKind:
+    name: str
+    rule: str  # the rule, for the report's folded rules
+    noun: Callable[[Limit], str]  # what held the setup, without figures
+    # (setup, context) -> the Limit it would be, with the req/s it allows;
+    # None where the run did not measure what it needs.
+    bound: Optional[Callable[[SetupResult, LimitContext], Optional[Limit]]] = None
+
+    def label(self, x: Limit) -> str:
+        """Short, with what it allows in req/s, for the summary table."""
+        return self.noun(x) + (f" ({x.bound_rps:.0f})" if x.bound_rps is not None else "")
+
+
+def _cores_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
+    cpu = [r.cpu_ms(g) for g in CPU_GROUPS]
+    total = sum(c for c in cpu if c is not None)
+    if not total or not ctx.cores:
+        return None
+    return Limit("cores", bound_rps=1000.0 * ctx.cores / total, cpu_ms=total, cores=ctx.cores)
+
+
+def workload_wait(cell: Cell, ctx: LimitContext) -> tuple[str, float]:
+    """What a request of the cell's workload waits on, and how long."""
+    return WORKLOAD_WAITS[cell.workload](ctx)
+
+
+def _slots_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
+    server = SERVERS[r.cell.server]
+    baseline = r.thresholds.baseline_ms
+    if server.slots is None or not baseline:
+        return None
+    slots = server.slots(ctx.workers, ctx.threads)
+    wait, wait_ms = workload_wait(r.cell, ctx)
+    # Mostly waiting: the wait, not the work, is what the slots run out on.
+    kind = "wait" if wait and 2 * wait_ms >= baseline else "slots"
+    return Limit(kind, bound_rps=1000.0 * slots / baseline, slots=slots,
+                 slot_name=server.slot_name, service_ms=baseline, wait=wait, wait_ms=wait_ms)
+
+
+def _postgres_bound(_r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
+    return None if not ctx.db_limit_rps else Limit("postgres", bound_rps=ctx.db_limit_rps)
+
+
+LIMITS = {k.name: k for k in (
+    LimitKind("cores", f"**the cores**: its capacity lies within {LIMIT_WITHIN:.0%} of what the "
+                       f"machine's cores allow at the CPU it cost per request, all processes "
+                       f"together (cores x 1000 / CPU ms per request)",
+              lambda x: f"the {x.cores} cores", _cores_bound),
+    LimitKind("slots", f"**the workers** (or threads): its capacity lies within "
+                       f"{LIMIT_WITHIN:.0%} of what they serve, one request each at a time "
+                       f"(workers, or workers x threads for gthread, x 1000 / the baseline "
+                       f"median in ms)", lambda x: f"its {x.slots} {x.slot_name}", _slots_bound),
+    LimitKind("wait", "**the wait**: as the workers, where a request spends half its baseline "
+                      "or more waiting on the upstream API or the database",
+              lambda x: f"its {x.slots} {x.slot_name} waiting on the {x.wait}"),
+    LimitKind("postgres", f"**PostgreSQL**: its capacity lies within {LIMIT_WITHIN:.0%} of what "
+                          f"PostgreSQL alone served in this run",
+              lambda x: "PostgreSQL itself", _postgres_bound),
+    LimitKind("none", "**nothing reached**: the load never slowed it down",
+              lambda x: "nothing reached"),
+    LimitKind("unclear", "**not clear**: it slowed down, but its capacity lies near none of "
+                         "those bounds", lambda x: "not clear"),
+    LimitKind("unknown", "**not known**: a server repro did not start, whose CPU and workers "
+                         "it cannot see", lambda x: "not known"),
+)}
+# A setup's errors are PostgreSQL's connections when its server log has
+# PostgreSQL refusing them.
+REFUSED = "too many clients"
+
+
+def limit_of(r: SetupResult, ctx: LimitContext) -> Limit:
+    """The bound a setup's capacity came near (the lowest, where several
+    did), with what its errors came from."""
+    t = r.thresholds
+    refused = sum(x.log_findings.get(REFUSED, 0) for x in r.measured)
+    errors = dict(refused=refused if t.errors is not None else 0, held=r.max_db_connections,
+                  max_connections=ctx.max_connections)
+    if t.slowdown is None:
+        return Limit("none", **errors)
+    if r.cell is None:
+        return Limit("unknown", capacity_rps=t.capacity_rps, **errors)
+    near = [x for kind in LIMITS.values() if kind.bound
+            and (x := kind.bound(r, ctx)) is not None and t.capacity_rps is not None
+            and abs(t.capacity_rps - x.bound_rps) <= LIMIT_WITHIN * x.bound_rps]
+    if not near:
+        return Limit("unclear", capacity_rps=t.capacity_rps, **errors)
+    return dataclasses.replace(min(near, key=lambda x: x.bound_rps),
+                               capacity_rps=t.capacity_rps, **errors)
 
 
 # ---------------------------------------------------------------------------
@@ -1226,99 +1511,104 @@ class Asked:
 
 
 @dataclass(frozen=True)
+class PairAnswer:
+    """Two of a question's cells: by a run's rules, and past the study's
+    margin for what a cell moves between runs by itself."""
+    label: str  # the question's name for the pair, or "A and B"
+    by_rule: Outcome
+    past_margin: Outcome
+
+
+@dataclass(frozen=True)
 class Answer:
-    comparisons: tuple[tuple[str, tuple[Comparison, ...], str], ...]  # (pair, lines, verdict)
-    text: str  # one line, without figures, so that a second run can say the same
-    winner: Optional[str]  # the setup that did best of all the question's cells, or None
+    """A question's answer, as data: the renderer words it."""
+    pairs: tuple[PairAnswer, ...]  # every two cells measured
+    weighed: tuple[PairAnswer, ...]  # the pairs the question weighs on their own
+    factor: str  # what those pairs differ in
+    # The cells by capacity, in tied groups (within RELIABLY_WITHIN of the
+    # group's best), best first.
+    ranking: tuple[tuple[Rate, ...], ...]
+    missing: tuple[str, ...]  # cells the question asked for but nothing measured
+
+    @property
+    def answered(self) -> bool:
+        return sum(len(g) for g in self.ranking) >= 2
+
+    @property
+    def winner(self) -> Optional[str]:
+        """The one cell that did best by the margin, if one did."""
+        if len(self.ranking) > 1 and len(self.ranking[0]) == 1:
+            return self.ranking[0][0].name
+        return None
+
+    @property
+    def worst(self) -> tuple[Rate, ...]:
+        return self.ranking[-1] if len(self.ranking) > 1 else ()
+
+    @property
+    def factor_changed(self) -> Optional[bool]:
+        """Whether the weighed pairs' winners differ by position (None:
+        no factor, or a single pair)."""
+        if len(self.weighed) < 2 or not self.factor:
+            return None
+        return len(self.weighed_winners) > 1
+
+    @property
+    def weighed_winners(self) -> set[Optional[int]]:
+        """Which of each weighed pair won, by position (0 or 1; None: neither)."""
+        return {None if (w := p.past_margin.winner) is None else int(w == p.past_margin.b)
+                for p in self.weighed}
 
 
-def wins_of(comparisons: Sequence[Comparison], name: str) -> list[str]:
-    return [c.metric.lower() for c in comparisons if c.winner == name]
+def rank_by_capacity(results: Sequence[SetupResult],
+                     within: float = RELIABLY_WITHIN) -> tuple[tuple[Rate, ...], ...]:
+    """Tied groups, best first: each cell within `within` of its group's
+    best.  A cell the load never saturated ranks by the most it served, a
+    lower bound."""
+    rates = sorted((rate_of(r.name, r.thresholds) for r in results),
+                   key=lambda x: (-x.value, x.bound))
+    groups: list[list[Rate]] = []
+    for rate in rates:
+        if groups and rate.value >= (1 - within) * groups[-1][0].value:
+            groups[-1].append(rate)
+        else:
+            groups.append([rate])
+    return tuple(tuple(g) for g in groups)
 
 
-def beats(comparisons: Sequence[Comparison], a: str, b: str) -> bool:
-    """a did better on some measure and worse on none."""
-    return bool(wins_of(comparisons, a)) and not wins_of(comparisons, b)
+def sides(a: SetupResult, b: SetupResult) -> tuple[Side, Side]:
+    """The pair as a verdict sees it.  Whether async paid off is asked
+    only of two setups alike but for the view and its server: otherwise
+    what differs is more than the view."""
+    if a.cell is None or b.cell is None:  # a URL: what it runs is not known
+        return Side(a.name, False), Side(b.name, False)
+    same = all(getattr(a.cell, axis) == getattr(b.cell, axis)
+               for axis in ("connections", "workload", "as_2021"))
+    return (Side(a.name, same and VIEWS[a.cell.view].is_async),
+            Side(b.name, same and VIEWS[b.cell.view].is_async))
 
 
-def pair_outcome(comparisons: Sequence[Comparison], a: str, b: str,
-                 none: str = "no reliable difference") -> tuple[Optional[str], str]:
-    """The winner of a pair (or None), and the outcome in a few words, with
-    no figures and no measure named: what a second run should say again."""
-    if beats(comparisons, a, b) or beats(comparisons, b, a):
-        winner = a if beats(comparisons, a, b) else b
-        return winner, f"{winner} did better"
-    if wins_of(comparisons, a):
-        return None, "mixed"
-    if not any(c.decided for c in comparisons):
-        return None, "cannot be told yet"
-    return None, none
+def pair_answer(label: str, a: SetupResult, b: SetupResult, step: int, unit: str) -> PairAnswer:
+    side_a, side_b = sides(a, b)
+    return PairAnswer(label, outcome_of(compare_setups(a, b, step, unit), side_a, side_b),
+                      outcome_of(compare_setups(a, b, step, unit, RELIABLY_WITHIN),
+                                 side_a, side_b))
 
 
 def answer_question(question: Question, asked: Asked, setups: Sequence[SetupResult],
                     step: int, unit: str) -> Answer:
     """Every two of the question's measured cells compared by a run's rules
-    (the lines), and again with the study's margin for what a cell moves
-    between runs by itself (the answer): the best of the cells, if one did
-    better than each other by that margin, and the pairs the question weighs."""
+    and past the study's margin, the pairs the question weighs, and the
+    cells ranked by capacity."""
     by_cell = {r.cell: r for r in setups if r.measured}
     results = [by_cell[c] for c in asked.cells if c in by_cell]
-    missing = [c.name for c in asked.cells if c not in by_cell]
-    compared, reliable = {}, {}
-    for a, b in itertools.combinations(results, 2):
-        compared[a.cell, b.cell] = compared[b.cell, a.cell] = tuple(
-            compare_setups(a, b, step, unit))
-        reliable[a.cell, b.cell] = reliable[b.cell, a.cell] = tuple(
-            compare_setups(a, b, step, unit, RELIABLY_WITHIN))
-    lines = []
-    for a, b in itertools.combinations(results, 2):
-        said = verdict(compared[a.cell, b.cell], *sides(a, b))
-        by_rule = pair_outcome(compared[a.cell, b.cell], a.name, b.name)
-        past_margin = pair_outcome(reliable[a.cell, b.cell], a.name, b.name)
-        if past_margin != by_rule:
-            said += (f" Past the study's margin of {RELIABLY_WITHIN:.0%}: "
-                     f"{past_margin[1]}.")
-        lines.append((f"{a.name} and {b.name}", compared[a.cell, b.cell], said))
-    if len(results) < 2:
-        text = (f"Not answered: {_join(missing)} {'was' if len(missing) == 1 else 'were'} not "
-                f"measured." if missing else "Not answered: it needs two setups.")
-        return Answer(tuple(lines), text, None)
-    winner = next((r.name for r in results
-                   if all(beats(reliable[r.cell, o.cell], r.name, o.name)
-                          for o in results if o is not r)), None)
-    if winner:
-        best = (f"{winner} did best: better than each other setup by more than "
-                f"{RELIABLY_WITHIN:.0%} on some measure, and worse on none.")
-    else:
-        best = (f"No single setup did best by more than {RELIABLY_WITHIN:.0%} on some measure "
-                f"and worse on none.")
-    loser = next((r.name for r in results if len(results) > 2
-                  and all(beats(reliable[o.cell, r.cell], o.name, r.name)
-                          for o in results if o is not r)), None)
-    if loser:
-        best += f" {loser} did worst: each other setup did better by that margin."
-    pairs = [(label, a, b) for label, a, b in question.pairs if a in by_cell and b in by_cell]
-    if not pairs:
-        text = best
-    else:
-        outcomes = [(label, pair_outcome(reliable[a, b], by_cell[a].name, by_cell[b].name),
-                     a, b) for label, a, b in pairs]
-        said = "; ".join(f"{label}: {words}" for label, (_w, words), _a, _b in outcomes)
-        # Which of the pair won, by position: the same position in every
-        # pair means the factor between the pairs did not change it.
-        sides_won = {None if w is None else (0 if w == by_cell[a].name else 1)
-                     for _l, (w, _words), a, b in outcomes}
-        if len(pairs) == 1 or not question.factor:
-            text = f"{said[0].upper()}{said[1:]}."
-        elif len(sides_won) == 1 and None not in sides_won:
-            text = f"Not {question.factor}: the same side did better either way ({said})."
-        else:
-            text = f"{question.factor[0].upper()}{question.factor[1:]} changed the outcome: {said}."
-        if len(results) > 2:
-            text += f" {best}"
-    if missing:
-        text += f" ({_join(missing)} not measured.)"
-    return Answer(tuple(lines), text, winner)
+    missing = tuple(c.name for c in asked.cells if c not in by_cell)
+    pairs = tuple(pair_answer(f"{a.name} and {b.name}", a, b, step, unit)
+                  for a, b in itertools.combinations(results, 2))
+    weighed = tuple(pair_answer(label, by_cell[a], by_cell[b], step, unit)
+                    for label, a, b in question.pairs if a in by_cell and b in by_cell)
+    return Answer(pairs, weighed, question.factor, rank_by_capacity(results), missing)
+
 
 # ---------------------------------------------------------------------------
 # Report rendering (pure functions of a Report)
@@ -1370,6 +1660,13 @@ def fmt_threshold(level: Optional[int], up_to: int, unit: str = "users",
     return f"none up to {up_to}" if level is None else str(level)
 
 
+# What a verdict calls the failures of a kind; a kind not named here (an
+# HTTP status has its own words) is left unsaid.
+FAILURE_KINDS_IN_PROSE = {"timeout": "timeouts", "connection": "connection errors",
+                          "protocol": "malformed responses", "http_500": "HTTP 500s",
+                          "http_502": "HTTP 502s", "http_503": "HTTP 503s"}
+
+
 def fmt_kind(kind: Optional[str]) -> str:
     if kind is None:
         return "none"
@@ -1394,9 +1691,37 @@ def fmt_share(value: Optional[float]) -> str:
 def difference_rule(st: Settings) -> str:
     """When two setups differ, as every comparison's text applies it."""
     return (f"- Two setups differ substantially when the smaller value is more than "
-            f"{SIMILAR_WITHIN:.0%} below the larger and more than one step ({st.step} "
-            f"{st.unit}) away. A peak counts as a setup's capacity only if the load slowed it "
-            f"down.")
+            f"{SIMILAR_WITHIN:.0%} below the larger and, for thresholds, more than one step "
+            f"({st.step} {st.unit}) away. Throughput counts as a setup's capacity only if the "
+            f"load slowed it down; the most a setup served without slowing down is a lower "
+            f"bound, which decides nothing unless even it is substantially higher.")
+
+
+def capacity_rule() -> str:
+    return ("- **Capacity**: the throughput a setup holds once saturated: the median req/s of "
+            "its plateau's windows. Its plateau runs from the first level measured above the "
+            "slowdown threshold (at the threshold itself a server is often not saturated yet) "
+            "up to, not including, the error threshold (the threshold's own level where none "
+            "lies between); of those, the steady windows where two or more are, else all. A "
+            "setup the load never slowed down has no capacity: the most it served is only a "
+            "lower bound (≥ in the summary). **Plateau spread**: (max - min) / median of the "
+            "same windows' req/s: how still throughput held. **Peak req/s** is the highest "
+            "req/s of one window that was steady or filling up (a draining window may have "
+            "counted a backlog): one short window, kept for reference.")
+
+
+# The limits a server repro did not start can have: it sees only the answers.
+FOREIGN_LIMITS = ("none", "unknown")
+
+
+def limit_rules(own_servers: bool = True) -> list[str]:
+    """How the summary's "limited by" is read: every rule for repro's own
+    servers, those that apply to answers alone for others'."""
+    kinds = [k for k in LIMITS.values() if own_servers or k.name in FOREIGN_LIMITS]
+    refused = (f" Where its server log has PostgreSQL refusing connections (\"{REFUSED}\"), "
+               f"its errors are PostgreSQL's connections." if own_servers else "")
+    return ["- **Limited by** names the bound a setup's capacity came near; where several "
+            "did, the lowest. " + "; ".join(k.rule for k in kinds) + "." + refused]
 
 
 def threshold_rules(st: Settings) -> list[str]:
@@ -1425,17 +1750,11 @@ def threshold_rules(st: Settings) -> list[str]:
         "counts failed responses too) "
         f"differ by more than {STEADY_WITHIN:.0%}, the window did not see a steady state: its "
         "req/s is marked *.",
-        "- **Peak req/s** is the highest req/s of a window that was steady or filling up (more "
-        "sent than completed: the server was busy throughout, so it completed what it can); "
-        "a draining window (more completed than sent) may have counted a backlog and does not "
-        "count. **Plateau spread**: (max - "
-        "min) / median of the steady windows' req/s (of all its windows, where fewer than two "
-        "were steady) from the slowdown threshold up to, not "
-        "including, the error threshold: how still throughput held once the setup was "
-        "saturated.",
+        capacity_rule(),
         "- client CPU % is the load generator's own CPU time per second, in % of one core (of "
         "its busiest process); near 100% the load generator, not the server, would be the "
         "limit.",
+        *limit_rules(own_servers=not st.urls),
         difference_rule(st),
     ]
     if st.open_loop:
@@ -1522,11 +1841,10 @@ def render_method(st: Settings) -> list[str]:
                     "slowed the server down is measured on the same server, which may still "
                     "be slower for a while after the overload." if st.urls else
                     "A level below one that slowed the server down or made it fail is "
-                    "measured on a restarted server, since an overload leaves the async server "
-                    "slower for a while (measured on repro's development machine: 57 users, "
-                    "22 ms median on a fresh server, 42 ms right after 160 users), unless it "
-                    "lies at or above a slowdown threshold already confirmed: a ramp that only "
-                    "went up would reach it on an overloaded server too."))
+                    "measured on a restarted server, since a server can stay slower for a "
+                    "while after an overload, unless it lies at or above a slowdown threshold "
+                    "already confirmed: a ramp that only went up would reach it on an "
+                    "overloaded server too."))
     longest = MAX_WINDOW_FACTOR * st.step_seconds  # of a window, and of settling
     gives_up = max(longest, st.timeout)  # settling, as measure_step has it
     if st.open_loop:
@@ -1556,11 +1874,6 @@ def render_method(st: Settings) -> list[str]:
             + again]
 
 
-def short_reason(stop_reason: str) -> str:
-    """'stopped at 50: more than ...' -> 'stopped at 50'."""
-    return stop_reason.split(":")[0].split(" (")[0]
-
-
 def sustained_users(ramp: RampResult, think_time: float) -> Optional[float]:
     """Closed-loop users that the sustained rate corresponds to (Little's law)."""
     t = ramp.thresholds
@@ -1576,35 +1889,56 @@ def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str
     return median if len({_rank(v) for v in values}) == 1 else f"{median} ({spread})"
 
 
-def render_summary(setups: Sequence[SetupResult], st: Settings, axes: bool = False) -> list[str]:
+def limit_context(report: Report) -> LimitContext:
+    st = report.settings
+    return LimitContext(cores=report.environment.cpu_count, workers=st.workers,
+                        threads=st.threads, upstream_ms=st.upstream_ms, db_ms=st.db_ms,
+                        db_limit_rps=report.db_limit_rps,
+                        max_connections=report.environment.max_connections)
+
+
+def limits_of(report: Report) -> dict[str, Limit]:
+    ctx = limit_context(report)
+    return {r.name: limit_of(r, ctx) for r in report.setups if r.measured}
+
+
+def fmt_capacity(t: Thresholds) -> str:
+    """A capacity, or (≥) the most served by a setup never saturated."""
+    return f"{t.capacity_rps:.1f}" if t.capacity_rps is not None else f"≥ {t.peak_rps:.1f}"
+
+
+def limit_label(x: Limit) -> str:
+    errors = "; errors: PostgreSQL's connections" if x.refused else ""
+    return LIMITS[x.kind].label(x) + errors
+
+
+def render_summary(report: Report, axes: bool = False) -> list[str]:
     """One row per setup; with axes, the cell's value of each axis too."""
+    st, limits = report.settings, limits_of(report)
     rows = []
-    for r in setups:
+    for r in report.setups:
         t, ramps = r.thresholds, r.measured
         each = [x.thresholds for x in ramps]
         cell = ([r.cell.view, r.cell.server, r.cell.connections, r.cell.workload
                  + (" (2021 settings)" if r.cell.as_2021 else "")] if axes else [])
+        ended = ", ".join(dict.fromkeys(x.ended for x in r.ramps)) or "not measured"
         if not ramps:
-            rows.append([r.name, *cell, "-", "-", "-", "-", "-", "-",
-                         short_reason(r.ramps[-1].stop_reason if r.ramps else "not measured")]
+            rows.append([r.name, *cell, "-", "-", "-", "-", "-", ended]
                         + (["-"] if st.open_loop else []))
             continue
-        peak = f"{t.peak_rps:.1f} ({t.peak_level})" if t.peak_level else "-"
-        if len(each) > 1:
-            peaks = sorted(x.peak_rps for x in each)
-            peak += f", {peaks[0]:.1f}-{peaks[-1]:.1f}"
-        all_steps = [s for x in ramps for s in x.steps]
+        capacity = fmt_capacity(t)
+        caps = sorted(x.capacity_rps for x in each if x.capacity_rps is not None)
+        if len(each) > 1 and len(caps) > 1 and t.capacity_rps is not None:
+            capacity += f" ({caps[0]:.1f}-{caps[-1]:.1f})"
         row = [
             r.name, *cell,
             _with_range(fmt_threshold(t.slowdown, t.slowdown_up_to),
                         [(x.slowdown, x.slowdown_up_to) for x in each]),
             _with_range(fmt_threshold(t.errors, t.errors_up_to),
                         [(x.errors, x.errors_up_to) for x in each]),
-            peak,
+            capacity, limit_label(limits[r.name]),
             fmt_ms(t.baseline_ms) + (" ms" if t.baseline_ms is not None else ""),
-            fmt_share(t.plateau_spread),
-            fmt_kind(most_common_failure(all_steps)),
-            ", ".join(dict.fromkeys(short_reason(x.stop_reason) for x in r.ramps)),
+            ended,
         ]
         if st.open_loop:
             users = [u for x in ramps if (u := sustained_users(x, st.think_time)) is not None]
@@ -1613,14 +1947,123 @@ def render_summary(setups: Sequence[SetupResult], st: Settings, axes: bool = Fal
                        else str(t.sustained))
         rows.append(row)
     headers = ["setup", *(["view", "server", "connections", "workload"] if axes else []),
-               "slowdown at", "errors at", "peak req/s (at)", "baseline median",
-               "plateau spread", "most common error", "ramp"]
-    align = "l" + ("llll" if axes else "") + "rrrrrll"
+               "slowdown at", "errors at", "capacity req/s", "limited by", "baseline median",
+               "ramp"]
+    align = "l" + ("llll" if axes else "") + "rrrlrl"
     if st.open_loop:
         headers.append("sustained req/s")
         align += "r"
     return md_table(headers, rows, align)
 
+
+# --- The verdict: outcomes and limits in sentences, figures included --------
+
+def threshold_words(t: Thresholds, unit: str) -> str:
+    """'slowed down at 100 users', or where it did not."""
+    if t.slowdown is not None:
+        return f"slowed down at {t.slowdown} {unit}"
+    if t.slowdown_up_to == 0:
+        return "could not be told to slow down or not"
+    return f"did not slow down up to {t.slowdown_up_to} {unit}"
+
+
+def limit_words(x: Limit) -> str:
+    """What held a setup, with the figures its rule used; '' where nothing did."""
+    if x.kind == "cores":
+        return (f"the {x.cores} cores ({x.cpu_ms:.1f} ms of CPU per request allow "
+                f"{x.bound_rps:.0f} req/s)")
+    if x.kind == "slots":
+        return (f"its {x.slots} {x.slot_name} ({x.slots} at a time, {x.service_ms:.0f} ms "
+                f"each: {x.bound_rps:.0f} req/s)")
+    if x.kind == "wait":
+        return (f"its {x.slots} {x.slot_name} waiting on the {x.wait} (each request "
+                f"{x.service_ms:.0f} ms, {x.wait_ms:.0f} of them waiting: {x.bound_rps:.0f} "
+                f"req/s at most)")
+    if x.kind == "postgres":
+        return f"PostgreSQL itself (alone it served {x.bound_rps:.0f} pairs of queries a second)"
+    return ""  # nothing reached, or nothing the run can name: the summary says which
+
+
+def setup_words(r: SetupResult, x: Limit, unit: str) -> str:
+    """One setup's thresholds, capacity and limit, as a clause."""
+    t = r.thresholds
+    said = f"`{r.name}` {threshold_words(t, unit)}"
+    if t.capacity_rps is not None:
+        said += f" and held {t.capacity_rps:.0f} req/s once saturated"
+    else:
+        said += f", serving up to {t.peak_rps:.0f} req/s"
+    limit = limit_words(x)
+    return said + (f", limited by {limit}" if limit else "")
+
+
+def error_words(r: SetupResult, x: Limit, unit: str) -> Optional[str]:
+    t = r.thresholds
+    if t.errors is None:
+        return None
+    if x.refused:
+        held = (f" ({x.held} of {x.max_connections} in use)"
+                if x.held is not None and x.max_connections else "")
+        return (f"`{r.name}`'s errors, from {t.errors} {unit}, are PostgreSQL refusing "
+                f"connections{held}")
+    kind = most_common_failure([s for ramp in r.measured for s in ramp.steps])
+    mostly = f", mostly {FAILURE_KINDS_IN_PROSE[kind]}" if kind in FAILURE_KINDS_IN_PROSE else ""
+    return f"`{r.name}` failed from {t.errors} {unit}{mostly}"
+
+
+def headline(o: Outcome, where: str) -> str:
+    """The verdict of two setups, without figures."""
+    a, b, async_side = o.a, o.b, o.async_side
+    if async_side is not None:
+        other = b if async_side is a else a
+        if o.mixed:
+            return (f"{where}, async paid off on {_join(o.wins(async_side))} and not on "
+                    f"{_join(o.wins(other))}")
+        if o.paid_off:
+            return f"{where}, async paid off"
+        if o.paid_off is False:
+            return (f"{where}, async did not pay off" if o.winner else
+                    f"{where}, async made no substantial difference")
+        if o.noisy:
+            return f"{where}, whether async pays off is within the noise"
+        return f"{where}, whether async pays off could not be told yet"
+    if o.mixed:
+        return f"{where}, {a.name} did better on {_join(o.wins(a))}, {b.name} on {_join(o.wins(b))}"
+    if o.winner:
+        loser = b if o.winner is a else a
+        return f"{where}, {o.winner.name} did better than {loser.name}"
+    if o.told and not o.undecided:
+        return f"{where}, {a.name} and {b.name} did alike"
+    return f"{where}, which of {a.name} and {b.name} does better could not be told yet"
+
+
+def verdict_lines(report: Report) -> list[str]:
+    """The answer, first: a sentence without figures, in bold, then the
+    figures that carry it."""
+    st = report.settings
+    measured = [r for r in report.setups if r.measured]
+    where = "Against these endpoints" if st.urls else "On this machine"
+    if not measured:
+        return ["**Nothing was measured.**"]
+    limits = limits_of(report)
+    if len(measured) == 2:
+        a, b = measured
+        o = outcome_of(compare_setups(a, b, st.step, st.unit), *sides(a, b))
+        said = headline(o, where)
+    elif len(measured) == 1:
+        said = f"{where}, {measured[0].name} alone was measured"
+    else:
+        best = rank_by_capacity(measured, SIMILAR_WITHIN)[0]
+        said = (f"{where}, {best[0].name} held the most" if len(best) == 1 else
+                f"{where}, {_join([x.name for x in best])} held the most, alike")
+    figures = "; ".join(setup_words(r, limits[r.name], st.unit) for r in measured)
+    errors = [e for r in measured if (e := error_words(r, limits[r.name], st.unit))]
+    out = f"**{said}.** {figures}."
+    if errors:
+        out += f" {'; '.join(errors)}."
+    return [out]
+
+
+# --- The folded parts ------------------------------------------------------------
 
 def render_steps(ramp: RampResult, unit: str) -> list[str]:
     rows = []
@@ -1650,11 +2093,11 @@ def folded(summary: str, lines: Sequence[str]) -> list[str]:
 
 
 def plateau_line(ramp: RampResult, unit: str, steadiness: bool = True) -> Optional[str]:
-    """Which windows the plateau spread is of, and their req/s: so that a
-    reader can check it against the steps.  steadiness: whether the steps
-    know it (Locust's do not)."""
+    """Which windows the capacity and plateau spread are of, and their
+    req/s: so that a reader can check them against the steps.  steadiness:
+    whether the steps know it (Locust's do not)."""
     t = ramp.thresholds
-    if t.plateau_spread is None:
+    if t.capacity_rps is None:
         return None
     plateau = plateau_windows(ramp.by_level, t.slowdown, t.errors)
     rates = [s.rps for s in plateau]
@@ -1664,16 +2107,15 @@ def plateau_line(ramp: RampResult, unit: str, steadiness: bool = True) -> Option
     if steadiness:
         which = (" (its steady windows)" if all(s.steady for s in plateau)
                  else " (all its windows, fewer than two being steady)")
-    return (f"Plateau spread {t.plateau_spread:.0%}: {min(rates):.1f} to {max(rates):.1f} "
-            f"req/s at {where}{which}.")
+    spread = (f"; plateau spread {t.plateau_spread:.0%}: {min(rates):.1f} to {max(rates):.1f} "
+              f"req/s" if t.plateau_spread is not None else "")
+    return f"Capacity {t.capacity_rps:.1f} req/s, the median at {where}{which}{spread}."
 
 
 def render_ramp(ramp: RampResult, unit: str) -> list[str]:
     out: list[str] = []
     if ramp.steps:
-        count = len(ramp.steps)
-        out += folded(f"{count} step{'s' if count > 1 else ''}, by level",
-                      render_steps(ramp, unit))
+        out += render_steps(ramp, unit)
         out.append("")
     cpu = ramp.client_cpu_ms
     restarts = (f" The server was restarted {ramp.restarts} time{'s' if ramp.restarts > 1 else ''} "
@@ -1755,79 +2197,49 @@ def published_comparisons() -> list[Comparison]:
     ]
 
 
-def async_paid_off(comparisons: Sequence[Comparison], async_name: str) -> Optional[bool]:
-    """True or False as the verdict says; None when it could not tell."""
-    winners = {c.winner for c in comparisons} - {None}
-    if winners:
-        return winners == {async_name}
-    return None if any(not c.decided or c.noisy for c in comparisons) else False
-
-
-def sides(a: SetupResult, b: SetupResult) -> tuple[Side, Side]:
-    """The pair as the verdict sees it.  Whether async paid off is asked
-    only of two setups alike but for the view and its server: otherwise
-    what differs is more than the view."""
-    if a.cell is None or b.cell is None:  # a URL: what it runs is not known
-        return Side(a.name, False), Side(b.name, False)
-    same = all(getattr(a.cell, axis) == getattr(b.cell, axis)
-               for axis in ("connections", "workload", "as_2021"))
-    return (Side(a.name, same and VIEWS[a.cell.view].is_async),
-            Side(b.name, same and VIEWS[b.cell.view].is_async))
-
-
-def render_conclusion(report: Report) -> list[str]:
-    """Every two setups compared by the same rules; then 2021 against the
-    two that reproduce it, whatever else ran."""
+def render_comparisons(report: Report) -> list[str]:
+    """Every two setups compared by the same rules, measure by measure."""
     st = report.settings
     measured = [r for r in report.setups if r.measured]
     if len(measured) < 2:
         missing = [r.name for r in report.setups if not r.measured]
-        return [f"No conclusion: the {_join(missing)} setup has no measurements in this run."
-                if missing else "No conclusion: only one setup ran."]
+        return [f"No comparison: the {_join(missing)} setup has no measurements in this run."
+                if missing else "No comparison: only one setup ran."]
     lines: list[str] = []
     pairs = list(itertools.combinations(measured, 2))
     for a, b in pairs:
         ours = compare_setups(a, b, st.step, st.unit)
         if len(pairs) > 1:
             lines += [f"{a.name} and {b.name}:", ""]
-        lines += [f"- {c.text}" for c in ours]
-        lines += ["", f"**{verdict(ours, *sides(a, b))}**", ""]
-    if not st.urls:
-        lines += beside_2021(report)
-    if report.interrupted or any(r.error for r in report.setups):
-        lines += ["", "Caution: this run was cut short (see the ramp column); the thresholds are "
-                      "those of the steps measured."]
-    return lines
+        lines += [f"- {comparison_text(c)}" for c in ours]
+        lines += ["", f"**{render_verdict(outcome_of(ours, *sides(a, b)))}**", ""]
+    return lines[:-1]
 
 
 def beside_2021(report: Report) -> list[str]:
     """2021's numbers by the same rule, against the setups that reproduce
     it, whatever else ran."""
     st = report.settings
-    lines = []
     if st.open_loop:
-        lines.append("2021 ramped users, not arrival rates: its numbers are not compared here.")
+        return ["2021 ramped users, not arrival rates: its numbers are not compared here."]
+    sync, async_ = reproducing_2021(report.setups).values()
+    theirs = outcome_of(published_comparisons())
+    theirs_text = (f"The 2021 numbers, by the same rule: "
+                   f"{' '.join(comparison_text(c) for c in theirs.comparisons)} "
+                   f"{render_verdict(theirs, where='in 2021')}")
+    if sync is None or async_ is None:
+        return [f"{theirs_text} This run did not measure both setups of 2021, so it cannot be "
+                f"set beside it."]
+    ours = outcome_of(compare_setups(sync, async_, st.step, st.unit),
+                      Side(sync.name, False), Side(async_.name, True))
+    if ours.paid_off is None:
+        said = (f"This run's {sync.name} and {async_.name} could not tell whether async "
+                f"paid off, so they neither agree nor disagree with 2021.")
     else:
-        sync, async_ = reproducing_2021(report.setups).values()
-        theirs = published_comparisons()
-        theirs_text = (f"The 2021 numbers, by the same rule: {' '.join(c.text for c in theirs)} "
-                       f"{verdict(theirs, where='in 2021')}")
-        if sync is None or async_ is None:
-            lines.append(f"{theirs_text} This run did not measure both setups of 2021, so it "
-                         f"cannot be set beside it.")
-        else:
-            ours_paid = async_paid_off(compare_setups(sync, async_, st.step, st.unit),
-                                       async_.name)
-            theirs_paid = async_paid_off(theirs, "async")
-            if ours_paid is None:
-                said = (f"This run's {sync.name} and {async_.name} could not tell whether async "
-                        f"paid off, so they neither agree nor disagree with 2021.")
-            else:
-                said = (f"This run's {sync.name} and {async_.name} "
-                        f"{'agree' if ours_paid == theirs_paid else 'disagree'} with 2021 on "
-                        f"whether async paid off.")
-            lines.append(f"{theirs_text} {said}")
-    return lines
+        said = (f"This run's {sync.name} and {async_.name} "
+                f"{'agree' if ours.paid_off == theirs.paid_off else 'disagree'} with 2021 on "
+                f"whether async paid off.")
+    return [f"{theirs_text} {said}"]
 
 
 def describe_cell(cell: Cell) -> str:
@@ -1850,9 +2262,10 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
                      "each request.")
     if cell.connections == "pooled":
         notes.append(f"Pools of at most {st.pool_size} connections per worker process.")
+    wait, wait_ms = WORKLOAD_WAITS[cell.workload](st)
     if cell.workload == "upstream":
         cpu = r.cpu_ms("upstream")
-        notes.append(f"The upstream API answers after {st.upstream_ms:g} ms"
+        notes.append(f"The upstream API answers after {wait_ms:g} ms"
                      + (f"; it used {cpu:.2f} ms of CPU per request" if cpu is not None else "")
                      + (" (the async views call it alongside their queries)" if view.is_async
                         else " (after the queries)") + ".")
@@ -1864,12 +2277,8 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
     return notes
 
 
-CPU_GROUPS = {"server": "server", "postgres": "PostgreSQL", "client": "load generator",
-              "upstream": "upstream API"}
-
-
 def render_why(report: Report) -> list[str]:
-    """What explains the peaks: PostgreSQL's own limit, the CPU each
+    """What explains the capacities: PostgreSQL's own limit, the CPU each
     request cost by process, and the connections PostgreSQL held."""
     if report.settings.urls:
         return []  # nothing of those servers is measured but their answers
@@ -1885,12 +2294,12 @@ def render_why(report: Report) -> list[str]:
     for r in report.setups:
         if not r.measured:
             continue
-        peak = r.thresholds.peak_rps
+        t = r.thresholds
         cpu = [r.cpu_ms(g) for g in groups]
         total = sum(c for c in cpu if c is not None)
         rows.append([
-            r.name, f"{peak:.1f}",
-            fmt_share(peak / report.db_limit_rps) if report.db_limit_rps else "-",
+            r.name, fmt_capacity(t), f"{t.peak_rps:.1f}", fmt_share(t.plateau_spread),
+            fmt_share(t.peak_rps / report.db_limit_rps) if report.db_limit_rps else "-",
             *[fmt_ms(c) if c is not None else "-" for c in cpu],
             fmt_ms(total) if total else "-",
             fmt_rate(1000.0 * cores / total) if total and cores else "-",
@@ -1898,84 +2307,73 @@ def render_why(report: Report) -> list[str]:
         ])
     if rows:
         lines += ["", *md_table(
-            ["setup", "peak req/s", "of PostgreSQL alone",
+            ["setup", "capacity req/s", "peak req/s", "plateau spread", "of PostgreSQL alone",
              *[f"CPU ms/req: {CPU_GROUPS[g]}" for g in groups], "CPU ms/req: all",
              f"req/s {cores} cores allow", "PostgreSQL connections, most"],
-            rows, "l" + "r" * (len(groups) + 5))]
+            rows, "l" + "r" * (len(groups) + 7))]
         lines += ["", f"- CPU ms/req: CPU time per successful request of each group of "
                       f"processes, over the measured steps (the median over repeats). The "
                       f"{cores} cores allow about {cores} x 1000 / (all of it) requests a second: "
-                      f"where a peak comes near that, the machine's CPU is the limit, whatever "
-                      f"the server; where it stays far below, something else is (workers, "
-                      f"connections, PostgreSQL).",
+                      f"where a capacity comes near that, the machine's CPU is the limit, "
+                      f"whatever the server; where it stays far below, something else is "
+                      f"(workers, connections, PostgreSQL).",
                   "- PostgreSQL connections, most: the most connections open at once to the "
                   "database during the ramp, repro's own probe not counted."]
     return lines
 
 
-def render_setups(report: Report) -> list[str]:
-    """Each setup's steps, repeat by repeat."""
-    st, out = report.settings, []
-    for r in report.setups:
-        if r.cell is None:
-            out += ["", f"## {r.name}", "", f"GET {r.url}, ramped by repro. Its server is not "
-                    f"repro's: repro describes and restarts nothing of it."]
-        else:
-            out += ["", f"## {r.name}: {describe_cell(r.cell)}", "",
-                    " ".join(cell_notes(r, st))]
-        for i, ramp in enumerate(r.ramps, start=1):
-            if len(r.ramps) > 1 or st.repeat > 1:
-                out += ["", f"### {r.name}, repeat {i}"]
-            out += ["", *render_ramp(ramp, st.unit)]
+def render_setup(r: SetupResult, st: Settings) -> list[str]:
+    """One setup: what it is, and its steps, repeat by repeat."""
+    if r.cell is None:
+        out = [f"GET {r.url}, ramped by repro. Its server is not repro's: repro describes and "
+               f"restarts nothing of it."]
+    else:
+        out = [f"{describe_cell(r.cell)}.", "", " ".join(cell_notes(r, st))]
+    for i, ramp in enumerate(r.ramps, start=1):
+        if len(r.ramps) > 1 or st.repeat > 1:
+            out += ["", f"**{r.name}, repeat {i}**"]
+        out += ["", *render_ramp(ramp, st.unit)]
     return out
 
 
+def setup_summary(r: SetupResult) -> str:
+    """The summary line of a setup's folded steps."""
+    steps = sum(len(x.steps) for x in r.ramps)
+    repeats = f" in {len(r.ramps)} repeats" if len(r.ramps) > 1 else ""
+    return f"{r.name}: what it is, and its {steps} step{'s' if steps != 1 else ''}{repeats}"
+
+
+def render_folds(folds: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """Folded parts one after the other: a tag line needs no blank line
+    before the next one."""
+    return [line for summary, lines in folds for line in folded(summary, lines)]
+
+
 def render_header(report: Report, title: str) -> list[str]:
-    out = [f"# {title}", "", f"`{report.command}`  ",
-           f"started {report.started}, took {fmt_duration(report.seconds)}"]
+    out = [f"# {title}", ""]
     if report.interrupted:
-        out += ["", f"**Interrupted ({report.interrupted}): what was measured until then.**"]
-    return out + ["", "## Environment", "", *render_environment(report), "",
-                  *render_method(report.settings)]
+        out += [f"**Interrupted ({report.interrupted}): what was measured until then.**", ""]
+    return out
 
 
-def render_question(question: Question, asked: Asked, answer: Answer) -> list[str]:
-    out = [f"## Question {question.id}: {question.title}", "", question.about, ""]
-    out.append("Cells: " + (", ".join(f"`{c.name}`" for c in asked.cells) or "none") + ".")
-    if asked.skipped:
-        out.append("Skipped: " + "; ".join(asked.skipped) + ".")
-    pairs: list[str] = []
-    for pair, comparisons, said in answer.comparisons:
-        pairs += ["", f"{pair}:", "", *[f"- {c.text}" for c in comparisons], "", f"  {said}"]
-    if len(answer.comparisons) > 1:
-        out += ["", *folded(f"The {len(answer.comparisons)} pairs of cells compared", pairs[1:])]
-    else:
-        out += pairs
-    return out + ["", f"**Answer: {answer.text}**"]
+def render_origin(report: Report) -> list[str]:
+    """Where the figures come from, in one line."""
+    env = report.environment
+    return [f"`{report.command}`, started {report.started}, took "
+            f"{fmt_duration(report.seconds)}, on {env.cpu_model} ({env.cpu_count} cores, "
+            f"{machine_kind(env)})."]
 
 
-def render_study(report: Report) -> str:
-    st = report.settings
-    answers = report.answers()
-    out = render_header(report, "Do async Django views make this app faster? The study")
-    out += ["", "## Answers", ""]
-    out += [f"{q.id}. **{q.title}** {a.text}" for q, _asked, a in answers]
-    out += ["", "## Summary", "", *render_summary(report.setups, st, axes=True), "",
-            *threshold_rules(st)]
-    why = render_why(report)
-    if why:
-        out += ["", "## Why", "", *why]
-    for q, asked, a in answers:
-        out += ["", *render_question(q, asked, a)]
-    if any(r is not None for r in reproducing_2021(report.setups).values()) \
-            and not st.open_loop:
-        out += ["", "## 2021 and this run", "", *render_published(report), "",
-                *beside_2021(report)]
-    out += render_setups(report)
+def render_caution(report: Report, what: str) -> list[str]:
     if report.interrupted or any(r.error for r in report.setups):
-        out += ["", "Caution: this study was cut short (see the ramp column); the answers are "
-                    "those of the steps measured."]
-    return "\n".join(out) + "\n"
+        return ["", f"Caution: this {what} was cut short (see the ramp column); its figures are "
+                    f"those of the steps measured."]
+    return []
+
+
+def how_measured(report: Report, rules: Sequence[str]) -> tuple[str, list[str]]:
+    return ("How it was measured: the machine, the packages, the method and the rules",
+            [*render_environment(report), "", *render_method(report.settings), "", *rules])
 
 
 def render_markdown(report: Report) -> str:
@@ -1983,15 +2381,175 @@ def render_markdown(report: Report) -> str:
         return render_study(report)
     st = report.settings
     out = render_header(report, "Do async Django views make this app faster?")
-    out += ["", "## Summary", "", *render_summary(report.setups, st), "", *threshold_rules(st)]
+    out += [*verdict_lines(report), "", *render_summary(report), "", *render_origin(report)]
+    out += render_caution(report, "run")
+    compared = render_comparisons(report)
+    if not st.urls:
+        compared += ["", *([*render_published(report), ""] if not st.open_loop else []),
+                     *beside_2021(report)]
+    folds = [("Each measure compared by the rules" + ("" if st.urls else ", and 2021 beside "
+                                                      "this run"), compared)]
     why = render_why(report)
     if why:
-        out += ["", "## Why", "", *why]
-    out += render_setups(report)
-    if not st.open_loop and not st.urls:
-        out += ["", "## 2021 and this run", "", *render_published(report)]
-    out += ["", "## Conclusion", "", *render_conclusion(report)]
-    return "\n".join(out) + "\n"
+        folds.append(("Why: the CPU each request cost, PostgreSQL alone, the connections it "
+                      "held", why))
+    folds += [(setup_summary(r), render_setup(r, st)) for r in report.setups]
+    folds.append(how_measured(report, threshold_rules(st)))
+    return "\n".join(out + ["", *render_folds(folds)]) + "\n"
+
+
+# --- The study's answers ----------------------------------------------------------
+
+def rate_words(rate: Rate) -> str:
+    return f"{'at least ' if rate.bound else ''}{rate.value:.0f} req/s"
+
+
+def won_words(o: Outcome) -> str:
+    """What the winner of a pair won, with the figures: 'slowdown 100 vs 80 users'."""
+    said = []
+    for c in o.comparisons:
+        if c.winner is None:
+            continue
+        high, low = c.high, c.low
+        unit = "req/s" if isinstance(high, Rate) else high.unit
+        more = "≥ " if high.bound else ""
+        said.append(f"{c.metric.lower()} {more}{high.value:.0f} vs {low.value:.0f} {unit}")
+    return ", ".join(said)
+
+
+def pair_words(o: Outcome, figures: bool) -> str:
+    """A pair's outcome past the study's margin, in a few words."""
+    if o.winner is not None:
+        return f"`{o.winner.name}` did better" + (f" ({won_words(o)})" if figures else "")
+    if o.mixed:
+        return "mixed" + (f" ({won_words(o)})" if figures else "")
+    if not o.told:
+        return "cannot be told yet"
+    capacity = o.comparisons[-1]
+    return "no reliable difference" + (
+        f" (capacity {capacity.a.value:.0f} vs {capacity.b.value:.0f} req/s)" if figures else "")
+
+
+def ranking_words(answer: Answer, limits: dict[str, Limit], figures: bool) -> str:
+    """Who did best, who tied, who did worst and what held it."""
+    def names(group: Sequence[Rate]) -> str:
+        return _join([f"`{x.name}` ({rate_words(x)})" if figures else f"`{x.name}`"
+                      for x in group])
+    top, worst = answer.ranking[0], answer.worst
+    if not worst:
+        return f"{names(top)} tie within the study's margin of {RELIABLY_WITHIN:.0%}"
+    said = f"{names(top)} did best" if len(top) == 1 else f"{names(top)} tie for best"
+    held = [limits[x.name] for x in worst if x.name in limits]
+    if figures and len(worst) == 1 and held and limit_words(held[0]):
+        return (f"{said}; `{worst[0].name}` stops at {rate_words(worst[0])}, limited by "
+                f"{limit_words(held[0])}")
+    nouns = {LIMITS[x.kind].noun(x) for x in held}
+    because = f", limited by {nouns.pop()}" if len(held) == len(worst) and len(nouns) == 1 \
+        and not any(x.kind in ("none", "unclear", "unknown") for x in held) else ""
+    return f"{said}; {names(worst)} did worst{because}"
+
+
+def answer_words(answer: Answer, limits: dict[str, Limit], figures: bool = False) -> str:
+    """A question's answer in a line.  Without figures, it is what a second
+    run should say again, word for word."""
+    if not answer.answered:
+        missing = list(answer.missing)
+        return (f"Not answered: {_join(missing)} {'was' if len(missing) == 1 else 'were'} not "
+                f"measured." if missing else "Not answered: it needs two setups.")
+    ranked = ranking_words(answer, limits, figures)
+    if not answer.weighed:
+        text = f"{ranked}."
+    else:
+        said = "; ".join(f"{p.label}: {pair_words(p.past_margin, figures)}"
+                         for p in answer.weighed)
+        changed = answer.factor_changed
+        if changed is None:
+            text = f"{said[0].upper()}{said[1:]}."
+        elif not changed and answer.weighed_winners == {None}:
+            text = f"Not {answer.factor}: no reliable difference either way ({said})."
+        elif not changed:
+            text = f"Not {answer.factor}: the same side did better either way ({said})."
+        else:
+            text = f"{answer.factor[0].upper()}{answer.factor[1:]} changed the outcome: {said}."
+        if sum(len(g) for g in answer.ranking) > 2:
+            text += f" By capacity: {ranked}."
+    if answer.missing:
+        text += f" ({_join(list(answer.missing))} not measured.)"
+    return text
+
+
+def study_headline(report: Report, answers: Sequence[tuple[Question, Asked, Answer]]) -> str:
+    """Where the async view stood, over the questions that set it against
+    sync views, by capacity."""
+    is_async = {r.name: VIEWS[r.cell.view].is_async for r in report.setups
+                if r.cell is not None}
+    best, tied, behind = [], [], []
+    for q, _asked, a in answers:
+        views = {is_async.get(x.name) for g in a.ranking for x in g}
+        if not a.answered or views != {True, False} or len(a.ranking) < 2:
+            if a.answered and views == {True, False}:
+                tied.append(str(q.id))
+            continue
+        top = {is_async.get(x.name) for x in a.ranking[0]}
+        (best if top == {True} else tied if top == {True, False} else behind).append(str(q.id))
+    asked = len(best) + len(tied) + len(behind)
+    if not asked:
+        return "On this machine, no question answered here set the async view against sync views"
+
+    def which(ids: list[str]) -> str:
+        return f"question{'s' if len(ids) > 1 else ''} {_join(ids)}"
+    said = (f"On this machine, by capacity, the async view did best in "
+            f"{len(best) if best else 'none'} of the {asked} question{'s' if asked > 1 else ''} "
+            f"that set it against sync views" + (f" ({which(best)})" if best else ""))
+    rest = ([f"tied for best in {which(tied)}"] if tied else []) + (
+        [f"did worse in {which(behind)}"] if behind else [])
+    return said + (f"; it {_join(rest)}" if rest else "")
+
+
+def render_question(question: Question, asked: Asked, answer: Answer,
+                    limits: dict[str, Limit]) -> list[str]:
+    out = [f"**Question {question.id}: {question.title}** {question.about}", ""]
+    out.append("Cells: " + (", ".join(f"`{c.name}`" for c in asked.cells) or "none") + ".")
+    if asked.skipped:
+        out.append("Skipped: " + "; ".join(asked.skipped) + ".")
+    for pair in answer.pairs:
+        said = render_verdict(pair.by_rule)
+        if pair_words(pair.past_margin, False) != pair_words(pair.by_rule, False):
+            said += (f" Past the study's margin of {RELIABLY_WITHIN:.0%}: "
+                     f"{pair_words(pair.past_margin, False)}.")
+        out += ["", f"{pair.label}:", "", *[f"- {comparison_text(c)}"
+                                            for c in pair.by_rule.comparisons], "", f"  {said}"]
+    return out + ["", f"Answer: {answer_words(answer, limits)}"]
+
+
+def render_study(report: Report) -> str:
+    st = report.settings
+    answers = report.answers()
+    limits = limits_of(report)
+    out = render_header(report, "Do async Django views make this app faster? The study")
+    out += [f"**{study_headline(report, answers)}.**", ""]
+    out += [f"{q.id}. **{q.title}** {answer_words(a, limits, figures=True)}"
+            for q, _asked, a in answers]
+    out += ["", *render_summary(report, axes=True), "", *render_origin(report)]
+    out += render_caution(report, "study")
+    questions: list[str] = []
+    for q, asked, a in answers:
+        questions += ["", *render_question(q, asked, a, limits)]
+    folds = [("Each question: its cells, every two compared by the rules", questions[1:])]
+    why = render_why(report)
+    if why:
+        folds.append(("Why: the CPU each request cost, PostgreSQL alone, the connections it "
+                      "held", why))
+    if any(r is not None for r in reproducing_2021(report.setups).values()) \
+            and not st.open_loop:
+        folds.append(("2021 and this run", [*render_published(report), "",
+                                            *beside_2021(report)]))
+    setups: list[str] = []
+    for r in report.setups:
+        setups += folded(setup_summary(r), render_setup(r, st))
+    folds.append((f"Each setup: what it is, and its steps ({len(report.setups)})", setups))
+    folds.append(how_measured(report, threshold_rules(st)))
+    return "\n".join(out + ["", *render_folds(folds)]) + "\n"
 
 
 # Settings that change what a run measures: two runs that differ in one of
@@ -2045,13 +2603,13 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
                      fmt_threshold(tb.slowdown, tb.slowdown_up_to),
                      fmt_threshold(ta.errors, ta.errors_up_to),
                      fmt_threshold(tb.errors, tb.errors_up_to),
-                     f"{ta.peak_rps:.1f}", f"{tb.peak_rps:.1f}",
+                     fmt_capacity(ta), fmt_capacity(tb),
                      fmt_ms(ta.baseline_ms), fmt_ms(tb.baseline_ms)])
     out += ["", "## Setups both ran", ""]
     if rows:
         out += md_table(["setup", "slowdown: A", "slowdown: B", "errors: A", "errors: B",
-                         "peak req/s: A", "peak req/s: B", "baseline ms: A", "baseline ms: B"],
-                        rows, "lrrrrrrrr")
+                         "capacity req/s: A", "capacity req/s: B", "baseline ms: A",
+                         "baseline ms: B"], rows, "lrrrrrrrr")
     else:
         out.append("None: the two runs have no measured setup in common.")
     if only:
@@ -2060,13 +2618,15 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
     differing: list[str] = []
     untold: list[str] = []
     for ra, rb in both:
-        comparisons = compare_thresholds_of("A", ra.thresholds, "B", rb.thresholds, step, st.unit)
-        winner, said = pair_outcome(comparisons, "A", "B", "no substantial difference")
-        out += [f"{ra.name}:", "", *[f"- {c.text}" for c in comparisons], "",
+        o = outcome_of(compare_thresholds_of("A", ra.thresholds, "B", rb.thresholds, step,
+                                             st.unit), Side("A", False), Side("B", False))
+        said = (f"{o.winner.name} did better" if o.winner else "mixed" if o.mixed else
+                "cannot be told yet" if not o.told else "no substantial difference")
+        out += [f"{ra.name}:", "", *[f"- {comparison_text(c)}" for c in o.comparisons], "",
                 f"  **{ra.name}: {said}.**", ""]
-        if winner is not None or said.startswith("mixed"):
+        if o.winners:
             differing.append(f"{ra.name} ({said})")
-        elif said == "cannot be told yet":
+        elif not o.told:
             untold.append(ra.name)
     if both:
         out.append((f"By the rules, the runs differ on {_join(differing)}." if differing else
@@ -2075,8 +2635,8 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
                                    if untold else ""))
     out += ["", f"The rules are a run's own: two values differ substantially when the smaller "
                 f"is more than {SIMILAR_WITHIN:.0%} below the larger and more than one step "
-                f"({step} {st.unit}) away; a peak counts only where the load slowed the setup "
-                f"down in both runs. A single run is one sample: runs with --repeat say how far "
+                f"({step} {st.unit}) away; a throughput counts as a capacity only where the "
+                f"load slowed the setup down. A single run is one sample: runs with --repeat say how far "
                 f"a setup moves by itself."]
     return "\n".join(out) + "\n"
 
@@ -2148,15 +2708,16 @@ def render_chart(report: Report, path: str, source: Optional[str] = None) -> Non
         plt.close(fig)
 
 def _thresholds_json(t: Thresholds) -> dict:
-    return {"slowdown_at": t.slowdown, "errors_at": t.errors, "peak_rps": t.peak_rps,
-            "peak_at": t.peak_level, "baseline_ms": t.baseline_ms, "max_level": t.max_level,
-            "slowdown_up_to": t.slowdown_up_to, "errors_up_to": t.errors_up_to,
-            "plateau_spread": t.plateau_spread}
+    return {"slowdown_at": t.slowdown, "errors_at": t.errors, "capacity_rps": t.capacity_rps,
+            "peak_rps": t.peak_rps, "peak_at": t.peak_level, "baseline_ms": t.baseline_ms,
+            "max_level": t.max_level, "slowdown_up_to": t.slowdown_up_to,
+            "errors_up_to": t.errors_up_to, "plateau_spread": t.plateau_spread}
 
 
 def report_to_json(report: Report) -> dict:
     st = report.settings
     level_key = "rate" if st.open_loop else "users"
+    limits = limits_of(report)
     setups = []
     for r in report.setups:
         t = r.thresholds
@@ -2165,6 +2726,7 @@ def report_to_json(report: Report) -> dict:
                  "connections": r.cell.connections, "workload": r.cell.workload,
                  "as_2021": r.cell.as_2021})
         entry = {"name": r.name, **axes, "driver": r.driver, **_thresholds_json(t),
+                 "limited_by": limits[r.name].kind if r.name in limits else None,
                  "max_db_connections": r.max_db_connections,
                  "cpu_ms_per_request": {g: r.cpu_ms(g) for g in CPU_GROUPS
                                         if r.cpu_ms(g) is not None}}
@@ -2182,7 +2744,8 @@ def report_to_json(report: Report) -> dict:
             repeat = {**_thresholds_json(rt)}
             if st.open_loop:
                 repeat["sustained_rps"] = rt.sustained
-            repeat.update(stop_reason=ramp.stop_reason, warmup=ramp.warmup, error=ramp.error,
+            repeat.update(stop_reason=ramp.stop_reason, ended=ramp.ended, warmup=ramp.warmup,
+                          error=ramp.error,
                           interrupted=ramp.interrupted, restarts=ramp.restarts,
                           cpu_ms_per_request={**ramp.cpu_ms, "client": ramp.client_cpu_ms},
                           max_db_connections=ramp.max_db_connections,
@@ -2199,7 +2762,10 @@ def report_to_json(report: Report) -> dict:
         "setups": setups,
         **({"questions": [
             {"id": q.id, "title": q.title, "cells": [c.name for c in asked.cells],
-             "skipped": list(asked.skipped), "answer": a.text, "winner": a.winner}
+             "skipped": list(asked.skipped), "answer": answer_words(a, limits),
+             "answer_detail": answer_words(a, limits, figures=True),
+             "ranking": [[x.name for x in group] for group in a.ranking],
+             "winner": a.winner}
             for q, asked, a in report.answers()]} if report.questions else {}),
     }
 
@@ -2227,7 +2793,9 @@ def report_from_json(data: object, source: str) -> Report:
                          for s in ramp["steps"]]
                 ramps.append(RampResult(
                     steps=tuple(sorted(steps, key=lambda s: s.order)),
-                    stop_reason=ramp["stop_reason"], warmup=ramp["warmup"], error=ramp["error"],
+                    stop_reason=ramp["stop_reason"],
+                    ended_as="" if ramp["ended"] == ramp["stop_reason"] else ramp["ended"],
+                    warmup=ramp["warmup"], error=ramp["error"],
                     log_findings=ramp["log_findings"], interrupted=ramp["interrupted"],
                     restarts=ramp["restarts"], step=settings.step, driver=entry["driver"],
                     cpu_ms={k: v for k, v in ramp["cpu_ms_per_request"].items()
@@ -3086,8 +3654,8 @@ def private_postgres(workdir: Path, max_connections: int, stop: StopFlag) -> Ite
             os.chown(d, run_as.uid, run_as.gid)
     # Anyone on the machine can reach a loopback port: only a client that
     # knows this run's password gets in (no 'trust' anywhere).  md5, as the
-    # 2021 postgres image used: SCRAM would add about 2 ms of client CPU to
-    # each of the views' connections (measured here), a cost 2021 never paid.
+    # 2021 postgres image used: SCRAM would add client CPU to each of the
+    # views' connections, a cost 2021 never paid.
     password = secrets.token_hex(24)
     password_file = workdir / "postgres-password"
     write_private(password_file, password + "\n")
@@ -3196,6 +3764,10 @@ class Server:
     interface: str  # "wsgi" or "asgi"
     argv: Callable[[int, int, int], list[str]]  # (port, workers, threads) -> the command
     missing: Callable[[], Optional[str]] = lambda: None  # why it cannot run here, or None
+    # (workers, threads) -> how many requests it serves at once; None: as
+    # many as come (an event loop, or a thread for each request).
+    slots: Optional[Callable[[int, int], int]] = None
+    slot_name: str = "workers"
 
 
 def _gunicorn(worker_class: str, threads: bool = False) -> Callable[[int, int, int], list[str]]:
@@ -3239,9 +3811,11 @@ def _granian_missing() -> Optional[str]:
 
 
 SERVERS = {s.name: s for s in (
-    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync")),
+    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync"),
+           slots=lambda workers, _threads: workers),
     Server("gunicorn-gthread", "Gunicorn, gthread workers (WSGI)", "wsgi",
-           _gunicorn("gthread", threads=True)),
+           _gunicorn("gthread", threads=True), slots=lambda workers, threads: workers * threads,
+           slot_name="threads"),
     Server("uvicorn", "Gunicorn + uvicorn_worker.UvicornWorker (ASGI)", "asgi",
            _gunicorn("uvicorn_worker.UvicornWorker")),
     Server("gunicorn-asgi", "Gunicorn's own ASGI worker, -k asgi, beta (ASGI)", "asgi",
@@ -4326,12 +4900,10 @@ def needs_fresh_server(steps: Sequence[StepStats], on_this_server: Sequence[Step
     level this server was already measured at, this server has been
     slowed down or has failed since it started, and `level` lies below the
     slowdown threshold, if one is confirmed.  A level is measured as a ramp
-    that only went up would find it: the async setup stays slower for a
-    while after an overload (measured here: 57 users, 22 ms median on a
-    fresh server, 42 ms after 160 users, 20 ms after a restart), but a ramp
-    reaches a level past its slowdown threshold on a server overloaded
-    since that threshold, not on a fresh one (errors came at 180 users on
-    a linear ramp, at 194-264 on fresh servers)."""
+    that only went up would find it: a server can stay slower for a while
+    after an overload, but a ramp reaches a level past its slowdown
+    threshold on a server overloaded since that threshold, not on a fresh
+    one (docs/measurements.md, "Hysteresis")."""
     if not any(level < s.level for s in on_this_server):
         return False
     by_level = sorted(steps, key=lambda s: s.level)
@@ -4350,6 +4922,7 @@ class RampRun:
     reads, with the successful requests, over the measured steps."""
     steps: tuple[StepStats, ...]
     reason: str
+    short: str = ""  # the reason in a few words
     error: Optional[str] = None
     interrupted: bool = False
     restarts: int = 0
@@ -4401,15 +4974,20 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
             steps.append(step_stats(window, driver.samples))
             on_this_server.append(steps[-1])
             on_step(steps[-1])
-        run.reason = early_stop_reason(steps) or "completed"
+        early = early_stop_reason(steps)
+        run.reason = early or "completed"
+        run.short = f"stopped at {steps[-1].level}" if early else "completed"
     except RampStopped as e:
-        run.reason = f"{e.reason} at {level} {config.unit} (that step is not counted)"
+        run.short = f"{e.reason} at {level} {config.unit}"
         run.error, run.interrupted = e.error, e.interrupted
     except Interrupted:  # while a server restarted
-        run.reason = f"interrupted at {level} {config.unit} (that step is not counted)"
-        run.interrupted = True
+        run.short, run.interrupted = f"interrupted at {level} {config.unit}", True
     except ReproError as e:  # the load generator or a restart failed: keep what was measured
-        run.reason, run.error = f"stopped at {level} {config.unit} (that step is not counted)", str(e)
+        run.short, run.error = f"stopped at {level} {config.unit}", str(e)
+    else:
+        run.steps = tuple(steps)
+        return run
+    run.reason = f"{run.short} (that step is not counted)"
     run.steps = tuple(steps)
     return run
 
@@ -4560,7 +5138,8 @@ def run_setup(cell: Cell, db: Database, config: Config, workdir: Path, stop: Sto
         progress(f"{label}: not measured: {first_line(str(e))}")
         return RampResult(steps=(), stop_reason="not measured", error=str(e),
                           log_findings=server.findings(), step=config.step)
-    return RampResult(steps=run.steps, stop_reason=run.reason, warmup=warmup, error=run.error,
+    return RampResult(steps=run.steps, stop_reason=run.reason, ended_as=run.short, warmup=warmup,
+                      error=run.error,
                       log_findings=server.findings(), interrupted=run.interrupted,
                       restarts=run.restarts, step=config.step, driver=server.driver,
                       cpu_ms=run.cpu_ms(), max_db_connections=sampler.most)
@@ -4881,8 +5460,9 @@ def check_reachable(url: str, stop: StopFlag) -> None:
                          f"its server runs")
 
 
-def warm_up_url(url: str, stop: StopFlag, count: int = 10) -> str:
-    """A few requests one after the other, not counted."""
+def warm_up_url(url: str, stop: StopFlag, count: int = 10) -> tuple[str, int]:
+    """A few requests one after the other, not counted: what was done, and
+    how many got 200."""
     answered = 0
     for _ in range(count):
         stop.check()
@@ -4892,7 +5472,7 @@ def warm_up_url(url: str, stop: StopFlag, count: int = 10) -> str:
                 answered += response.status == 200
         except (urllib.error.URLError, OSError, ValueError):
             pass
-    return f"{count} requests one after the other, {answered} answered 200"
+    return f"{count} requests one after the other, {answered} answered 200", answered
 
 
 def ramp_url(url: str, config: Config, workdir: Path, stop: StopFlag, repeat: int) -> RampResult:
@@ -4906,9 +5486,9 @@ def ramp_url(url: str, config: Config, workdir: Path, stop: StopFlag, repeat: in
 
     try:
         with load_generator(url, config, workdir, stop) as driver:
-            warmup = warm_up_url(url, stop)
+            warmup, answered = warm_up_url(url, stop)
             progress(f"{label}: warm-up: {warmup}; ramping up to {config.top} {config.unit}")
-            if warmup.endswith(" 0 answered 200"):
+            if not answered:
                 progress(f"{label}: warning: no request of the warm-up got 200; every step "
                          f"will count errors (is the path right?)")
             run = run_ramp(driver, config, time.perf_counter, check,
@@ -4916,7 +5496,8 @@ def ramp_url(url: str, config: Config, workdir: Path, stop: StopFlag, repeat: in
     except ReproError as e:
         progress(f"{label}: not measured: {first_line(str(e))}")
         return RampResult(steps=(), stop_reason="not measured", error=str(e), step=config.step)
-    return RampResult(steps=run.steps, stop_reason=run.reason, warmup=warmup, error=run.error,
+    return RampResult(steps=run.steps, stop_reason=run.reason, ended_as=run.short, warmup=warmup,
+                      error=run.error,
                       interrupted=run.interrupted, step=config.step)
 
 
@@ -5291,6 +5872,7 @@ def locust_rules(st: Settings) -> list[str]:
         f"level, {st.step} {st.unit}, or {RESOLUTION:.0%}, whichever is more): a lone noisy "
         "level does not set a threshold. A threshold lies above the level just below it: it "
         "is known to one level of the plan Locust ran.",
+        capacity_rule(),
         difference_rule(st),
     ]
 
@@ -5329,13 +5911,12 @@ def render_locust(report: Report, runs: Sequence[LocustRun]) -> str:
     st = report.settings
     count = len(runs)
     out = ["# Do async Django views make this app faster? From Locust's stats history", "",
-           f"`{report.command}`  ",
-           f"{count} Locust run{'s' if count > 1 else ''}, the first started "
-           f"{report.started}, {fmt_duration(report.seconds)} of history in all; read by "
-           f"repro, by its rules.",
-           "", "## Summary", "", *render_summary(report.setups, st), "", *locust_rules(st),
-           "", "## What Locust's stats history tells, and what it does not", "",
-           *locust_caveats()]
+           *verdict_lines(report), "", *render_summary(report), "",
+           f"`{report.command}`: {count} Locust run{'s' if count > 1 else ''}, the first "
+           f"started {report.started}, {fmt_duration(report.seconds)} of history in all; read "
+           f"by repro, by its rules."]
+    folds = [("Each measure compared by the rules", render_comparisons(report)),
+             ("What Locust's stats history tells, and what it does not", locust_caveats())]
     for r, run in zip(report.setups, runs):
         [ramp] = r.ramps
         levels = f"{len(ramp.steps)} level{'s' if len(ramp.steps) > 1 else ''}"
@@ -5350,20 +5931,21 @@ def render_locust(report: Report, runs: Sequence[LocustRun]) -> str:
         if run.held_again:
             said += (f"; {_join([str(u) for u in run.held_again])} users held again later, "
                      f"the first time counted")
-        out += ["", f"## {r.name}", "", said + ".", "",
-                *folded(levels, md_table(
-                    ["users", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms",
-                     "held s", "counted s"], rows, "rrrrrrrrr"))]
+        lines = [said + ".", "", *md_table(
+            ["users", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms", "held s",
+             "counted s"], rows, "rrrrrrrrr")]
         mixed = [str(s.level) for s in ramp.by_level if locust_mixed(s)]
         if mixed:
-            out += ["", f"† Held under {LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN} s at "
-                        f"{_join(mixed)} users: the percentiles include requests of the level "
-                        f"before."]
+            lines += ["", f"† Held under {LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN} s at "
+                          f"{_join(mixed)} users: the percentiles include requests of the level "
+                          f"before."]
         plateau = plateau_line(ramp, "users", steadiness=False)
         if plateau:
-            out += ["", plateau]
-    out += ["", "## Conclusion", "", *render_conclusion(report)]
-    return "\n".join(out) + "\n"
+            lines += ["", plateau]
+        folds.append((f"{r.name}: its {levels}", lines))
+    folds.append(("The rules, as they apply to Locust's numbers",
+                  [*locust_rules(st), *limit_rules(own_servers=False)]))
+    return "\n".join(out + ["", *render_folds(folds)]) + "\n"
 
 
 def load_locust(paths: Sequence[str], command: str) -> tuple[Report, str]:

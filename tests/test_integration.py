@@ -171,10 +171,15 @@ def finish(proc, stdout=None, stderr=None, stall=STALL_SECONDS):
 def test_small_run_end_to_end(sandbox):
     proc, data = sandbox.run_json(*SMALL)
     report = proc.stdout
-    for heading in ("# Do async Django views make this app faster?", "## Environment",
-                    "## Summary", "## sync: sync view, psycopg2", "## async: async view, asyncpg",
-                    "## 2021 and this run", "## Conclusion"):
-        assert heading in report
+    lines = report.splitlines()
+    assert lines[0] == "# Do async Django views make this app faster?"
+    assert lines[2].startswith("**On this machine, ")  # the verdict, first
+    assert re.match(r"\| setup +\| +slowdown at \| +errors at \| +capacity req/s \| limited by",
+                    lines[4])
+    for summary in ("Each measure compared by the rules, and 2021 beside this run",
+                    "Why: the CPU each request cost", "sync: what it is, and its 2 steps",
+                    "async: what it is, and its 2 steps", "How it was measured"):
+        assert f"<details><summary>{summary}" in report
     assert "private throwaway cluster" in report
     assert re.search(r"\| sync +\| .* \| completed +\|", report)
     assert re.search(r"\| async +\| .* \| completed +\|", report)
@@ -217,7 +222,7 @@ def test_sigint_mid_ramp_prints_what_was_measured_and_leaves_nothing(sandbox):
     assert code == -signal.SIGINT, err  # died by the signal, as a shell expects
     assert "**Interrupted (SIGINT): what was measured until then.**" in out
     assert re.search(r"\| sync +\| .* \| interrupted at \d+ users +\|", out)
-    assert "## async" not in out
+    assert "async: what it is" not in out
     assert re.search(r"^\| +40 \| 2 \| ", out, re.M)  # the steps measured are in the table
     sandbox.assert_clean()
 
@@ -239,7 +244,7 @@ def test_sigterm_while_the_second_setup_starts_reports_the_first(sandbox):
     assert code == -signal.SIGTERM, err
     assert "**Interrupted (SIGTERM)" in out
     assert re.search(r"\| sync +\| .* \| completed +\|", out)
-    assert "## async" not in out
+    assert "async: what it is" not in out
     sandbox.assert_clean()
 
 
@@ -413,7 +418,7 @@ def test_repeats_run_interleaved_and_report_medians(sandbox):
         assert len(setup["repeats"]) == 2
         medians = sorted(r["baseline_ms"] for r in setup["repeats"])
         assert setup["baseline_ms"] == medians[0]  # the lower middle of two
-    assert "### sync, repeat 2" in proc.stdout and "### async, repeat 1" in proc.stdout
+    assert "**sync, repeat 2**" in proc.stdout and "**async, repeat 1**" in proc.stdout
     assert "2 repeats, interleaved" in proc.stdout
     sandbox.assert_clean()
 
@@ -636,9 +641,11 @@ def test_a_study_answers_its_questions_from_cells_measured_once(sandbox):
     names = [s["name"] for s in data["setups"]]
     assert len(names) == len(set(names)) == len(set(q5["cells"]) | set(q6["cells"]))
     for q in (q5, q6):
-        assert q["answer"] and q["answer"] in proc.stdout
-    assert "## Question 5: 2021's settings" in proc.stdout
-    assert "## Answers" in proc.stdout
+        assert q["answer"] and f"Answer: {q['answer']}" in proc.stdout
+        assert q["answer_detail"] and q["answer_detail"] in proc.stdout
+        assert sorted(name for group in q["ranking"] for name in group) == sorted(q["cells"])
+    assert "**Question 5: 2021's settings**" in proc.stdout
+    assert proc.stdout.splitlines()[2].startswith("**On this machine, ")
     # Saved and rendered again: the same report, to the byte.
     saved = sandbox.tmp.parent / f"{sandbox.mark}-saved.json"
     try:
@@ -678,7 +685,7 @@ def test_on_a_terminal_progress_is_one_updating_line(sandbox):
     assert re.search(r"\r\x1b\[K\[ *[\d.]+s\] sync: step \d+, 10 users, [\d.]+ req/s, median "
                      r"[\d.]+ ms, no errors; about [\d a-z]+ left", shown)
     assert not re.search(r"sync +10 users #1", shown)  # no plain step lines
-    assert "## Summary" in stdout
+    assert "| capacity req/s |" in stdout
     sandbox.assert_clean()
 
 
@@ -731,7 +738,8 @@ def test_ramp_points_the_same_method_at_your_own_endpoints(sandbox):
     # measured at its own URL, whatever else each answer costs.
     fast_ms, slow_ms = (s["baseline_ms"] for s in data["setups"])
     assert slow_ms >= 50 and fast_ms >= 5 and slow_ms > fast_ms
-    assert f"## {fast.url}" in proc.stdout and "## Conclusion" in proc.stdout
+    assert f"<details><summary>{fast.url}: what it is" in proc.stdout
+    assert proc.stdout.splitlines()[2].startswith("**Against these endpoints, ")
     assert "PostgreSQL" not in proc.stdout and "2021" not in proc.stdout
     sandbox.assert_clean()
 
@@ -801,7 +809,8 @@ def test_locust_and_repro_find_the_same_thresholds_on_one_served_setup(sandbox):
         served.send_signal(signal.SIGINT)
         finish(served, stdout=stdout)
     assert report.returncode == 0, report.stderr
-    assert "## /sync-sql/" in report.stdout and "## What Locust's stats history" in report.stdout
+    assert "<details><summary>/sync-sql/: its 4 levels" in report.stdout
+    assert "<details><summary>What Locust's stats history tells" in report.stdout
     [setup] = theirs.setups
     assert [s.level for s in setup.ramps[0].by_level] == [4, 8, 12, 16]
     t = setup.thresholds

@@ -86,7 +86,8 @@ def test_interrupted_report_with_a_failed_setup_golden():
         log_findings={}),))
     sync_ramp = repro.dataclasses.replace(SYNC_RAMP, steps=SYNC_RAMP.steps[:3],
                                           stop_reason="interrupted at 60 users (that step is "
-                                                      "not counted)", interrupted=True)
+                                                      "not counted)",
+                                          ended_as="interrupted at 60 users", interrupted=True)
     sync = repro.dataclasses.replace(SYNC, ramps=(sync_ramp,))
     text = repro.render_markdown(report(setups=(sync, failed), interrupted="SIGINT"))
     check_golden("report_interrupted.md", text)
@@ -134,13 +135,16 @@ def test_a_busy_load_generator_and_an_unsteady_window_are_called_out():
 
 
 def test_thresholds_in_the_summary_follow_the_rules():
-    summary = repro.render_summary(report().setups, SETTINGS)
-    assert summary[2].split("|")[1:8] == [" sync  ", "          35 ", " none up to 60 ",
-                                          "       47.0 (60) ", "         17.3 ms ",
-                                          "            30% ", " none              "]
+    summary = repro.render_summary(report())
+    assert [c.strip() for c in summary[2].split("|")[1:8]] == [
+        "sync", "35", "none up to 60", "43.5", "not clear", "17.3 ms", "completed"]
     sync, async_ = SYNC.thresholds, ASYNC.thresholds
     assert (sync.slowdown, sync.errors, sync.peak_rps, sync.peak_level) == (35, None, 47.0, 60)
+    # The plateau, above the slowdown threshold: 40 and 60 users.
+    assert sync.capacity_rps == pytest.approx((40 + 47) / 2)
     assert (async_.slowdown, async_.errors, async_.peak_level) == (20, 25, 30)
+    # Nothing between the thresholds: the slowdown threshold's own window.
+    assert async_.capacity_rps == 20.0
 
 
 def test_the_2021_table_says_whether_repro_ran_in_a_container():
@@ -162,10 +166,13 @@ def test_json_has_every_field_the_issues_name():
     sync, async_ = data["setups"]
     assert (sync["name"], sync["slowdown_at"], sync["errors_at"]) == ("sync", 35, None)
     assert (sync["peak_rps"], sync["peak_at"]) == (47.0, 60)
-    assert sync["plateau_spread"] == pytest.approx(0.30)
+    assert sync["capacity_rps"] == pytest.approx(43.5)
+    assert sync["plateau_spread"] == pytest.approx((47 - 40) / 43.5)
+    assert (sync["limited_by"], async_["limited_by"]) == ("unclear", "unclear")
     assert (async_["slowdown_at"], async_["errors_at"]) == (20, 25)
     [repeat] = async_["repeats"]
     assert (repeat["slowdown_at"], repeat["errors_at"]) == (20, 25)
+    assert repeat["ended"] == "completed"
     assert repeat["cpu_ms_per_request"]["client"] == pytest.approx(0.25)
     step = repeat["steps"][3]  # in order of level: 10, 20, 25, 30, 40
     assert {"users", "order", "requests", "failures", "rps", "arrival_rps", "completion_rps",
@@ -222,3 +229,47 @@ def test_json_names_each_cell_by_its_axes():
                                                  "db", False, "psycopg2 2.9.13")
     assert (cell["name"], cell["view"], cell["connections"], cell["as_2021"]) == \
         ("async-orm@uvicorn+pooled+2021", "async-orm", "pooled", True)
+
+
+# --- the answer first ------------------------------------------------------------
+
+def outside_details(text):
+    """The lines a reader sees with every <details> folded."""
+    seen, depth = [], 0
+    for line in text.splitlines():
+        opens, closes = line.count("<details>"), line.count("</details>")
+        if depth == 0 and not opens:
+            seen.append(line)
+        depth += opens - closes
+    assert depth == 0, "a <details> left open"
+    return seen
+
+
+def verdict_line(text):
+    return next(i for i, line in enumerate(text.splitlines(), start=1)
+                if line.startswith("**On this machine") or line.startswith("**Against"))
+
+
+@pytest.mark.parametrize("name", ["report.md", "report_interrupted.md", "report_repeats.md",
+                                  "report_arrival.md", "report_cells.md", "report_locust.md",
+                                  "report_study.md"])
+def test_every_report_leads_with_its_verdict_and_folds_the_rest(name):
+    text = (GOLDEN / name).read_text()
+    assert verdict_line(text) <= 5
+    outside = outside_details(text)
+    assert len(outside) <= 40, "\n".join(outside)
+    # What stays unfolded: the title, the verdict, the summary, where it ran.
+    assert not any(line.startswith("## ") for line in outside)
+
+
+def test_a_whole_study_fits_forty_lines_unfolded():
+    """Every question's cells (21 setups, those Granian adds too): the
+    answers and the summary stay above the fold."""
+    cells = list(dict.fromkeys(c for q in repro.QUESTIONS.values() for c in q.cells(())))
+    cells += [repro.Cell("async-sql", "granian", "pooled")]
+    setups = tuple(SetupResult(c, (SYNC_RAMP,)) for c in dict.fromkeys(cells))
+    asked = tuple(repro.Asked(q.id, q.cells(())) for q in repro.QUESTIONS.values())
+    text = repro.render_markdown(report(setups=setups, questions=asked))
+    assert len(setups) >= 19
+    assert verdict_line(text) <= 5
+    assert len(outside_details(text)) <= 40, "\n".join(outside_details(text))

@@ -176,25 +176,37 @@ def test_plateau_spread_runs_from_the_slowdown_up_to_not_including_the_errors():
              step(120, 200.0, rps=30, failures=20)]
     t = repro.find_thresholds(steps)
     assert (t.slowdown, t.errors) == (40, 100)
+    # From the first level above the slowdown threshold: 60 and 80 users.
     assert t.plateau_spread == pytest.approx((110 - 90) / 100)
+    assert t.capacity_rps == pytest.approx(100)
     # Without errors, the plateau runs to the highest level.
     t = repro.find_thresholds(steps[:5])
     assert t.plateau_spread == pytest.approx((110 - 90) / 100)
-    # One level is no plateau.
-    assert repro.find_thresholds(steps[:3]).plateau_spread is None
+    # One level is no plateau: its capacity is that window's, with no spread.
+    t = repro.find_thresholds(steps[:4])
+    assert (t.plateau_spread, t.capacity_rps) == (None, 110)
+    # Nothing above the threshold: the threshold's own level.
+    t = repro.find_thresholds(steps[:3])
+    assert (t.slowdown, t.plateau_spread, t.capacity_rps) == (40, None, 100)
+    # Never slowed down: no capacity.
+    assert repro.find_thresholds(steps[:2]).capacity_rps is None
 
 
 def test_the_plateau_is_of_its_steady_windows_or_of_all_where_fewer_than_two_are():
     filling = dict(arrival=150)  # 150 sent a second, about 100 completed: not steady
     steps = [step(10, 20.0), step(20, 21.0), step(40, 50.0, rps=100),
              step(60, 80.0, rps=70, **filling), step(80, 120.0, rps=110),
-             step(100, 150.0, rps=40, failures=10)]
-    assert [s.level for s in repro.plateau_windows(steps, 40, 100)] == [40, 80]
-    assert repro.find_thresholds(steps).plateau_spread == pytest.approx((110 - 100) / 105)
+             step(90, 130.0, rps=100), step(100, 150.0, rps=40, failures=10)]
+    assert [s.level for s in repro.plateau_windows(steps, 40, 100)] == [80, 90]
+    t = repro.find_thresholds(steps)
+    assert t.plateau_spread == pytest.approx((110 - 100) / 105)
+    assert t.capacity_rps == pytest.approx(105)
     # One steady window: all of them count, the unsteady 70 req/s too.
     steps[4] = step(80, 120.0, rps=110, arrival=170)
-    assert [s.level for s in repro.plateau_windows(steps, 40, 100)] == [40, 60, 80]
-    assert repro.find_thresholds(steps).plateau_spread == pytest.approx((110 - 70) / 100)
+    assert [s.level for s in repro.plateau_windows(steps, 40, 100)] == [60, 80, 90]
+    t = repro.find_thresholds(steps)
+    assert t.plateau_spread == pytest.approx((110 - 70) / 100)
+    assert t.capacity_rps == pytest.approx(100)
     assert repro.plateau_windows(steps, None, 100) == []
 
 
@@ -202,22 +214,23 @@ def test_a_ramp_says_which_windows_its_plateau_spread_is_of():
     steps = [step(10, 20.0), step(20, 21.0), step(40, 50.0, rps=100), step(60, 80.0, rps=110),
              step(80, 120.0, rps=90)]
     text = "\n".join(repro.render_ramp(repro.RampResult(tuple(steps), "completed"), "users"))
-    assert ("Plateau spread 20%: 90.0 to 110.0 req/s at 40, 60 and 80 users "
-            "(its steady windows).") in text
+    assert ("Capacity 100.0 req/s, the median at 60 and 80 users (its steady windows); "
+            "plateau spread 20%: 90.0 to 110.0 req/s.") in text
     unsteady = [s if s.level < 60 else repro.dataclasses.replace(s, arrival_rps=2 * s.rps)
                 for s in steps]
     text = "\n".join(repro.render_ramp(repro.RampResult(tuple(unsteady), "completed"), "users"))
-    assert ("Plateau spread 20%: 90.0 to 110.0 req/s at 40, 60 and 80 users "
-            "(all its windows, fewer than two being steady).") in text
+    assert ("Capacity 100.0 req/s, the median at 60 and 80 users (all its windows, fewer than "
+            "two being steady); plateau spread 20%: 90.0 to 110.0 req/s.") in text
     # Only the plateau's windows: not the unsteady one, nor those past the errors.
     mixed = [step(10, 20.0), step(20, 21.0), step(40, 50.0, rps=100),
              step(60, 80.0, rps=130, arrival=200), step(80, 120.0, rps=90),
-             step(100, 150.0, rps=140, failures=10), step(120, 200.0, rps=30, failures=20)]
+             step(90, 130.0, rps=100), step(100, 150.0, rps=140, failures=10),
+             step(120, 200.0, rps=30, failures=20)]
     text = "\n".join(repro.render_ramp(repro.RampResult(tuple(mixed), "completed"), "users"))
-    assert "90.0 to 100.0 req/s at 40 and 80 users (its steady windows)." in text
+    assert "at 80 and 90 users (its steady windows); plateau spread 11%: 90.0 to 100.0" in text
     # Without a slowdown threshold there is no plateau to speak of.
     flat = [step(level, 20.0) for level in (10, 20, 40)]
-    assert "Plateau" not in "\n".join(repro.render_ramp(
+    assert "Capacity" not in "\n".join(repro.render_ramp(
         repro.RampResult(tuple(flat), "completed"), "users"))
 
 
@@ -242,7 +255,7 @@ def test_peak_throughput_prefers_the_lower_level_on_a_tie():
 
 def test_no_steps_at_all():
     t = repro.find_thresholds([])
-    assert t == repro.Thresholds(None, None, None, 0.0, None, 0, None, None, 0, 0)
+    assert t == repro.Thresholds(None, None, None, 0.0, None, 0, None, None, 0, 0, None)
 
 
 def test_most_common_failure():
@@ -387,10 +400,24 @@ def test_fixed_ramps_stop_early_when_most_requests_fail():
 R = repro.Reached
 
 
+def made(metric, winner, decided=True):
+    """A comparison that came out as given: winner "sync" or "async" (or
+    another name, against "other"), or None."""
+    if winner is None:
+        return repro.Comparison(metric, R("sync", 50, 300), R("async", 50, 300),
+                                repro.Decision.TIE if decided else repro.Decision.NEITHER)
+    loser = "other" if winner not in ("sync", "async") else ({"sync", "async"} - {winner}).pop()
+    return repro.Comparison(metric, R(winner, 100, 300), R(loser, 50, 300), repro.Decision.WON)
+
+
+def verdict(comparisons, a=repro.SIDES_2021[0], b=repro.SIDES_2021[1], where="here"):
+    return repro.render_verdict(repro.outcome_of(comparisons, a, b), where)
+
+
 def test_thresholds_within_fifteen_percent_are_no_substantial_difference():
     c = repro.compare_thresholds("Slowdown", R("sync", 140, 300), R("async", 121, 300), 10)
     assert c.winner is None
-    assert c.text == ("Slowdown: sync at 140 users, async at 121 users: no substantial difference "
+    assert repro.comparison_text(c) == ("Slowdown: sync at 140 users, async at 121 users: no substantial difference "
                       "(14% apart; the rule needs more than 15% and more than one step of 10).")
 
 
@@ -402,62 +429,62 @@ def test_one_step_apart_is_never_substantial():
 def test_a_threshold_reached_later_wins():
     c = repro.compare_thresholds("Slowdown", R("sync", 140, 300), R("async", 80, 300), 10)
     assert c.winner == "sync"
-    assert c.text == ("Slowdown: sync at 140 users, async at 80 users: sync holds 75% more "
+    assert repro.comparison_text(c) == ("Slowdown: sync at 140 users, async at 80 users: sync holds 75% more "
                       "users before it is reached.")
 
 
 def test_thresholds_of_arrival_rates_say_so():
     c = repro.compare_thresholds("Slowdown", R("sync", 140, 300, "req/s"),
                                  R("async", 80, 300, "req/s"), 10)
-    assert c.text == ("Slowdown: sync at 140 req/s, async at 80 req/s: sync holds 75% more "
+    assert repro.comparison_text(c) == ("Slowdown: sync at 140 req/s, async at 80 req/s: sync holds 75% more "
                       "req/s before it is reached.")
 
 
 def test_a_threshold_not_reached_is_a_lower_bound():
     c = repro.compare_thresholds("Errors", R("sync", None, 300), R("async", 215, 300), 10)
     assert c.winner == "sync"
-    assert c.text == ("Errors: sync none up to 300 users, async at 215 users: sync holds at least "
+    assert repro.comparison_text(c) == ("Errors: sync none up to 300 users, async at 215 users: sync holds at least "
                       "40% more users before it is reached.")
     # Not reached up to 200 says nothing against a threshold at 190.
     c = repro.compare_thresholds("Errors", R("sync", None, 200), R("async", 190, 300), 10)
     assert (c.winner, c.decided) == (None, False)
-    assert c.text == ("Errors: sync none up to 200 users, async at 190 users: sync holds at least "
+    assert repro.comparison_text(c) == ("Errors: sync none up to 200 users, async at 190 users: sync holds at least "
                       "as much; whether substantially more, a ramp beyond 200 users would tell.")
     # A tie with a bound: the bound is the higher one.
     c = repro.compare_thresholds("Errors", R("sync", 30, 30), R("async", None, 30), 10)
     assert (c.winner, c.decided) == (None, False)
-    assert c.text.startswith("Errors: sync at 30 users, async none up to 30 users: async holds at "
+    assert repro.comparison_text(c).startswith("Errors: sync at 30 users, async none up to 30 users: async holds at "
                              "least as much")
     # Nor, when the ramp was cut short at 100, against one at 200.
     c = repro.compare_thresholds("Errors", R("sync", None, 100), R("async", 200, 300), 10)
     assert (c.winner, c.decided) == (None, False)
-    assert c.text == ("Errors: sync none up to 100 users, async at 200 users: cannot tell which "
+    assert repro.comparison_text(c) == ("Errors: sync none up to 100 users, async at 200 users: cannot tell which "
                       "holds more; sync was measured clear of it only up to 100 users.")
     both = repro.compare_thresholds("Errors", R("sync", None, 300), R("async", None, 300), 10)
     assert (both.winner, both.decided) == (None, False)
-    assert both.text == "Errors: neither setup reached it (sync up to 300, async up to 300 users)."
+    assert repro.comparison_text(both) == "Errors: neither setup reached it (sync up to 300, async up to 300 users)."
 
 
 def test_peak_rates():
-    c = repro.compare_rates("Peak throughput", "sync", 135.5, True, "async", 105.5, True)
+    c = repro.compare_rates("Capacity", repro.Rate("sync", 135.5, True), repro.Rate("async", 105.5, True))
     assert c.winner == "sync"
-    assert c.text == ("Peak throughput: sync 135.5 req/s, async 105.5 req/s: async reaches only "
+    assert repro.comparison_text(c) == ("Capacity: sync 135.5 req/s, async 105.5 req/s: async reaches only "
                       "78% of sync's.")
-    assert repro.compare_rates("Peak throughput", "sync", 100.0, True, "async", 90.0, True).winner \
+    assert repro.compare_rates("Capacity", repro.Rate("sync", 100.0, True), repro.Rate("async", 90.0, True)).winner \
         is None
 
 
 def test_a_peak_the_load_never_saturated_decides_nothing():
     # Neither was slowed down: both peaks are only what the load asked for.
-    c = repro.compare_rates("Peak throughput", "sync", 300.0, False, "async", 290.0, False)
+    c = repro.compare_rates("Capacity", repro.Rate("sync", 300.0, False), repro.Rate("async", 290.0, False))
     assert (c.winner, c.decided) == (None, False)
-    assert c.text == ("Peak throughput: sync 300.0 req/s, async 290.0 req/s: cannot tell; the "
-                      "load never slowed async down, so its peak is not its capacity.")
+    assert repro.comparison_text(c) == ("Capacity: sync 300.0 req/s, async 290.0 req/s: cannot tell; the load "
+                      "never slowed async down, so the most it served is not its capacity.")
     # The lower one unsaturated: it might have gone higher.
-    c = repro.compare_rates("Peak throughput", "sync", 120.0, True, "async", 80.0, False)
+    c = repro.compare_rates("Capacity", repro.Rate("sync", 120.0, True), repro.Rate("async", 80.0, False))
     assert (c.winner, c.decided) == (None, False)
     # The higher one unsaturated: it is higher at least.
-    c = repro.compare_rates("Peak throughput", "sync", 120.0, False, "async", 80.0, True)
+    c = repro.compare_rates("Capacity", repro.Rate("sync", 120.0, False), repro.Rate("async", 80.0, True))
     assert (c.winner, c.decided) == ("sync", True)
 
 
@@ -480,12 +507,12 @@ def test_a_winner_only_when_every_repeat_agrees():
     async_ = setup("async", ramp_with(40, 160), ramp_with(40, 160), ramp_with(80, 160))
     slowdown, errors, peak = repro.compare_setups(sync, async_, 10, "users")
     assert slowdown.winner is None
-    assert slowdown.text == (
+    assert repro.comparison_text(slowdown) == (
         "Slowdown: sync at 160 users, async at 40 users: sync holds 300% more users before it "
         "is reached; but the 3 repeats do not all agree (better: sync, sync, neither), so this "
         "is within the noise.")
     assert errors.winner == "sync"
-    assert errors.text == (
+    assert repro.comparison_text(errors) == (
         "Errors: sync none up to 300 users, async at 160 users: sync holds at least 88% more "
         "users before it is reached, in each of the 3 repeats.")
     assert peak.winner is None
@@ -494,18 +521,18 @@ def test_a_winner_only_when_every_repeat_agrees():
 def test_one_repeat_is_compared_as_it_is():
     one = repro.compare_setups(setup("sync", ramp_with(160, None)),
                                setup("async", ramp_with(40, 160)), 10, "users")
-    assert [c.winner for c in one] == ["sync", "sync", None]
-    assert one[0].text.endswith("before it is reached.")
+    # async's capacity (80 req/s at 44-88 users) is 80% of sync's (100 at 176-300).
+    assert [c.winner for c in one] == ["sync", "sync", "sync"]
+    assert repro.comparison_text(one[0]).endswith("before it is reached.")
 
 
 def test_verdict_says_what_was_not_decided():
-    comparisons = [repro.Comparison("Slowdown", None, ""),
-                   repro.Comparison("Errors", None, "", decided=False),
-                   repro.Comparison("Peak throughput", None, "")]
-    assert repro.verdict(comparisons) == (
+    comparisons = [made("Slowdown", None), made("Errors", None, decided=False),
+                   made("Capacity", None)]
+    assert verdict(comparisons) == (
         "No substantial difference shown, but errors could not be told (ramp further): whether "
         "the async view made this app faster here cannot be told yet.")
-    assert repro.async_paid_off(comparisons, "async") is None
+    assert repro.outcome_of(comparisons).paid_off is None
 
 
 @pytest.mark.parametrize("winners, decided, paid_off", [
@@ -516,15 +543,15 @@ def test_verdict_says_what_was_not_decided():
     ([None, None, None], [True, True, False], None),
 ])
 def test_whether_async_paid_off_is_yes_no_or_cannot_tell(winners, decided, paid_off):
-    metrics = ["Slowdown", "Errors", "Peak throughput"]
-    comparisons = [repro.Comparison(m, w, "", d) for m, w, d in zip(metrics, winners, decided)]
-    assert repro.async_paid_off(comparisons, "async") is paid_off
+    metrics = ["Slowdown", "Errors", "Capacity"]
+    comparisons = [made(m, w, d) for m, w, d in zip(metrics, winners, decided)]
+    assert repro.outcome_of(comparisons).paid_off is paid_off
 
 
 def test_a_peak_tie_needs_both_setups_saturated():
-    c = repro.compare_rates("Peak throughput", "sync", 1000.0, True, "async", 900.0, False)
+    c = repro.compare_rates("Capacity", repro.Rate("sync", 1000.0, True), repro.Rate("async", 900.0, False))
     assert (c.winner, c.decided) == (None, False)
-    assert "never slowed async down" in c.text
+    assert "never slowed async down" in repro.comparison_text(c)
 
 
 def test_a_ramp_cut_short_does_not_confirm_its_highest_level():
@@ -580,15 +607,15 @@ def test_comparisons_use_the_bound_of_none_not_the_highest_level():
     cut = repro.Thresholds(20.0, None, None, 100.0, 160, 160, None, 80, 80, 160)
     other = thresholds(121, None)
     slowdown, errors, _ = repro.compare_thresholds_of("sync", cut, "async", other, 10, "users")
-    assert slowdown.text == ("Slowdown: sync none up to 80 users, async at 121 users: cannot tell "
+    assert repro.comparison_text(slowdown) == ("Slowdown: sync none up to 80 users, async at 121 users: cannot tell "
                              "which holds more; sync was measured clear of it only up to 80 "
                              "users.")
-    assert errors.text.startswith("Errors: neither setup reached it (sync up to 160, async up "
+    assert repro.comparison_text(errors).startswith("Errors: neither setup reached it (sync up to 160, async up "
                                   "to 300 users)")
     nothing = repro.Thresholds(None, None, None, 0.0, None, 10, None, None, 0, 0)
     slowdown, errors, _ = repro.compare_thresholds_of("sync", nothing, "async", other, 10, "users")
-    assert slowdown.text.endswith("sync was measured clear of it at no level.")
-    assert errors.text == ("Errors: neither setup reached it (sync not confirmed, async none up "
+    assert repro.comparison_text(slowdown).endswith("sync was measured clear of it at no level.")
+    assert repro.comparison_text(errors) == ("Errors: neither setup reached it (sync not confirmed, async none up "
                            "to 300 users).")
 
 
@@ -600,14 +627,14 @@ def test_comparisons_use_the_bound_of_none_not_the_highest_level():
     (["async", None, None], [True, False, True], "The async setup did better on slowdown "
                                                  "(errors undecided): async paid off here."),
     (["sync", "sync", "sync"], [True] * 3, "The sync setup did better on slowdown, errors and "
-                                           "peak throughput: async did not pay off here."),
+                                           "capacity: async did not pay off here."),
     (["sync", "async", None], [True] * 3, "Mixed: async did better on errors, sync on slowdown."),
 ])
 def test_verdict(winners, decided, expected):
-    metrics = ["Slowdown", "Errors", "Peak throughput"]
-    comparisons = [repro.Comparison(m, w, "", d) for m, w, d in zip(metrics, winners, decided)]
-    assert repro.verdict(comparisons) == expected
-    assert repro.verdict(comparisons, where="in 2021") == expected.replace(" here.", " in 2021.")
+    metrics = ["Slowdown", "Errors", "Capacity"]
+    comparisons = [made(m, w, d) for m, w, d in zip(metrics, winners, decided)]
+    assert verdict(comparisons) == expected
+    assert verdict(comparisons, where="in 2021") == expected.replace(" here.", " in 2021.")
 
 
 @pytest.mark.parametrize("winners, expected", [
@@ -618,16 +645,18 @@ def test_verdict(winners, decided, expected):
 ])
 def test_a_verdict_between_two_sync_views_says_nothing_of_async(winners, expected):
     a, b = repro.Side("sync-sql@gunicorn-sync", False), repro.Side("sync-sql@gunicorn-gthread", False)
-    metrics = ["Slowdown", "Errors", "Peak throughput"]
-    comparisons = [repro.Comparison(m, w, "") for m, w in zip(metrics, winners)]
-    assert repro.verdict(comparisons, a, b) == expected
+    metrics = ["Slowdown", "Errors", "Capacity"]
+    comparisons = [made(m, None) if w is None else repro.Comparison(
+        m, R(w, 100, 300), R(a.name, 50, 300), repro.Decision.WON) for m, w in zip(metrics, winners)]
+    assert verdict(comparisons, a, b) == expected
 
 
 def test_a_verdict_names_whichever_side_is_async():
     a, b = repro.Side("async-orm@uvicorn", True), repro.Side("sync-orm@gunicorn-sync", False)
-    comparisons = [repro.Comparison("Slowdown", "async-orm@uvicorn", ""),
-                   repro.Comparison("Errors", None, ""), repro.Comparison("Peak throughput", None, "")]
-    assert repro.verdict(comparisons, a, b) == ("The async-orm@uvicorn setup did better on slowdown "
+    comparisons = [repro.Comparison("Slowdown", R("async-orm@uvicorn", 100, 300),
+                                    R("sync-orm@gunicorn-sync", 50, 300), repro.Decision.WON),
+                   made("Errors", None), made("Capacity", None)]
+    assert verdict(comparisons, a, b) == ("The async-orm@uvicorn setup did better on slowdown "
                                                  "and no worse on the rest: async paid off here.")
 
 
@@ -650,7 +679,8 @@ def test_a_filling_window_counts_for_the_peak_and_not_for_the_plateau():
              step(118, 160.0, rps=95)]
     t = repro.find_thresholds(steps)
     assert (t.peak_rps, t.peak_level) == (120.0, 97)
-    assert t.plateau_spread == pytest.approx((95 - 90) / 91)
+    # The plateau, from above the threshold at 80: the steady 107 and 118.
+    assert t.plateau_spread == pytest.approx((95 - 91) / 93)
     assert not steps[3].steady and not steps[3].draining
 
 
@@ -662,7 +692,7 @@ def test_peak_and_plateau_leave_out_windows_that_drained():
     t = repro.find_thresholds(steps)
     assert t.slowdown == 80
     assert (t.peak_rps, t.peak_level) == (93.0, 97)
-    assert t.plateau_spread == pytest.approx((93 - 90) / 91)
+    assert t.plateau_spread == pytest.approx((93 - 91) / 92)
     # All filling: all count.
     unsteady = [repro.dataclasses.replace(s, arrival_rps=s.rps * 2) for s in steps]
     assert repro.find_thresholds(unsteady).peak_rps == 106.0

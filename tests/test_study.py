@@ -26,6 +26,10 @@ def answer(question, cells, setups):
                                  setups, 10, "users")
 
 
+def words(a, figures=False):
+    return repro.answer_words(a, {}, figures)
+
+
 def test_each_question_is_data_whose_cells_can_all_be_named():
     for q in repro.QUESTIONS.values():
         cells = q.cells(())
@@ -40,39 +44,48 @@ def test_each_question_is_data_whose_cells_can_all_be_named():
 def test_a_winner_that_changes_with_the_factor_is_put_down_to_the_factor():
     setups = [SYNC, ASYNC, result(POOLED_SYNC, SYNC_RAMP), result(POOLED_ASYNC, SYNC_RAMP)]
     a = answer(1, [s.cell for s in setups], setups)
-    assert a.text == ("The connections changed the outcome: a new connection for each query: "
-                      "sync did better; pooled: no reliable difference. No single setup did "
-                      "best by more than 25% on some measure and worse on none. async did "
-                      "worst: each other setup did better by that margin.")
-    assert a.winner is None
-    assert len(a.comparisons) == 6
+    assert words(a) == ("The connections changed the outcome: a new connection for each query: "
+                        "`sync` did better; pooled: no reliable difference. By capacity: `sync`, "
+                        "`sync+pooled` and `async+pooled` tie for best; `async` did worst.")
+    assert words(a, figures=True) == (
+        "The connections changed the outcome: a new connection for each query: `sync` did "
+        "better (slowdown 35 vs 20 users, errors ≥ 60 vs 25 users, capacity 44 vs 20 req/s); "
+        "pooled: no reliable difference (capacity 44 vs 44 req/s). By capacity: `sync` (44 req/s), `sync+pooled` (44 "
+        "req/s) and `async+pooled` (44 req/s) tie for best; `async` (20 req/s) did worst.")
+    assert a.winner is None and a.factor_changed
+    assert [[x.name for x in g] for g in a.ranking] == [["sync", "sync+pooled", "async+pooled"],
+                                                         ["async"]]
+    assert len(a.pairs) == 6
 
 
 def test_the_same_winner_either_way_is_not_put_down_to_the_factor():
     setups = [SYNC, ASYNC, result(POOLED_SYNC, SYNC_RAMP), result(POOLED_ASYNC, ASYNC_RAMP)]
     a = answer(1, [s.cell for s in setups], setups)
-    assert a.text.startswith("Not the connections: the same side did better either way "
-                             "(a new connection for each query: sync did better; pooled: "
-                             "sync+pooled did better).")
+    assert a.factor_changed is False
+    assert words(a).startswith("Not the connections: the same side did better either way "
+                               "(a new connection for each query: `sync` did better; pooled: "
+                               "`sync+pooled` did better).")
 
 
 def test_one_setup_better_than_each_other_is_the_winner():
     setups = [result(ASYNC_2021, SLOWER_RAMP), SYNC, result(POOLED_SYNC, SLOWER_RAMP)]
     a = answer(2, [s.cell for s in setups], setups)
     assert a.winner == "sync"
-    assert a.text == ("sync did best: better than each other setup by more than 25% on some "
-                      "measure, and worse on none.")
+    assert words(a) == "`sync` did best; `async+2021` and `sync+pooled` did worst."
+    assert words(a, figures=True) == ("`sync` (44 req/s) did best; `async+2021` (18 req/s) and "
+                                      "`sync+pooled` (18 req/s) did worst.")
 
 
 def test_a_pair_question_names_its_winner():
-    setups = [ASYNC, result(ASYNC_2021, SLOWER_RAMP)]
+    setups = [result(ASYNC.cell, SYNC_RAMP), result(ASYNC_2021, SLOWER_RAMP)]
     a = answer(5, [ASYNC.cell, ASYNC_2021], setups)
-    assert (a.text, a.winner) == ("With and without 2021's settings: async did better.", "async")
+    assert (words(a), a.winner) == ("With and without 2021's settings: `async` did better.",
+                                    "async")
 
 
 def test_a_question_with_cells_not_measured_says_so():
     a = answer(5, [ASYNC.cell, ASYNC_2021], [ASYNC])
-    assert (a.text, a.winner) == ("Not answered: async+2021 was not measured.", None)
+    assert (words(a), a.winner) == ("Not answered: async+2021 was not measured.", None)
 
 
 def test_question_6_takes_the_async_cell_with_the_highest_peak():
@@ -110,7 +123,12 @@ def test_study_json_lists_each_question_with_its_answer_and_winner():
     assert q6["cells"] == ["async+pooled", "async-sql@gunicorn-asgi+pooled"]
     assert q6["winner"] == "async+pooled"
     assert q6["skipped"] == ["async+pooled@granian: granian is not installed: pip install granian"]
-    assert data["questions"][1]["answer"] == "With and without 2021's settings: async did better."
+    assert data["questions"][1]["answer"] == ("With and without 2021's settings: no reliable "
+                                              "difference.")
+    assert data["questions"][1]["answer_detail"] == (
+        "With and without 2021's settings: no reliable difference (capacity 20 vs 18 req/s).")
+    assert data["questions"][0]["ranking"] == [["sync", "sync+pooled", "async+pooled"], ["async"]]
+    assert q6["answer"] == "`async+pooled` did best; `async-sql@gunicorn-asgi+pooled` did worst."
     assert "questions" not in repro.report_to_json(report())
 
 
@@ -141,13 +159,14 @@ def test_a_difference_within_the_study_margin_names_no_winner_in_the_answer():
     """44% slower by the rule's 15% is a winner; 20% is not past the study's
     25%: the line says so, and the answer names no winner."""
     close = repro.dataclasses.replace(SYNC_RAMP, steps=steps(
-        [(10, 100, 0, 10.0, 17.3), (20, 50, 0, 20.0, 18.0), (40, 80, 0, 38.0, 36.0),
-         (60, 94, 0, 39.0, 420.0), (30, 60, 0, 30.0, 19.5), (35, 70, 0, 34.0, 36.5)]))
+        [(10, 100, 0, 10.0, 17.3), (20, 50, 0, 20.0, 18.0), (40, 80, 0, 36.0, 36.0),
+         (60, 94, 0, 35.0, 420.0), (30, 60, 0, 30.0, 19.5), (35, 70, 0, 34.0, 36.5)]))
     setups = [SYNC, result(POOLED_SYNC, close)]
     a = repro.answer_question(repro.QUESTIONS[2], Asked(2, tuple(s.cell for s in setups)),
                               setups, 10, "users")
-    [(_pair, comparisons, said)] = a.comparisons
-    assert [c.winner for c in comparisons] == [None, None, "sync"]  # 47 vs 39 req/s: 17%
-    assert said.endswith("Past the study's margin of 25%: no reliable difference.")
+    [pair] = a.pairs
+    # Capacity 43.5 against 35.5 req/s: 18% apart.
+    assert [c.winner for c in pair.by_rule.comparisons] == [None, None, "sync"]
+    assert pair.past_margin.winners == []
     assert a.winner is None
-    assert a.text == "No single setup did best by more than 25% on some measure and worse on none."
+    assert words(a) == "`sync` and `sync+pooled` tie within the study's margin of 25%."
