@@ -1573,7 +1573,10 @@ def rank_by_capacity(results: Sequence[SetupResult],
             groups[-1].append(rate)
         else:
             groups.append([rate])
-    return tuple(tuple(g) for g in groups)
+    # Within a group, in the order the cells were given: a tie reads the
+    # same whichever of them came out ahead this time.
+    order = {r.name: i for i, r in enumerate(results)}
+    return tuple(tuple(sorted(g, key=lambda x: order[x.name])) for g in groups)
 
 
 def sides(a: SetupResult, b: SetupResult) -> tuple[Side, Side]:
@@ -2041,23 +2044,26 @@ def verdict_lines(report: Report) -> list[str]:
     figures that carry it."""
     st = report.settings
     measured = [r for r in report.setups if r.measured]
-    where = "Against these endpoints" if st.urls else "On this machine"
+    where = ("On this machine" if not st.urls else
+             "Against this endpoint" if len(st.urls) == 1 else "Against these endpoints")
     if not measured:
         return ["**Nothing was measured.**"]
     limits = limits_of(report)
-    if len(measured) == 2:
-        a, b = measured
-        o = outcome_of(compare_setups(a, b, st.step, st.unit), *sides(a, b))
-        said = headline(o, where)
-    elif len(measured) == 1:
-        said = f"{where}, {measured[0].name} alone was measured"
-    else:
-        best = rank_by_capacity(measured, SIMILAR_WITHIN)[0]
-        said = (f"{where}, {best[0].name} held the most" if len(best) == 1 else
-                f"{where}, {_join([x.name for x in best])} held the most, alike")
     figures = "; ".join(setup_words(r, limits[r.name], st.unit) for r in measured)
     errors = [e for r in measured if (e := error_words(r, limits[r.name], st.unit))]
-    out = f"**{said}.** {figures}."
+    if len(measured) == 1:
+        # Nothing to compare: the one setup's figures are the verdict.
+        out = f"**{where}, {figures}.**"
+    else:
+        if len(measured) == 2:
+            a, b = measured
+            said = headline(outcome_of(compare_setups(a, b, st.step, st.unit), *sides(a, b)),
+                            where)
+        else:
+            best = rank_by_capacity(measured, SIMILAR_WITHIN)[0]
+            said = (f"{where}, `{best[0].name}` held the most" if len(best) == 1 else
+                    f"{where}, {_join([f'`{x.name}`' for x in best])} held the most, alike")
+        out = f"**{said}.** {figures}."
     if errors:
         out += f" {'; '.join(errors)}."
     return [out]
@@ -2439,13 +2445,21 @@ def ranking_words(answer: Answer, limits: dict[str, Limit], figures: bool) -> st
     if not worst:
         return f"{names(top)} tie within the study's margin of {RELIABLY_WITHIN:.0%}"
     said = f"{names(top)} did best" if len(top) == 1 else f"{names(top)} tie for best"
+    for middle in answer.ranking[1:-1]:
+        said += f"; then {names(middle)}" + (", alike" if len(middle) > 1 else "")
     held = [limits[x.name] for x in worst if x.name in limits]
     if figures and len(worst) == 1 and held and limit_words(held[0]):
         return (f"{said}; `{worst[0].name}` stops at {rate_words(worst[0])}, limited by "
                 f"{limit_words(held[0])}")
+    named = len(held) == len(worst) and all(x.bound_rps is not None for x in held)
     nouns = {LIMITS[x.kind].noun(x) for x in held}
-    because = f", limited by {nouns.pop()}" if len(held) == len(worst) and len(nouns) == 1 \
-        and not any(x.kind in ("none", "unclear", "unknown") for x in held) else ""
+    because = ""
+    if named and len(nouns) == 1:
+        because = f", limited by {nouns.pop()}"
+    elif named and figures:
+        because = " (limited by " + "; ".join(
+            f"`{x.name}`: {LIMITS[limits[x.name].kind].noun(limits[x.name])}"
+            for x in worst) + ")"
     return f"{said}; {names(worst)} did worst{because}"
 
 
@@ -2697,10 +2711,12 @@ def render_chart(report: Report, path: str, source: Optional[str] = None) -> Non
             latency.legend(fontsize=8, loc="upper left")
     source = source or (f"{env.cpu_model}, {env.cpu_count} cores, {machine_kind(env)}, "
                         f"{env.os}; PostgreSQL {env.postgres_version}; started {report.started}.")
-    fig.text(0.01, 0.005, f"{source} Dotted: slowdown threshold; dash-dot: error threshold.",
-             fontsize=8)
+    # Two lines of caption under the panels, however many rows there are.
+    caption = 0.4 / fig.get_figheight()
+    fig.text(0.01, 0.1 * caption, f"{source}\nDotted: slowdown threshold; dash-dot: error "
+                                  f"threshold.", fontsize=8)
     try:
-        fig.tight_layout(rect=(0, 0.025, 1, 1))
+        fig.tight_layout(rect=(0, caption, 1, 1))
         fig.savefig(path, dpi=100, format="png")
     except OSError as e:
         raise ReproError(f"cannot write --chart {path}: {e.strerror}") from None

@@ -170,3 +170,21 @@ def test_a_difference_within_the_study_margin_names_no_winner_in_the_answer():
     assert pair.past_margin.winners == []
     assert a.winner is None
     assert words(a) == "`sync` and `sync+pooled` tie within the study's margin of 25%."
+
+
+def test_the_groups_between_best_and_worst_are_named_too():
+    def scaled(ramp, factor):
+        return repro.dataclasses.replace(ramp, steps=tuple(
+            repro.dataclasses.replace(s, rps=s.rps * factor) for s in ramp.steps))
+    middle = Cell("sync-sql", "gunicorn-gthread", "pooled", "upstream")
+    setups = [result(Cell("sync-sql", "gunicorn-sync", "pooled", "upstream"), SYNC_RAMP),
+              result(middle, scaled(SYNC_RAMP, 0.7)),
+              result(Cell("async-sql", "uvicorn", "pooled", "upstream"), ASYNC_RAMP)]
+    a = answer(2, [s.cell for s in setups], setups)
+    assert [[x.name for x in g] for g in a.ranking] == [
+        ["sync+pooled+upstream"], ["sync-sql@gunicorn-gthread+pooled+upstream"],
+        ["async+pooled+upstream"]]
+    assert words(a, figures=True) == (
+        "`sync+pooled+upstream` (44 req/s) did best; then "
+        "`sync-sql@gunicorn-gthread+pooled+upstream` (30 req/s); `async+pooled+upstream` "
+        "(20 req/s) did worst.")
