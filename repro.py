@@ -2030,13 +2030,14 @@ def headline(o: Outcome, where: str) -> str:
             return f"{where}, whether async pays off is within the noise"
         return f"{where}, whether async pays off could not be told yet"
     if o.mixed:
-        return f"{where}, {a.name} did better on {_join(o.wins(a))}, {b.name} on {_join(o.wins(b))}"
+        return (f"{where}, `{a.name}` did better on {_join(o.wins(a))}, `{b.name}` on "
+                f"{_join(o.wins(b))}")
     if o.winner:
         loser = b if o.winner is a else a
-        return f"{where}, {o.winner.name} did better than {loser.name}"
+        return f"{where}, `{o.winner.name}` did better than `{loser.name}`"
     if o.told and not o.undecided:
-        return f"{where}, {a.name} and {b.name} did alike"
-    return f"{where}, which of {a.name} and {b.name} does better could not be told yet"
+        return f"{where}, `{a.name}` and `{b.name}` did alike"
+    return f"{where}, which of `{a.name}` and `{b.name}` does better could not be told yet"
 
 
 def verdict_lines(report: Report) -> list[str]:

@@ -696,3 +696,31 @@ def test_peak_and_plateau_leave_out_windows_that_drained():
     # All filling: all count.
     unsteady = [repro.dataclasses.replace(s, arrival_rps=s.rps * 2) for s in steps]
     assert repro.find_thresholds(unsteady).peak_rps == 106.0
+
+
+@pytest.mark.parametrize("winners, decided, expected", [
+    (["async", None, None], [True] * 3, "On this machine, async paid off"),
+    (["sync", None, "sync"], [True] * 3, "On this machine, async did not pay off"),
+    ([None, None, None], [True] * 3, "On this machine, async made no substantial difference"),
+    (["sync", "async", None], [True] * 3,
+     "On this machine, async paid off on errors and not on slowdown"),
+    ([None, None, None], [True, False, True],
+     "On this machine, whether async pays off could not be told yet"),
+])
+def test_the_headline_answers_whether_async_paid_off(winners, decided, expected):
+    metrics = ["Slowdown", "Errors", "Capacity"]
+    comparisons = [made(m, w, d) for m, w, d in zip(metrics, winners, decided)]
+    assert repro.headline(repro.outcome_of(comparisons), "On this machine") == expected
+
+
+def test_the_headline_of_two_setups_neither_or_both_async():
+    a, b = repro.Side("sync-sql@gunicorn-sync", False), repro.Side("sync-sql@gunicorn-gthread", False)
+    won = repro.Comparison("Capacity", repro.Rate(b.name, 120.0, True),
+                           repro.Rate(a.name, 60.0, True), repro.Decision.WON)
+    o = repro.outcome_of([made("Slowdown", None), made("Errors", None), won], a, b)
+    assert repro.headline(o, "Here") == ("Here, `sync-sql@gunicorn-gthread` did better than "
+                                         "`sync-sql@gunicorn-sync`")
+    o = repro.outcome_of([made("Slowdown", None), made("Errors", None), made("Capacity", None)],
+                         a, b)
+    assert repro.headline(o, "Here") == ("Here, `sync-sql@gunicorn-sync` and "
+                                         "`sync-sql@gunicorn-gthread` did alike")
