@@ -1330,6 +1330,10 @@ class LimitKind:
     # (setup, context) -> the Limit it would be, with the req/s it allows;
     # None where the run did not measure what it needs.
     bound: Optional[Callable[[SetupResult, LimitContext], Optional[Limit]]] = None
+    # What held the setup, with the figures its rule used ('' where nothing
+    # that can be named did: the summary says which).
+    words: Callable[[Limit], str] = lambda x: ""
+    foreign: bool = False  # it can be said of a server repro did not start
 
     def label(self, x: Limit) -> str:
         """Short, with what it allows in req/s, for the summary table."""
@@ -1344,18 +1348,13 @@ def _cores_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
     return Limit("cores", bound_rps=1000.0 * ctx.cores / total, cpu_ms=total, cores=ctx.cores)
 
 
-def workload_wait(cell: Cell, ctx: LimitContext) -> tuple[str, float]:
-    """What a request of the cell's workload waits on, and how long."""
-    return WORKLOAD_WAITS[cell.workload](ctx)
-
-
 def _slots_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
     server = SERVERS[r.cell.server]
     baseline = r.thresholds.baseline_ms
     if server.slots is None or not baseline:
         return None
     slots = server.slots(ctx.workers, ctx.threads)
-    wait, wait_ms = workload_wait(r.cell, ctx)
+    wait, wait_ms = WORKLOAD_WAITS[r.cell.workload](ctx)
     # Mostly waiting: the wait, not the work, is what the slots run out on.
     kind = "wait" if wait and 2 * wait_ms >= baseline else "slots"
     return Limit(kind, bound_rps=1000.0 * slots / baseline, slots=slots,
@@ -1370,23 +1369,32 @@ LIMITS = {k.name: k for k in (
     LimitKind("cores", f"**the cores**: its capacity lies within {LIMIT_WITHIN:.0%} of what the "
                        f"machine's cores allow at the CPU it cost per request, all processes "
                        f"together (cores x 1000 / CPU ms per request)",
-              lambda x: f"the {x.cores} cores", _cores_bound),
+              lambda x: f"the {x.cores} cores", _cores_bound,
+              lambda x: f"the {x.cores} cores ({x.cpu_ms:.1f} ms of CPU per request allow "
+                        f"{x.bound_rps:.0f} req/s)"),
     LimitKind("slots", f"**the workers** (or threads): its capacity lies within "
                        f"{LIMIT_WITHIN:.0%} of what they serve, one request each at a time "
                        f"(workers, or workers x threads for gthread, x 1000 / the baseline "
-                       f"median in ms)", lambda x: f"its {x.slots} {x.slot_name}", _slots_bound),
+                       f"median in ms)", lambda x: f"its {x.slots} {x.slot_name}", _slots_bound,
+              lambda x: f"its {x.slots} {x.slot_name} ({x.slots} at a time, "
+                        f"{x.service_ms:.0f} ms each: {x.bound_rps:.0f} req/s)"),
     LimitKind("wait", "**the wait**: as the workers, where a request spends half its baseline "
                       "or more waiting on the upstream API or the database",
-              lambda x: f"its {x.slots} {x.slot_name} waiting on the {x.wait}"),
+              lambda x: f"its {x.slots} {x.slot_name} waiting on the {x.wait}",
+              words=lambda x: f"its {x.slots} {x.slot_name} waiting on the {x.wait} (each "
+                              f"request {x.service_ms:.0f} ms, {x.wait_ms:.0f} of them "
+                              f"waiting: {x.bound_rps:.0f} req/s at most)"),
     LimitKind("postgres", f"**PostgreSQL**: its capacity lies within {LIMIT_WITHIN:.0%} of what "
                           f"PostgreSQL alone served in this run",
-              lambda x: "PostgreSQL itself", _postgres_bound),
+              lambda x: "PostgreSQL itself", _postgres_bound,
+              lambda x: f"PostgreSQL itself (alone it served {x.bound_rps:.0f} pairs of "
+                        f"queries a second)"),
     LimitKind("none", "**nothing reached**: the load never slowed it down",
-              lambda x: "nothing reached"),
+              lambda x: "nothing reached", foreign=True),
     LimitKind("unclear", "**not clear**: it slowed down, but its capacity lies near none of "
                          "those bounds", lambda x: "not clear"),
     LimitKind("unknown", "**not known**: a server repro did not start, whose CPU and workers "
-                         "it cannot see", lambda x: "not known"),
+                         "it cannot see", lambda x: "not known", foreign=True),
 )}
 # A setup's errors are PostgreSQL's connections when its server log has
 # PostgreSQL refusing them.
@@ -1404,8 +1412,8 @@ def limit_of(r: SetupResult, ctx: LimitContext) -> Limit:
         return Limit("none", **errors)
     if r.cell is None:
         return Limit("unknown", capacity_rps=t.capacity_rps, **errors)
-    near = [x for kind in LIMITS.values() if kind.bound
-            and (x := kind.bound(r, ctx)) is not None and t.capacity_rps is not None
+    near = [x for kind in LIMITS.values() if kind.bound and t.capacity_rps is not None
+            and (x := kind.bound(r, ctx)) is not None
             and abs(t.capacity_rps - x.bound_rps) <= LIMIT_WITHIN * x.bound_rps]
     if not near:
         return Limit("unclear", capacity_rps=t.capacity_rps, **errors)
@@ -1713,14 +1721,10 @@ def capacity_rule() -> str:
             "counted a backlog): one short window, kept for reference.")
 
 
-# The limits a server repro did not start can have: it sees only the answers.
-FOREIGN_LIMITS = ("none", "unknown")
-
-
 def limit_rules(own_servers: bool = True) -> list[str]:
     """How the summary's "limited by" is read: every rule for repro's own
     servers, those that apply to answers alone for others'."""
-    kinds = [k for k in LIMITS.values() if own_servers or k.name in FOREIGN_LIMITS]
+    kinds = [k for k in LIMITS.values() if own_servers or k.foreign]
     refused = (f" Where its server log has PostgreSQL refusing connections (\"{REFUSED}\"), "
                f"its errors are PostgreSQL's connections." if own_servers else "")
     return ["- **Limited by** names the bound a setup's capacity came near; where several "
@@ -1971,20 +1975,8 @@ def threshold_words(t: Thresholds, unit: str) -> str:
 
 
 def limit_words(x: Limit) -> str:
-    """What held a setup, with the figures its rule used; '' where nothing did."""
-    if x.kind == "cores":
-        return (f"the {x.cores} cores ({x.cpu_ms:.1f} ms of CPU per request allow "
-                f"{x.bound_rps:.0f} req/s)")
-    if x.kind == "slots":
-        return (f"its {x.slots} {x.slot_name} ({x.slots} at a time, {x.service_ms:.0f} ms "
-                f"each: {x.bound_rps:.0f} req/s)")
-    if x.kind == "wait":
-        return (f"its {x.slots} {x.slot_name} waiting on the {x.wait} (each request "
-                f"{x.service_ms:.0f} ms, {x.wait_ms:.0f} of them waiting: {x.bound_rps:.0f} "
-                f"req/s at most)")
-    if x.kind == "postgres":
-        return f"PostgreSQL itself (alone it served {x.bound_rps:.0f} pairs of queries a second)"
-    return ""  # nothing reached, or nothing the run can name: the summary says which
+    """What held a setup, with the figures its rule used."""
+    return LIMITS[x.kind].words(x)
 
 
 def setup_words(r: SetupResult, x: Limit, unit: str) -> str:
@@ -2269,10 +2261,9 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
                      "each request.")
     if cell.connections == "pooled":
         notes.append(f"Pools of at most {st.pool_size} connections per worker process.")
-    wait, wait_ms = WORKLOAD_WAITS[cell.workload](st)
     if cell.workload == "upstream":
         cpu = r.cpu_ms("upstream")
-        notes.append(f"The upstream API answers after {wait_ms:g} ms"
+        notes.append(f"The upstream API answers after {st.upstream_ms:g} ms"
                      + (f"; it used {cpu:.2f} ms of CPU per request" if cpu is not None else "")
                      + (" (the async views call it alongside their queries)" if view.is_async
                         else " (after the queries)") + ".")
@@ -2289,7 +2280,7 @@ def render_why(report: Report) -> list[str]:
     request cost by process, and the connections PostgreSQL held."""
     if report.settings.urls:
         return []  # nothing of those servers is measured but their answers
-    cores = report.environment.cpu_count
+    cores, ctx = report.environment.cpu_count, limit_context(report)
     lines = []
     if report.db_limit_rps is not None:
         lines.append(f"PostgreSQL alone, measured in this run: the list and the detail query "
@@ -2301,15 +2292,14 @@ def render_why(report: Report) -> list[str]:
     for r in report.setups:
         if not r.measured:
             continue
-        t = r.thresholds
+        t, allow = r.thresholds, _cores_bound(r, ctx)
         cpu = [r.cpu_ms(g) for g in groups]
-        total = sum(c for c in cpu if c is not None)
         rows.append([
             r.name, fmt_capacity(t), f"{t.peak_rps:.1f}", fmt_share(t.plateau_spread),
             fmt_share(t.peak_rps / report.db_limit_rps) if report.db_limit_rps else "-",
             *[fmt_ms(c) if c is not None else "-" for c in cpu],
-            fmt_ms(total) if total else "-",
-            fmt_rate(1000.0 * cores / total) if total and cores else "-",
+            fmt_ms(allow.cpu_ms) if allow else "-",
+            fmt_rate(allow.bound_rps) if allow else "-",
             str(r.max_db_connections) if r.max_db_connections is not None else "-",
         ])
     if rows:
@@ -2459,8 +2449,7 @@ def ranking_words(answer: Answer, limits: dict[str, Limit], figures: bool) -> st
         because = f", limited by {nouns.pop()}"
     elif named and figures:
         because = " (limited by " + "; ".join(
-            f"`{x.name}`: {LIMITS[limits[x.name].kind].noun(limits[x.name])}"
-            for x in worst) + ")"
+            f"`{x.name}`: {LIMITS[h.kind].noun(h)}" for x, h in zip(worst, held)) + ")"
     return f"{said}; {names(worst)} did worst{because}"
 
 
