@@ -1,4 +1,19 @@
 #!/usr/bin/env python3
+# /// script
+# requires-python = ">=3.10"
+# dependencies = [
+#     "django>=5.2",
+#     "asyncpg>=0.29",
+#     "psycopg2-binary>=2.9",
+#     "psycopg[binary]>=3.2",
+#     "psycopg-pool>=3.2",
+#     "gunicorn>=23",
+#     "uvicorn>=0.30",
+#     "uvicorn-worker>=0.2",
+#     "aiohttp>=3.9",
+#     "matplotlib>=3.7",
+# ]
+# ///
 """Do async Django views make my app faster?  The 2021 experiment, in one command.
 
 In 2021 a developer load-tested two Django views: a sync view querying
@@ -70,6 +85,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
+
 
 # ---------------------------------------------------------------------------
 # Constants
@@ -151,6 +167,11 @@ OPEN_LOOP_SETTLE = 1.0
 # ask for, up to one per core (docs/measurements.md, "The load generator").
 RATE_PER_LOAD_PROCESS = 5000
 
+
+DB_LIMIT_CONNECTIONS = 4
+DB_LIMIT_SECONDS = 1.0
+CONNECT_SAMPLES = 30
+
 # Deadlines for things that normally take about a second.
 POSTGRES_START_SECONDS = 30.0
 SERVER_START_SECONDS = 60.0
@@ -200,10 +221,11 @@ LOG_FINDINGS = {
     "WORKER TIMEOUT": "Gunicorn killed a worker that took longer than its timeout",
 }
 
-# ---------------------------------------------------------------------------
-# Data types
-# ---------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------
+# Errors, signals, and small helpers: text and numbers, package versions,
+# looking at loopback
+# ---------------------------------------------------------------------------
 
 class ReproError(Exception):
     """Anything that stops repro; main() turns it into one line."""
@@ -250,6 +272,657 @@ class StopFlag:
         if self.signum is not None:
             raise Interrupted(self.signum)
 
+
+def first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else text.strip()
+
+
+def _join(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    """A Markdown table padded to line up in a terminal; align is 'l'/'r' per column."""
+    rows = [[c.replace("|", "\\|") for c in r] for r in rows]  # a URL may hold one
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align)]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" if a == "r" else "-" * (w + 2)
+                          for w, a in zip(widths, align)) + "|"
+    return [line(headers), rule, *(line(r) for r in rows)]
+
+
+def fmt_ms(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def fmt_threshold(level: Optional[int], up_to: int, unit: str = "users",
+                  prose: bool = False) -> str:
+    if level is None and up_to == 0:
+        return "not confirmed"  # cut short with every level measured flagged
+    if prose:
+        return f"none up to {up_to} {unit}" if level is None else f"at {level} {unit}"
+    return f"none up to {up_to}" if level is None else str(level)
+
+FAILURE_NAMES = {"timeout": "timeout", "connection": "connection error",
+                 "protocol": "malformed response",
+                 "locust": "failed (kind: Locust's _failures.csv)"}
+
+
+# What a verdict calls the failures of a kind; a kind not named here (an
+# HTTP status has its own words) is left unsaid.
+FAILURE_KINDS_IN_PROSE = {"timeout": "timeouts", "connection": "connection errors",
+                          "protocol": "malformed responses", "http_500": "HTTP 500s",
+                          "http_502": "HTTP 502s", "http_503": "HTTP 503s"}
+
+
+def fmt_kind(kind: Optional[str]) -> str:
+    if kind is None:
+        return "none"
+    if kind.startswith("http_"):
+        return "HTTP " + kind[5:]
+    return FAILURE_NAMES.get(kind, kind)
+
+
+def fmt_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def fmt_rate(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def fmt_share(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _version_key(path: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", path)]
+
+
+def package_version(name: str) -> Optional[str]:
+    from importlib import metadata
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# Straight to loopback: an http_proxy in the environment must not intercept.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# ---------------------------------------------------------------------------
+# The data: 800 generated rows with the original table's shape
+# ---------------------------------------------------------------------------
+
+COLUMNS = (
+    ("id", "bigint PRIMARY KEY"), ("number", "integer NOT NULL"),
+    ("name", "varchar(100) NOT NULL"), ("type1", "varchar(50) NOT NULL"),
+    ("type2", "varchar(50) NOT NULL"), ("hp", "integer NOT NULL"),
+    ("attack", "integer NOT NULL"), ("defense", "integer NOT NULL"),
+    ("sp_atk", "integer NOT NULL"), ("sp_def", "integer NOT NULL"),
+    ("speed", "integer NOT NULL"), ("generation", "integer NOT NULL"),
+    ("legendary", "boolean NOT NULL"),
+)
+TYPES = ("Normal", "Fire", "Water", "Grass", "Electric", "Ice", "Fighting", "Poison", "Ground",
+         "Flying", "Psychic", "Bug", "Rock", "Ghost", "Dragon", "Dark", "Steel", "Fairy")
+SYLLABLES = ("bul", "ba", "saur", "char", "man", "der", "squir", "tle", "ka", "chu", "ra", "mew",
+             "zu", "bat", "gol", "ee", "vee", "dra", "ni", "gyr", "dos", "lap", "snor", "lax",
+             "ar", "ti", "cu", "no", "mol", "tres", "gen", "gar", "lu", "gi", "ho", "oh")
+# Where each generation's numbers end, as in the 721-entry national index.
+GENERATION_ENDS = (151, 251, 386, 493, 649, 721)
+
+
+def pokemon_rows() -> list[tuple]:
+    """The same 800 rows on every machine: 721 numbers, 79 of them twice
+    (alternate forms), ordered by (number, name); number 25 appears once."""
+    rng = random.Random(2021)
+    distinct = GENERATION_ENDS[-1]
+    base_names = {n: "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+                  for n in range(1, distinct + 1)}
+    base_names[DETAIL_NUMBER] = "Pikachu"
+    forms = rng.sample(range(DETAIL_NUMBER + 1, distinct + 1), ROW_COUNT - distinct)
+    entries = [(n, base_names[n]) for n in range(1, distinct + 1)]
+    entries += [(n, f"{base_names[n]} Mega") for n in forms]
+    rows = []
+    for row_id, (number, name) in enumerate(sorted(entries), start=1):
+        type1 = rng.choice(TYPES)
+        type2 = rng.choice([t for t in TYPES if t != type1]) if rng.random() < 0.5 else ""
+        stats = [rng.randint(20, 160) for _ in range(6)]
+        generation = next(g for g, end in enumerate(GENERATION_ENDS, start=1) if number <= end)
+        rows.append((row_id, number, name, type1, type2, *stats, generation, rng.random() < 0.08))
+    return rows
+
+
+def seed_database(dsn: str, slow_ms: Optional[float] = None) -> None:
+    """Create and fill repro's own table, and the view of it that the
+    slow-db workload reads (when slow_ms is given); safe to run again and
+    again."""
+    import psycopg2
+    from psycopg2.extras import execute_values
+
+    wanted = [name for name, _ in COLUMNS]
+    conn = None
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=10)
+        with conn, conn.cursor() as cur:
+            cur.execute(f"DROP VIEW IF EXISTS {SLOW_TABLE}")
+            cur.execute("SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = %s "
+                        "ORDER BY ordinal_position", (TABLE,))
+            present = [r[0] for r in cur.fetchall()]
+            if present and present != wanted:
+                cur.execute(f"DROP TABLE {TABLE}")
+            columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
+            cur.execute(f"DELETE FROM {TABLE}")
+            execute_values(cur, f"INSERT INTO {TABLE} VALUES %s", pokemon_rows())
+            if slow_ms is not None:
+                # Materialized: the wait happens once per query, whatever the plan.
+                cur.execute(f"CREATE VIEW {SLOW_TABLE} AS WITH wait AS MATERIALIZED "
+                            f"(SELECT pg_sleep({float(slow_ms) / 1000.0!r})) "
+                            f"SELECT {TABLE}.* FROM {TABLE}, wait")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"ANALYZE {TABLE}")
+    except psycopg2.Error as e:
+        raise ReproError(f"could not create and fill table {TABLE}: {first_line(str(e))}; "
+                         f"repro needs a database user that may create tables and views") from None
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+# ---------------------------------------------------------------------------
+# The Django app (configured only inside the server processes) and its views
+# ---------------------------------------------------------------------------
+
+TEMPLATES_INLINE = {
+    "base.html": (
+        "<!doctype html>\n<html><head><title>{{ title }}</title></head>\n<body>\n"
+        "<h1>{{ title }}</h1>\n{% block main %}{% endblock main %}\n</body></html>\n"
+    ),
+    "pokemon.html": (
+        '{% extends "base.html" %}\n{% block main %}\n'
+        "<p>The two queries took {{ duration|floatformat:3 }} seconds.</p>\n"
+        "<dl>\n{% for field, value in pokemon.items %}"
+        "<dt>{{ field }}</dt><dd>{{ value }}</dd>\n{% endfor %}</dl>\n"
+        "<ul>\n{% for p in pokemons %}<li>{{ p.number }} {{ p.name }}</li>\n{% endfor %}</ul>\n"
+        "{% endblock main %}\n"
+    ),
+}
+
+# What `django-admin startproject` generates; the original kept it.
+STARTPROJECT_APPS = [
+    "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
+    "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
+]
+STARTPROJECT_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What a server process needs to know of its cell, beyond the view,
+    which the URL picks: carried in one environment variable."""
+    connections: str = "per-query"
+    workload: str = "db"
+    pool_size: int = 10
+    upstream_url: Optional[str] = None
+    as_2021: bool = False
+
+    @property
+    def table(self) -> str:
+        return SLOW_TABLE if self.workload == "slow-db" else TABLE
+
+    @property
+    def pooled(self) -> bool:
+        return self.connections == "pooled"
+
+
+def configure_django(dsn: str, secret_key: str, app: AppSettings) -> None:
+    import types
+
+    import django
+    from django.conf import settings
+    from django.urls import path
+
+    if settings.configured:
+        return
+    # A module object, not a dotted path: the URLconf lives in this file,
+    # whatever name the file was imported under, and resolvers hash it.
+    urls = types.ModuleType("repro_urls")
+    urls.urlpatterns = [path(v.path.lstrip("/"), v.func, name=v.name) for v in VIEWS.values()]
+    parts = urllib.parse.urlsplit(dsn)
+    database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": urllib.parse.unquote(parts.path.lstrip("/")) or "postgres",
+        "USER": urllib.parse.unquote(parts.username or ""),
+        "PASSWORD": urllib.parse.unquote(parts.password or ""),
+        "HOST": parts.hostname or "", "PORT": parts.port or 5432,
+        # Django's default: a connection per request.  Pooled: its own
+        # psycopg 3 pool, which wants CONN_MAX_AGE 0 as well.
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": {"pool": {"min_size": 1, "max_size": app.pool_size, "timeout": 30}}
+        if app.pooled else {},
+    }
+    settings.configure(
+        DEBUG=app.as_2021,
+        SECRET_KEY=secret_key,
+        ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
+        ROOT_URLCONF=urls,
+        INSTALLED_APPS=STARTPROJECT_APPS,
+        MIDDLEWARE=STARTPROJECT_MIDDLEWARE,
+        # For the ORM views only; the SQL views talk to PostgreSQL with the
+        # drivers directly, as in 2021 ("there is no async ORM yet").
+        DATABASES={"default": database},
+        TEMPLATES=[{
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {
+                "context_processors": [
+                    "django.template.context_processors.debug",
+                    "django.template.context_processors.request",
+                    "django.contrib.auth.context_processors.auth",
+                    "django.contrib.messages.context_processors.messages",
+                ],
+                "loaders": [("django.template.loaders.cached.Loader",
+                             [("django.template.loaders.locmem.Loader", TEMPLATES_INLINE)])],
+            },
+        }],
+        USE_TZ=True,
+        # Errors go to the server log, where repro counts their causes.
+        LOGGING={
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+            "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR",
+                                           "propagate": False}},
+        },
+        REPRO_DSN=dsn,
+        REPRO_APP=app,
+    )
+    django.setup()
+
+
+def list_sql(table: str) -> str:
+    return f"SELECT * FROM {table} ORDER BY number"
+
+
+def detail_sql(table: str) -> str:
+    return f"SELECT * FROM {table} WHERE number = {DETAIL_NUMBER}"
+
+
+class _PerProcess:
+    """Pools, clients and the model, made once per server process (and, for
+    asyncio, once per event loop: asyncpg pools and aiohttp sessions are
+    bound to the loop they were made in)."""
+    lock = threading.Lock()
+    sync_pool = None
+    sync_slots: Optional[threading.BoundedSemaphore] = None
+    async_pools: dict = {}
+    sessions: dict = {}
+    model = None
+    drivers: dict = {}
+
+
+@contextlib.contextmanager
+def sync_connection(dsn: str, app: AppSettings):
+    """psycopg2: a new connection for the query (2021), or one from this
+    process's pool."""
+    import psycopg2
+    if not app.pooled:
+        conn = psycopg2.connect(dsn)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    from psycopg2.pool import ThreadedConnectionPool
+    with _PerProcess.lock:
+        if _PerProcess.sync_pool is None:
+            _PerProcess.sync_pool = ThreadedConnectionPool(1, app.pool_size, dsn)
+            # psycopg2's pool refuses when empty; a request waits for a
+            # connection instead, as the other pools make it.
+            _PerProcess.sync_slots = threading.BoundedSemaphore(app.pool_size)
+    pool = _PerProcess.sync_pool
+    if not _PerProcess.sync_slots.acquire(timeout=DEFAULT_TIMEOUT):
+        raise RuntimeError("no connection of the pool came free")
+    try:
+        conn = pool.getconn()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            pool.putconn(conn)
+    finally:
+        _PerProcess.sync_slots.release()
+
+
+@contextlib.asynccontextmanager
+async def async_connection(dsn: str, app: AppSettings):
+    """asyncpg: a new connection for the query (2021), or one from a pool
+    made in this event loop."""
+    import asyncpg
+    if not app.pooled:
+        conn = await asyncpg.connect(dsn)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+        return
+    loop = asyncio.get_running_loop()
+    making = _PerProcess.async_pools.get(loop)
+    if making is None:
+        # The first request starts the pool and the others of the loop wait
+        # for that one: a pool each would hold connections past the size.
+        async def make() -> asyncpg.Pool:
+            return await asyncpg.create_pool(dsn, min_size=1, max_size=app.pool_size)
+        making = _PerProcess.async_pools[loop] = loop.create_task(make())
+    try:
+        pool = await making
+    except Exception:
+        if _PerProcess.async_pools.get(loop) is making:  # the next request tries again
+            del _PerProcess.async_pools[loop]
+        raise
+    async with pool.acquire() as conn:
+        yield conn
+
+
+def fetch_list_sync(dsn: str, app: AppSettings) -> list[dict]:
+    with sync_connection(dsn, app) as conn:
+        cur = conn.cursor()
+        cur.execute(list_sql(app.table))
+        rows = cur.fetchmany(1000)
+        cur.close()
+    return [{"number": r[1], "name": r[2]} for r in rows]
+
+
+def fetch_detail_sync(dsn: str, app: AppSettings) -> dict:
+    with sync_connection(dsn, app) as conn:
+        cur = conn.cursor()
+        cur.execute(detail_sql(app.table))
+        row = cur.fetchone()
+        names = [c.name for c in cur.description]
+        cur.close()
+    return dict(zip(names, row))
+
+
+async def fetch_list_async(dsn: str, app: AppSettings) -> list[dict]:
+    async with async_connection(dsn, app) as conn:
+        async with conn.transaction():
+            cursor = await conn.cursor(list_sql(app.table))
+            rows = await cursor.fetch(1000)
+    return [{"number": r["number"], "name": r["name"]} for r in rows]
+
+
+async def fetch_detail_async(dsn: str, app: AppSettings) -> dict:
+    async with async_connection(dsn, app) as conn:
+        async with conn.transaction():
+            cursor = await conn.cursor(detail_sql(app.table))
+            row = await cursor.fetchrow()
+    return dict(row)
+
+
+def pokemon_model():
+    """The table as a Django model (unmanaged: repro seeds it itself), made
+    once Django is set up."""
+    from django.conf import settings
+    from django.db import models
+    if _PerProcess.model is None:
+        kinds = {"bigint PRIMARY KEY": lambda: models.BigIntegerField(primary_key=True),
+                 "boolean NOT NULL": models.BooleanField}
+        fields = {}
+        for name, kind in COLUMNS:
+            if kind.startswith("varchar"):
+                fields[name] = models.CharField(max_length=int(re.findall(r"\d+", kind)[0]))
+            else:
+                fields[name] = kinds.get(kind, models.IntegerField)()
+        meta = type("Meta", (), {"app_label": "repro", "managed": False,
+                                 "db_table": settings.REPRO_APP.table})
+        _PerProcess.model = type("Pokemon", (models.Model,),
+                                 {"__module__": __name__, "Meta": meta, **fields})
+    return _PerProcess.model
+
+
+def _as_dict(obj) -> dict:
+    return {name: getattr(obj, name) for name, _ in COLUMNS}
+
+
+def call_upstream_sync(url: str) -> None:
+    """A blocking call, as a sync view makes it."""
+    with _NO_PROXY.open(url, timeout=DEFAULT_TIMEOUT) as response:
+        response.read()
+
+
+async def call_upstream_async(url: str) -> None:
+    """aiohttp, one session (and its kept-alive connections) per loop."""
+    import aiohttp
+    loop = asyncio.get_running_loop()
+    session = _PerProcess.sessions.get(loop)
+    if session is None:
+        session = _PerProcess.sessions.setdefault(loop, aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), trust_env=False))
+    async with session.get(url) as response:
+        await response.read()
+
+
+def driver_of(view: str) -> str:
+    """Which database driver, in which version, the view used: read off
+    the module the server process loaded for it."""
+    if view not in _PerProcess.drivers:
+        import importlib
+        if VIEWS[view].orm:
+            from django.db import connection
+            module, prefix = connection.Database, "Django ORM over "
+        else:
+            module = importlib.import_module("psycopg2" if view == "sync-sql" else "asyncpg")
+            prefix = ""
+        version = str(getattr(module, "__version__", "")).split(" ")[0]
+        _PerProcess.drivers[view] = f"{prefix}{module.__name__} {version}".strip()
+    return _PerProcess.drivers[view]
+
+
+def render_pokemon(request, view: str, pokemon: dict, pokemons, started: float):
+    from django.shortcuts import render
+
+    response = render(request, "pokemon.html", {
+        "title": f"{view} view", "pokemon": pokemon, "pokemons": pokemons,
+        "duration": time.perf_counter() - started,
+    })
+    # Lets the warm-up see that every worker has served requests, and which
+    # driver the view used.
+    response["X-Repro-Worker"] = str(os.getpid())
+    response["X-Repro-Driver"] = driver_of(view)
+    return response
+
+
+def sync_sql_view(request):
+    from django.conf import settings
+    app = settings.REPRO_APP
+    started = time.perf_counter()
+    pokemons = fetch_list_sync(settings.REPRO_DSN, app)
+    pokemon = fetch_detail_sync(settings.REPRO_DSN, app)
+    if app.upstream_url:
+        call_upstream_sync(app.upstream_url)
+    return render_pokemon(request, "sync-sql", pokemon, pokemons, started)
+
+
+async def async_sql_view(request):
+    from django.conf import settings
+    app = settings.REPRO_APP
+    started = time.perf_counter()
+    work = [fetch_list_async(settings.REPRO_DSN, app), fetch_detail_async(settings.REPRO_DSN, app)]
+    if app.upstream_url:
+        work.append(call_upstream_async(app.upstream_url))
+    pokemons, pokemon, *_ = await asyncio.gather(*work)
+    return render_pokemon(request, "async-sql", pokemon, pokemons, started)
+
+
+def sync_orm_view(request):
+    from django.conf import settings
+    app = settings.REPRO_APP
+    started = time.perf_counter()
+    model = pokemon_model()
+    pokemons = list(model.objects.order_by("number"))
+    pokemon = _as_dict(model.objects.get(number=DETAIL_NUMBER))
+    if app.upstream_url:
+        call_upstream_sync(app.upstream_url)
+    return render_pokemon(request, "sync-orm", pokemon, pokemons, started)
+
+
+async def async_orm_view(request):
+    from django.conf import settings
+    app = settings.REPRO_APP
+    started = time.perf_counter()
+    model = pokemon_model()
+
+    async def orm():
+        return ([p async for p in model.objects.order_by("number")],
+                _as_dict(await model.objects.aget(number=DETAIL_NUMBER)))
+    work = [orm()]
+    if app.upstream_url:
+        work.append(call_upstream_async(app.upstream_url))
+    (pokemons, pokemon), *_ = await asyncio.gather(*work)
+    return render_pokemon(request, "async-orm", pokemon, pokemons, started)
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    func: Callable
+    is_async: bool
+    orm: bool
+    description: str
+
+    @property
+    def path(self) -> str:
+        return f"/{self.name}/"
+
+
+VIEWS = {v.name: v for v in (
+    View("sync-sql", sync_sql_view, False, False,
+         "sync view, psycopg2: the list query, then the detail query"),
+    View("async-sql", async_sql_view, True, False,
+         "async view, asyncpg: both queries at once (asyncio.gather), each in a transaction "
+         "through a cursor"),
+    View("sync-orm", sync_orm_view, False, True,
+         "sync view, the Django ORM: order_by(\"number\"), then get(number=25)"),
+    View("async-orm", async_orm_view, True, True,
+         "async view, the async ORM: async for over order_by(\"number\"), then aget(number=25)"),
+)}
+
+
+def make_app(interface: str):
+    """Gunicorn's entry point in each worker: repro:make_app('wsgi'|'asgi')."""
+    app = AppSettings(**json.loads(os.environ[ENV_APP]))
+    configure_django(os.environ[ENV_DSN], os.environ[ENV_SECRET], app)
+    if interface == "wsgi":
+        from django.core.wsgi import get_wsgi_application
+        return get_wsgi_application()
+    from django.core.asgi import get_asgi_application
+    return get_asgi_application()
+
+
+def make_wsgi_app():
+    """Granian's factory entry points."""
+    return make_app("wsgi")
+
+
+def make_asgi_app():
+    return make_app("asgi")
+
+
+# ---------------------------------------------------------------------------
+# The servers: how each is started, and how many requests it serves at once
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    description: str
+    interface: str  # "wsgi" or "asgi"
+    argv: Callable[[int, int, int], list[str]]  # (port, workers, threads) -> the command
+    missing: Callable[[], Optional[str]] = lambda: None  # why it cannot run here, or None
+    # (workers, threads) -> how many requests it serves at once; None: as
+    # many as come (an event loop, or a thread for each request).
+    slots: Optional[Callable[[int, int], int]] = None
+    slot_name: str = "workers"
+
+
+def _gunicorn(worker_class: str, threads: bool = False) -> Callable[[int, int, int], list[str]]:
+    def argv(port: int, workers: int, thread_count: int) -> list[str]:
+        script = Path(__file__).resolve()
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                   "--workers", str(workers), "--worker-class", worker_class,
+                   "--chdir", str(script.parent), "--pythonpath", str(script.parent)]
+        if threads:
+            command += ["--threads", str(thread_count)]
+        if tuple(_version_key(package_version("gunicorn") or "0")) >= (25, 1):
+            # Two servers at once would collide on $HOME/.gunicorn/gunicorn.ctl.
+            command.append("--no-control-socket")
+        interface = "asgi" if worker_class in ("asgi", "uvicorn_worker.UvicornWorker") else "wsgi"
+        return command + [f"{script.stem}:make_app({interface!r})"]
+    return argv
+
+
+def _granian(port: int, workers: int, _threads: int) -> list[str]:
+    script = Path(__file__).resolve()
+    return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--working-dir", str(script.parent),
+            "--factory", f"{script.stem}:make_asgi_app"]
+
+
+def _gunicorn_at_least(version: tuple[int, ...]) -> Callable[[], Optional[str]]:
+    def missing() -> Optional[str]:
+        have = package_version("gunicorn") or "0"
+        if tuple(_version_key(have)) < version:
+            wanted = ".".join(map(str, version))
+            return f"it needs gunicorn {wanted} or newer (this is {have}): pip install " \
+                   f"'gunicorn>={wanted}'"
+        return None
+    return missing
+
+
+def _granian_missing() -> Optional[str]:
+    import importlib.util
+    return None if importlib.util.find_spec("granian") else "granian is not installed: pip " \
+        "install granian"
+
+
+SERVERS = {s.name: s for s in (
+    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync"),
+           slots=lambda workers, _threads: workers),
+    Server("gunicorn-gthread", "Gunicorn, gthread workers (WSGI)", "wsgi",
+           _gunicorn("gthread", threads=True), slots=lambda workers, threads: workers * threads,
+           slot_name="threads"),
+    Server("uvicorn", "Gunicorn + uvicorn_worker.UvicornWorker (ASGI)", "asgi",
+           _gunicorn("uvicorn_worker.UvicornWorker")),
+    Server("gunicorn-asgi", "Gunicorn's own ASGI worker, -k asgi, beta (ASGI)", "asgi",
+           _gunicorn("asgi"), _gunicorn_at_least((24,))),
+    Server("granian", "Granian (ASGI)", "asgi", _granian, _granian_missing),
+)}
+
+
+# ---------------------------------------------------------------------------
+# A setup (a cell): one value of each axis, and the names the CLI, the
+# report and the JSON give it
+# ---------------------------------------------------------------------------
 
 # The axes of a cell that are not a view or a server (those registries come
 # with their code, below).  Each key is what the CLI, the report and the
@@ -307,6 +980,59 @@ class Cell:
 # on Uvicorn's workers, each query on a connection of its own.
 NAMED_CELLS = {"sync": Cell("sync-sql", "gunicorn-sync"), "async": Cell("async-sql", "uvicorn")}
 
+CELL_SYNTAX = "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021]"
+
+
+def parse_cell(text: str) -> Cell:
+    """A cell that can run here, by its name."""
+    cell = cell_named(text)
+    missing = SERVERS[cell.server].missing()
+    if missing:
+        raise UsageError(f"setup {cell.name} cannot run here: {missing}")
+    return cell
+
+
+def cell_named(text: str) -> Cell:
+    """'sync', 'async', or VIEW@SERVER with options: 'async+pooled',
+    'sync-orm@uvicorn+pooled+upstream'."""
+    base, *options = text.strip().split("+")
+    view, at, server = base.partition("@")
+    if base in NAMED_CELLS:
+        cell = NAMED_CELLS[base]
+    elif at and view in VIEWS and server in SERVERS:
+        cell = Cell(view, server)
+    else:
+        raise UsageError(f"unknown setup {text!r}: give {', '.join(NAMED_CELLS)} or "
+                         f"{CELL_SYNTAX}, with VIEW one of {', '.join(VIEWS)} and SERVER one "
+                         f"of {', '.join(SERVERS)}")
+    given: dict[str, str] = {}  # axis -> the option that set it
+    for option in options:
+        if option in CONNECTIONS:
+            axis, cell = "connections", dataclasses.replace(cell, connections=option)
+        elif option in WORKLOADS:
+            axis, cell = "workload", dataclasses.replace(cell, workload=option)
+        elif option == "2021":
+            axis, cell = "2021", dataclasses.replace(cell, as_2021=True)
+        else:
+            choices = [*CONNECTIONS, *WORKLOADS, "2021"]
+            raise UsageError(f"unknown option +{option} in setup {text!r}; choose from "
+                             f"{', '.join('+' + c for c in choices)}")
+        if axis in given:
+            # The later one would silently replace the earlier.
+            if given[axis] == option:
+                raise UsageError(f"setup {text!r} gives +{option} twice; give it once")
+            one, other = ("+".join([base, *(o for o in options if o != drop)])
+                          for drop in (option, given[axis]))
+            raise UsageError(f"setup {text!r} gives two {axis} options (+{given[axis]}, "
+                             f"+{option}), and a setup has one; to measure both, give two "
+                             f"setups: --setups {one},{other}")
+        given[axis] = option
+    return cell
+
+
+# ---------------------------------------------------------------------------
+# Settings: what a run, its ramps and its servers are told
+# ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Config:
@@ -353,6 +1079,25 @@ class Config:
     def unit(self) -> str:
         return "req/s" if self.open_loop else "users"
 
+
+def check_pools(config: Config, max_connections: int) -> None:
+    """Pools that all workers together could fill past max_connections are
+    refused: the run would measure PostgreSQL refusing them."""
+    if not any(c.connections == "pooled" for c in config.setups):
+        return
+    room = max_connections - RESERVED_CONNECTIONS
+    if config.workers * config.pool_size > room:
+        raise UsageError(f"pools of --pool-size {config.pool_size} in --workers "
+                         f"{config.workers} could open {config.workers * config.pool_size} "
+                         f"connections, more than the {room} that max_connections "
+                         f"{max_connections} leaves; lower --pool-size or --workers"
+                         + ("" if config.dsn else ", or raise --max-connections"))
+
+
+# ---------------------------------------------------------------------------
+# Records and statistics: what the load generator saw, and thresholds (pure
+# functions of the records)
+# ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Sample:
@@ -437,165 +1182,6 @@ class Thresholds:
     # The throughput it holds once saturated: the median req/s of its
     # plateau's windows; None where the load never slowed it down.
     capacity_rps: Optional[float] = None
-
-
-@dataclass(frozen=True)
-class RampResult:
-    """One ramp of one setup: a repeat."""
-    steps: tuple[StepStats, ...]  # in the order measured
-    stop_reason: str  # "completed", or why the ramp ended early
-    warmup: str = ""
-    error: Optional[str] = None  # the setup could not be measured (fully)
-    log_findings: dict[str, int] = field(default_factory=dict)
-    interrupted: bool = False  # a signal cut its ramp short
-    restarts: int = 0  # the server started afresh for a lower level
-    step: int = DEFAULT_STEP  # the ramp's fine step
-    driver: str = ""  # the database driver the view said it used
-    # CPU per successful request over the measured steps, by process group:
-    # "server", "postgres", "upstream" (where each could be measured).
-    cpu_ms: dict[str, float] = field(default_factory=dict)
-    max_db_connections: Optional[int] = None  # the most open at once during the ramp
-    ended_as: str = ""  # how it ended, in a few words ("": as stop_reason says)
-
-    @property
-    def ended(self) -> str:
-        return self.ended_as or self.stop_reason
-
-    @property
-    def by_level(self) -> tuple[StepStats, ...]:
-        return tuple(sorted(self.steps, key=lambda s: s.level))
-
-    @property
-    def thresholds(self) -> Thresholds:
-        # A ramp cut short did not measure above its highest level: that one
-        # is not confirmed by being the last.
-        return find_thresholds(self.by_level, self.step,
-                               last_counts=not (self.interrupted or self.error))
-
-    @property
-    def client_cpu_ms(self) -> Optional[float]:
-        """The load generator's CPU per request, over the whole ramp."""
-        sent = [(s.client_cpu_ms, s.requests) for s in self.steps if s.client_cpu_ms is not None]
-        weight = sum(n for _, n in sent)
-        return sum(ms * n for ms, n in sent) / weight if weight else None
-
-
-@dataclass(frozen=True)
-class SetupResult:
-    cell: Optional[Cell]  # None for a URL that `ramp` was pointed at
-    ramps: tuple[RampResult, ...]  # one per repeat, in the order run
-    url: Optional[str] = None  # the endpoint, for `ramp`
-
-    @property
-    def name(self) -> str:
-        return self.url if self.cell is None else self.cell.name
-
-    @property
-    def driver(self) -> str:
-        """The database driver the view said it used."""
-        return next((r.driver for r in self.ramps if r.driver), "")
-
-    def cpu_ms(self, group: str) -> Optional[float]:
-        """CPU per successful request of a process group ("client" too), the
-        median over the repeats."""
-        values = [r.client_cpu_ms if group == "client" else r.cpu_ms.get(group)
-                  for r in self.measured]
-        values = [v for v in values if v is not None]
-        return statistics.median_low(values) if values else None
-
-    @property
-    def max_db_connections(self) -> Optional[int]:
-        values = [r.max_db_connections for r in self.measured if r.max_db_connections is not None]
-        return max(values) if values else None
-
-    @property
-    def measured(self) -> tuple[RampResult, ...]:
-        return tuple(r for r in self.ramps if r.steps)
-
-    @property
-    def thresholds(self) -> Thresholds:
-        """Each measure's median over the repeats (the lower middle one for
-        an even count, so that it is a level that was measured)."""
-        return median_thresholds([r.thresholds for r in self.measured])
-
-    @property
-    def error(self) -> Optional[str]:
-        return next((r.error for r in self.ramps if r.error), None)
-
-    @property
-    def interrupted(self) -> bool:
-        return any(r.interrupted for r in self.ramps)
-
-
-@dataclass(frozen=True)
-class Environment:
-    cpu_model: str
-    cpu_count: int
-    memory: str
-    os: str
-    python: str
-    packages: dict[str, str]
-    uvicorn_stack: str
-    postgres_version: str
-    postgres_source: str
-    max_connections: int
-    postgres_private: bool = True
-    container: Optional[str] = None  # what repro detected it runs in, if any
-    virtual_machine: bool = False
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What of the Config a report needs to be read (passwords masked)."""
-    setups: tuple[str, ...]
-    top: int
-    unit: str  # "users" or "req/s"
-    step: int
-    step_seconds: float
-    min_requests: int
-    ramp: str
-    plan: tuple[int, ...]  # the fixed ramps' levels; empty for the search
-    think_time: float
-    timeout: float
-    workers: int
-    max_connections: Optional[int]  # of the private cluster; None with a DSN
-    dsn: Optional[str]
-    repeat: int = 1
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
-    load_processes: int = 1
-    pool_size: int = DEFAULT_POOL_SIZE
-    threads: int = DEFAULT_THREADS
-    upstream_ms: float = DEFAULT_UPSTREAM_MS
-    db_ms: float = DEFAULT_DB_MS
-    urls: tuple[str, ...] = ()  # `ramp`: endpoints of servers that are not repro's
-
-    @property
-    def open_loop(self) -> bool:
-        return self.unit == "req/s"
-
-
-@dataclass(frozen=True)
-class Report:
-    command: str
-    started: str
-    environment: Environment
-    settings: Settings
-    setups: tuple[SetupResult, ...]
-    seconds: float
-    interrupted: Optional[str] = None
-    db_limit_rps: Optional[float] = None  # the two queries straight against PostgreSQL
-    connect_ms: Optional[float] = None  # opening one connection to it
-    questions: tuple[Asked, ...] = ()  # a study's, in the order asked
-
-    def answers(self) -> list[tuple[Question, Asked, Answer]]:
-        st = self.settings
-        return [(QUESTIONS[a.id], a, answer_question(QUESTIONS[a.id], a, self.setups, st.step,
-                                                     st.unit)) for a in self.questions]
-
-
-# ---------------------------------------------------------------------------
-# Statistics and thresholds (pure functions of recorded samples)
-# ---------------------------------------------------------------------------
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> Optional[float]:
@@ -686,6 +1272,11 @@ def slowed_flags(steps: Sequence[StepStats]) -> list[bool]:
 
 def erring_flags(steps: Sequence[StepStats]) -> list[bool]:
     return [is_erring(s) for s in steps]
+
+
+def fine_up(level: int, step: int) -> int:
+    """One fine step up: `step` more, or RESOLUTION more, whichever is more."""
+    return max(level + step, round(level * (1 + RESOLUTION)))
 
 
 def confirms(level: int, above: int, step: int) -> bool:
@@ -863,12 +1454,6 @@ def most_common_failure(steps: Sequence[StepStats]) -> Optional[str]:
 # The ramp's plan: which level to measure next (pure functions of the steps)
 # ---------------------------------------------------------------------------
 
-
-def fine_up(level: int, step: int) -> int:
-    """One fine step up: `step` more, or RESOLUTION more, whichever is more."""
-    return max(level + step, round(level * (1 + RESOLUTION)))
-
-
 def linear_plan(top: int, step: int) -> list[int]:
     """step, 2*step, ... top: the plain Locust-style ramp."""
     plan = list(range(step, top + 1, step))
@@ -967,6 +1552,98 @@ RAMPS = {
     "linear": RampKind("linear", _fixed(linear_plan), linear_plan,
                        "every --step up, one after the other"),
 }
+
+
+# ---------------------------------------------------------------------------
+# Results: what a ramp and a setup measured
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RampResult:
+    """One ramp of one setup: a repeat."""
+    steps: tuple[StepStats, ...]  # in the order measured
+    stop_reason: str  # "completed", or why the ramp ended early
+    warmup: str = ""
+    error: Optional[str] = None  # the setup could not be measured (fully)
+    log_findings: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False  # a signal cut its ramp short
+    restarts: int = 0  # the server started afresh for a lower level
+    step: int = DEFAULT_STEP  # the ramp's fine step
+    driver: str = ""  # the database driver the view said it used
+    # CPU per successful request over the measured steps, by process group:
+    # "server", "postgres", "upstream" (where each could be measured).
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    max_db_connections: Optional[int] = None  # the most open at once during the ramp
+    ended_as: str = ""  # how it ended, in a few words ("": as stop_reason says)
+
+    @property
+    def ended(self) -> str:
+        return self.ended_as or self.stop_reason
+
+    @property
+    def by_level(self) -> tuple[StepStats, ...]:
+        return tuple(sorted(self.steps, key=lambda s: s.level))
+
+    @property
+    def thresholds(self) -> Thresholds:
+        # A ramp cut short did not measure above its highest level: that one
+        # is not confirmed by being the last.
+        return find_thresholds(self.by_level, self.step,
+                               last_counts=not (self.interrupted or self.error))
+
+    @property
+    def client_cpu_ms(self) -> Optional[float]:
+        """The load generator's CPU per request, over the whole ramp."""
+        sent = [(s.client_cpu_ms, s.requests) for s in self.steps if s.client_cpu_ms is not None]
+        weight = sum(n for _, n in sent)
+        return sum(ms * n for ms, n in sent) / weight if weight else None
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    cell: Optional[Cell]  # None for a URL that `ramp` was pointed at
+    ramps: tuple[RampResult, ...]  # one per repeat, in the order run
+    url: Optional[str] = None  # the endpoint, for `ramp`
+
+    @property
+    def name(self) -> str:
+        return self.url if self.cell is None else self.cell.name
+
+    @property
+    def driver(self) -> str:
+        """The database driver the view said it used."""
+        return next((r.driver for r in self.ramps if r.driver), "")
+
+    def cpu_ms(self, group: str) -> Optional[float]:
+        """CPU per successful request of a process group ("client" too), the
+        median over the repeats."""
+        values = [r.client_cpu_ms if group == "client" else r.cpu_ms.get(group)
+                  for r in self.measured]
+        values = [v for v in values if v is not None]
+        return statistics.median_low(values) if values else None
+
+    @property
+    def max_db_connections(self) -> Optional[int]:
+        values = [r.max_db_connections for r in self.measured if r.max_db_connections is not None]
+        return max(values) if values else None
+
+    @property
+    def measured(self) -> tuple[RampResult, ...]:
+        return tuple(r for r in self.ramps if r.steps)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """Each measure's median over the repeats (the lower middle one for
+        an even count, so that it is a level that was measured)."""
+        return median_thresholds([r.thresholds for r in self.measured])
+
+    @property
+    def error(self) -> Optional[str]:
+        return next((r.error for r in self.ramps if r.error), None)
+
+    @property
+    def interrupted(self) -> bool:
+        return any(r.interrupted for r in self.ramps)
 
 
 # ---------------------------------------------------------------------------
@@ -1271,10 +1948,6 @@ def render_verdict(o: Outcome, where: str = "here") -> str:
     if async_side is None:
         return f"{did} {where}."
     return f"{did}: async {'paid off' if winner == async_side else 'did not pay off'} {where}."
-
-
-def _join(words: Sequence[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 # ---------------------------------------------------------------------------
@@ -1622,7 +2295,78 @@ def answer_question(question: Question, asked: Asked, setups: Sequence[SetupResu
 
 
 # ---------------------------------------------------------------------------
-# Report rendering (pure functions of a Report)
+# The report: what a run produced, and where
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Environment:
+    cpu_model: str
+    cpu_count: int
+    memory: str
+    os: str
+    python: str
+    packages: dict[str, str]
+    uvicorn_stack: str
+    postgres_version: str
+    postgres_source: str
+    max_connections: int
+    postgres_private: bool = True
+    container: Optional[str] = None  # what repro detected it runs in, if any
+    virtual_machine: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What of the Config a report needs to be read (passwords masked)."""
+    setups: tuple[str, ...]
+    top: int
+    unit: str  # "users" or "req/s"
+    step: int
+    step_seconds: float
+    min_requests: int
+    ramp: str
+    plan: tuple[int, ...]  # the fixed ramps' levels; empty for the search
+    think_time: float
+    timeout: float
+    workers: int
+    max_connections: Optional[int]  # of the private cluster; None with a DSN
+    dsn: Optional[str]
+    repeat: int = 1
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    load_processes: int = 1
+    pool_size: int = DEFAULT_POOL_SIZE
+    threads: int = DEFAULT_THREADS
+    upstream_ms: float = DEFAULT_UPSTREAM_MS
+    db_ms: float = DEFAULT_DB_MS
+    urls: tuple[str, ...] = ()  # `ramp`: endpoints of servers that are not repro's
+
+    @property
+    def open_loop(self) -> bool:
+        return self.unit == "req/s"
+
+
+@dataclass(frozen=True)
+class Report:
+    command: str
+    started: str
+    environment: Environment
+    settings: Settings
+    setups: tuple[SetupResult, ...]
+    seconds: float
+    interrupted: Optional[str] = None
+    db_limit_rps: Optional[float] = None  # the two queries straight against PostgreSQL
+    connect_ms: Optional[float] = None  # opening one connection to it
+    questions: tuple[Asked, ...] = ()  # a study's, in the order asked
+
+    def answers(self) -> list[tuple[Question, Asked, Answer]]:
+        st = self.settings
+        return [(QUESTIONS[a.id], a, answer_question(QUESTIONS[a.id], a, self.setups, st.step,
+                                                     st.unit)) for a in self.questions]
+
+
+# ---------------------------------------------------------------------------
+# Report rendering (pure functions of a Report: Markdown, and the chart's PNG
+# bytes)
 # ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -1635,68 +2379,6 @@ class Published:
 PUBLISHED_2021 = {"sync": Published(130, 310), "async": Published(100, 280)}
 PUBLISHED_MACHINE = "8-core AMD, Docker (app and Postgres containers), Locust, read by eye"
 PUBLISHED_STEP = 10
-
-FAILURE_NAMES = {"timeout": "timeout", "connection": "connection error",
-                 "protocol": "malformed response",
-                 "locust": "failed (kind: Locust's _failures.csv)"}
-
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
-    """A Markdown table padded to line up in a terminal; align is 'l'/'r' per column."""
-    rows = [[c.replace("|", "\\|") for c in r] for r in rows]  # a URL may hold one
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align)]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join("-" * (w + 1) + ":" if a == "r" else "-" * (w + 2)
-                          for w, a in zip(widths, align)) + "|"
-    return [line(headers), rule, *(line(r) for r in rows)]
-
-
-def fmt_ms(value: Optional[float]) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def fmt_threshold(level: Optional[int], up_to: int, unit: str = "users",
-                  prose: bool = False) -> str:
-    if level is None and up_to == 0:
-        return "not confirmed"  # cut short with every level measured flagged
-    if prose:
-        return f"none up to {up_to} {unit}" if level is None else f"at {level} {unit}"
-    return f"none up to {up_to}" if level is None else str(level)
-
-
-# What a verdict calls the failures of a kind; a kind not named here (an
-# HTTP status has its own words) is left unsaid.
-FAILURE_KINDS_IN_PROSE = {"timeout": "timeouts", "connection": "connection errors",
-                          "protocol": "malformed responses", "http_500": "HTTP 500s",
-                          "http_502": "HTTP 502s", "http_503": "HTTP 503s"}
-
-
-def fmt_kind(kind: Optional[str]) -> str:
-    if kind is None:
-        return "none"
-    if kind.startswith("http_"):
-        return "HTTP " + kind[5:]
-    return FAILURE_NAMES.get(kind, kind)
-
-
-def fmt_duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
-
-
-def fmt_rate(value: Optional[float]) -> str:
-    return "-" if value is None else f"{value:.0f}"
-
-
-def fmt_share(value: Optional[float]) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 def difference_rule(st: Settings) -> str:
@@ -2713,6 +3395,11 @@ def render_chart(report: Report, path: str, source: Optional[str] = None) -> Non
     finally:
         plt.close(fig)
 
+
+# ---------------------------------------------------------------------------
+# The JSON that --json writes, and reading it back
+# ---------------------------------------------------------------------------
+
 def _thresholds_json(t: Thresholds) -> dict:
     return {"slowdown_at": t.slowdown, "errors_at": t.errors, "capacity_rps": t.capacity_rps,
             "peak_rps": t.peak_rps, "peak_at": t.peak_level, "baseline_ms": t.baseline_ms,
@@ -2849,501 +3536,112 @@ def load_run(path: str) -> tuple[Report, str]:
 
 
 # ---------------------------------------------------------------------------
-# The data: 800 generated rows with the original table's shape
+# The progress display (stderr)
 # ---------------------------------------------------------------------------
 
-COLUMNS = (
-    ("id", "bigint PRIMARY KEY"), ("number", "integer NOT NULL"),
-    ("name", "varchar(100) NOT NULL"), ("type1", "varchar(50) NOT NULL"),
-    ("type2", "varchar(50) NOT NULL"), ("hp", "integer NOT NULL"),
-    ("attack", "integer NOT NULL"), ("defense", "integer NOT NULL"),
-    ("sp_atk", "integer NOT NULL"), ("sp_def", "integer NOT NULL"),
-    ("speed", "integer NOT NULL"), ("generation", "integer NOT NULL"),
-    ("legendary", "boolean NOT NULL"),
-)
-TYPES = ("Normal", "Fire", "Water", "Grass", "Electric", "Ice", "Fighting", "Poison", "Ground",
-         "Flying", "Psychic", "Bug", "Rock", "Ghost", "Dragon", "Dark", "Steel", "Fairy")
-SYLLABLES = ("bul", "ba", "saur", "char", "man", "der", "squir", "tle", "ka", "chu", "ra", "mew",
-             "zu", "bat", "gol", "ee", "vee", "dra", "ni", "gyr", "dos", "lap", "snor", "lax",
-             "ar", "ti", "cu", "no", "mol", "tres", "gen", "gar", "lu", "gi", "ho", "oh")
-# Where each generation's numbers end, as in the 721-entry national index.
-GENERATION_ENDS = (151, 251, 386, 493, 649, 721)
+SETUP_SECONDS_GUESS = 60.0  # a default ramp of one setup, until one has been timed
 
 
-def pokemon_rows() -> list[tuple]:
-    """The same 800 rows on every machine: 721 numbers, 79 of them twice
-    (alternate forms), ordered by (number, name); number 25 appears once."""
-    rng = random.Random(2021)
-    distinct = GENERATION_ENDS[-1]
-    base_names = {n: "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
-                  for n in range(1, distinct + 1)}
-    base_names[DETAIL_NUMBER] = "Pikachu"
-    forms = rng.sample(range(DETAIL_NUMBER + 1, distinct + 1), ROW_COUNT - distinct)
-    entries = [(n, base_names[n]) for n in range(1, distinct + 1)]
-    entries += [(n, f"{base_names[n]} Mega") for n in forms]
-    rows = []
-    for row_id, (number, name) in enumerate(sorted(entries), start=1):
-        type1 = rng.choice(TYPES)
-        type2 = rng.choice([t for t in TYPES if t != type1]) if rng.random() < 0.5 else ""
-        stats = [rng.randint(20, 160) for _ in range(6)]
-        generation = next(g for g, end in enumerate(GENERATION_ENDS, start=1) if number <= end)
-        rows.append((row_id, number, name, type1, type2, *stats, generation, rng.random() < 0.08))
-    return rows
+def step_line(label: str, s: StepStats, unit: str) -> str:
+    steady = "" if s.steady else " (not steady)"
+    return (f"{label:<6} {s.level:>5} {unit} #{s.order:<2} {s.requests:>6} requests "
+            f"{s.failures:>5} failed {s.rps:>7.1f} req/s{steady}  p50 {fmt_ms(s.p50_ms):>6} ms  "
+            f"p99 {fmt_ms(s.p99_ms):>6} ms  client CPU {s.client_cpu_pct:>3.0f}%  "
+            f"{s.seconds:.1f} s" + (" (two windows)" if s.windows > 1 else ""))
 
 
-def seed_database(dsn: str, slow_ms: Optional[float] = None) -> None:
-    """Create and fill repro's own table, and the view of it that the
-    slow-db workload reads (when slow_ms is given); safe to run again and
-    again."""
-    import psycopg2
-    from psycopg2.extras import execute_values
+class Progress:
+    """What stderr shows while repro works: plain lines; on a terminal, the
+    steps instead update one status line in place, with the time left."""
 
-    wanted = [name for name, _ in COLUMNS]
-    conn = None
-    try:
-        conn = psycopg2.connect(dsn, connect_timeout=10)
-        with conn, conn.cursor() as cur:
-            cur.execute(f"DROP VIEW IF EXISTS {SLOW_TABLE}")
-            cur.execute("SELECT column_name FROM information_schema.columns "
-                        "WHERE table_schema = current_schema() AND table_name = %s "
-                        "ORDER BY ordinal_position", (TABLE,))
-            present = [r[0] for r in cur.fetchall()]
-            if present and present != wanted:
-                cur.execute(f"DROP TABLE {TABLE}")
-            columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
-            cur.execute(f"DELETE FROM {TABLE}")
-            execute_values(cur, f"INSERT INTO {TABLE} VALUES %s", pokemon_rows())
-            if slow_ms is not None:
-                # Materialized: the wait happens once per query, whatever the plan.
-                cur.execute(f"CREATE VIEW {SLOW_TABLE} AS WITH wait AS MATERIALIZED "
-                            f"(SELECT pg_sleep({float(slow_ms) / 1000.0!r})) "
-                            f"SELECT {TABLE}.* FROM {TABLE}, wait")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f"ANALYZE {TABLE}")
-    except psycopg2.Error as e:
-        raise ReproError(f"could not create and fill table {TABLE}: {first_line(str(e))}; "
-                         f"repro needs a database user that may create tables and views") from None
-    finally:
-        if conn is not None:
-            conn.close()
-
-
-# ---------------------------------------------------------------------------
-# The Django app (configured only inside the server processes)
-# ---------------------------------------------------------------------------
-
-TEMPLATES_INLINE = {
-    "base.html": (
-        "<!doctype html>\n<html><head><title>{{ title }}</title></head>\n<body>\n"
-        "<h1>{{ title }}</h1>\n{% block main %}{% endblock main %}\n</body></html>\n"
-    ),
-    "pokemon.html": (
-        '{% extends "base.html" %}\n{% block main %}\n'
-        "<p>The two queries took {{ duration|floatformat:3 }} seconds.</p>\n"
-        "<dl>\n{% for field, value in pokemon.items %}"
-        "<dt>{{ field }}</dt><dd>{{ value }}</dd>\n{% endfor %}</dl>\n"
-        "<ul>\n{% for p in pokemons %}<li>{{ p.number }} {{ p.name }}</li>\n{% endfor %}</ul>\n"
-        "{% endblock main %}\n"
-    ),
-}
-
-# What `django-admin startproject` generates; the original kept it.
-STARTPROJECT_APPS = [
-    "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
-    "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
-]
-STARTPROJECT_MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-
-
-@dataclass(frozen=True)
-class AppSettings:
-    """What a server process needs to know of its cell, beyond the view,
-    which the URL picks: carried in one environment variable."""
-    connections: str = "per-query"
-    workload: str = "db"
-    pool_size: int = 10
-    upstream_url: Optional[str] = None
-    as_2021: bool = False
+    def __init__(self, stream=None, clock: Callable[[], float] = time.monotonic,
+                 tty: Optional[bool] = None) -> None:
+        self.stream, self.clock, self._tty = stream, clock, tty
+        self.start: Optional[float] = None
+        self.planned = 0  # setups (ramps) the run means to measure
+        self.took: list[float] = []  # how long each finished one took
+        self.began: Optional[float] = None  # when the current one began
+        self.status = ""
 
     @property
-    def table(self) -> str:
-        return SLOW_TABLE if self.workload == "slow-db" else TABLE
+    def out(self):
+        return self.stream or sys.stderr
 
     @property
-    def pooled(self) -> bool:
-        return self.connections == "pooled"
+    def tty(self) -> bool:
+        if self._tty is None:
+            self._tty = bool(getattr(self.out, "isatty", lambda: False)())
+        return self._tty
 
+    def elapsed(self) -> float:
+        if self.start is None:
+            self.start = self.clock()
+        return self.clock() - self.start
 
-def configure_django(dsn: str, secret_key: str, app: AppSettings) -> None:
-    import types
-
-    import django
-    from django.conf import settings
-    from django.urls import path
-
-    if settings.configured:
-        return
-    # A module object, not a dotted path: the URLconf lives in this file,
-    # whatever name the file was imported under, and resolvers hash it.
-    urls = types.ModuleType("repro_urls")
-    urls.urlpatterns = [path(v.path.lstrip("/"), v.func, name=v.name) for v in VIEWS.values()]
-    parts = urllib.parse.urlsplit(dsn)
-    database = {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": urllib.parse.unquote(parts.path.lstrip("/")) or "postgres",
-        "USER": urllib.parse.unquote(parts.username or ""),
-        "PASSWORD": urllib.parse.unquote(parts.password or ""),
-        "HOST": parts.hostname or "", "PORT": parts.port or 5432,
-        # Django's default: a connection per request.  Pooled: its own
-        # psycopg 3 pool, which wants CONN_MAX_AGE 0 as well.
-        "CONN_MAX_AGE": 0,
-        "OPTIONS": {"pool": {"min_size": 1, "max_size": app.pool_size, "timeout": 30}}
-        if app.pooled else {},
-    }
-    settings.configure(
-        DEBUG=app.as_2021,
-        SECRET_KEY=secret_key,
-        ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
-        ROOT_URLCONF=urls,
-        INSTALLED_APPS=STARTPROJECT_APPS,
-        MIDDLEWARE=STARTPROJECT_MIDDLEWARE,
-        # For the ORM views only; the SQL views talk to PostgreSQL with the
-        # drivers directly, as in 2021 ("there is no async ORM yet").
-        DATABASES={"default": database},
-        TEMPLATES=[{
-            "BACKEND": "django.template.backends.django.DjangoTemplates",
-            "OPTIONS": {
-                "context_processors": [
-                    "django.template.context_processors.debug",
-                    "django.template.context_processors.request",
-                    "django.contrib.auth.context_processors.auth",
-                    "django.contrib.messages.context_processors.messages",
-                ],
-                "loaders": [("django.template.loaders.cached.Loader",
-                             [("django.template.loaders.locmem.Loader", TEMPLATES_INLINE)])],
-            },
-        }],
-        USE_TZ=True,
-        # Errors go to the server log, where repro counts their causes.
-        LOGGING={
-            "version": 1,
-            "disable_existing_loggers": False,
-            "handlers": {"stderr": {"class": "logging.StreamHandler"}},
-            "loggers": {"django.request": {"handlers": ["stderr"], "level": "ERROR",
-                                           "propagate": False}},
-        },
-        REPRO_DSN=dsn,
-        REPRO_APP=app,
-    )
-    django.setup()
-
-
-def list_sql(table: str) -> str:
-    return f"SELECT * FROM {table} ORDER BY number"
-
-
-def detail_sql(table: str) -> str:
-    return f"SELECT * FROM {table} WHERE number = {DETAIL_NUMBER}"
-
-
-class _PerProcess:
-    """Pools, clients and the model, made once per server process (and, for
-    asyncio, once per event loop: asyncpg pools and aiohttp sessions are
-    bound to the loop they were made in)."""
-    lock = threading.Lock()
-    sync_pool = None
-    sync_slots: Optional[threading.BoundedSemaphore] = None
-    async_pools: dict = {}
-    sessions: dict = {}
-    model = None
-    drivers: dict = {}
-
-
-@contextlib.contextmanager
-def sync_connection(dsn: str, app: AppSettings):
-    """psycopg2: a new connection for the query (2021), or one from this
-    process's pool."""
-    import psycopg2
-    if not app.pooled:
-        conn = psycopg2.connect(dsn)
-        try:
-            yield conn
-        finally:
-            conn.close()
-        return
-    from psycopg2.pool import ThreadedConnectionPool
-    with _PerProcess.lock:
-        if _PerProcess.sync_pool is None:
-            _PerProcess.sync_pool = ThreadedConnectionPool(1, app.pool_size, dsn)
-            # psycopg2's pool refuses when empty; a request waits for a
-            # connection instead, as the other pools make it.
-            _PerProcess.sync_slots = threading.BoundedSemaphore(app.pool_size)
-    pool = _PerProcess.sync_pool
-    if not _PerProcess.sync_slots.acquire(timeout=DEFAULT_TIMEOUT):
-        raise RuntimeError("no connection of the pool came free")
-    try:
-        conn = pool.getconn()
-        try:
-            yield conn
-        finally:
-            conn.rollback()
-            pool.putconn(conn)
-    finally:
-        _PerProcess.sync_slots.release()
-
-
-@contextlib.asynccontextmanager
-async def async_connection(dsn: str, app: AppSettings):
-    """asyncpg: a new connection for the query (2021), or one from a pool
-    made in this event loop."""
-    import asyncpg
-    if not app.pooled:
-        conn = await asyncpg.connect(dsn)
-        try:
-            yield conn
-        finally:
-            await conn.close()
-        return
-    loop = asyncio.get_running_loop()
-    making = _PerProcess.async_pools.get(loop)
-    if making is None:
-        # The first request starts the pool and the others of the loop wait
-        # for that one: a pool each would hold connections past the size.
-        async def make() -> asyncpg.Pool:
-            return await asyncpg.create_pool(dsn, min_size=1, max_size=app.pool_size)
-        making = _PerProcess.async_pools[loop] = loop.create_task(make())
-    try:
-        pool = await making
-    except Exception:
-        if _PerProcess.async_pools.get(loop) is making:  # the next request tries again
-            del _PerProcess.async_pools[loop]
-        raise
-    async with pool.acquire() as conn:
-        yield conn
-
-
-def fetch_list_sync(dsn: str, app: AppSettings) -> list[dict]:
-    with sync_connection(dsn, app) as conn:
-        cur = conn.cursor()
-        cur.execute(list_sql(app.table))
-        rows = cur.fetchmany(1000)
-        cur.close()
-    return [{"number": r[1], "name": r[2]} for r in rows]
-
-
-def fetch_detail_sync(dsn: str, app: AppSettings) -> dict:
-    with sync_connection(dsn, app) as conn:
-        cur = conn.cursor()
-        cur.execute(detail_sql(app.table))
-        row = cur.fetchone()
-        names = [c.name for c in cur.description]
-        cur.close()
-    return dict(zip(names, row))
-
-
-async def fetch_list_async(dsn: str, app: AppSettings) -> list[dict]:
-    async with async_connection(dsn, app) as conn:
-        async with conn.transaction():
-            cursor = await conn.cursor(list_sql(app.table))
-            rows = await cursor.fetch(1000)
-    return [{"number": r["number"], "name": r["name"]} for r in rows]
-
-
-async def fetch_detail_async(dsn: str, app: AppSettings) -> dict:
-    async with async_connection(dsn, app) as conn:
-        async with conn.transaction():
-            cursor = await conn.cursor(detail_sql(app.table))
-            row = await cursor.fetchrow()
-    return dict(row)
-
-
-def pokemon_model():
-    """The table as a Django model (unmanaged: repro seeds it itself), made
-    once Django is set up."""
-    from django.conf import settings
-    from django.db import models
-    if _PerProcess.model is None:
-        kinds = {"bigint PRIMARY KEY": lambda: models.BigIntegerField(primary_key=True),
-                 "boolean NOT NULL": models.BooleanField}
-        fields = {}
-        for name, kind in COLUMNS:
-            if kind.startswith("varchar"):
-                fields[name] = models.CharField(max_length=int(re.findall(r"\d+", kind)[0]))
-            else:
-                fields[name] = kinds.get(kind, models.IntegerField)()
-        meta = type("Meta", (), {"app_label": "repro", "managed": False,
-                                 "db_table": settings.REPRO_APP.table})
-        _PerProcess.model = type("Pokemon", (models.Model,),
-                                 {"__module__": __name__, "Meta": meta, **fields})
-    return _PerProcess.model
-
-
-def _as_dict(obj) -> dict:
-    return {name: getattr(obj, name) for name, _ in COLUMNS}
-
-
-def call_upstream_sync(url: str) -> None:
-    """A blocking call, as a sync view makes it."""
-    with _NO_PROXY.open(url, timeout=DEFAULT_TIMEOUT) as response:
-        response.read()
-
-
-async def call_upstream_async(url: str) -> None:
-    """aiohttp, one session (and its kept-alive connections) per loop."""
-    import aiohttp
-    loop = asyncio.get_running_loop()
-    session = _PerProcess.sessions.get(loop)
-    if session is None:
-        session = _PerProcess.sessions.setdefault(loop, aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0), trust_env=False))
-    async with session.get(url) as response:
-        await response.read()
-
-
-def driver_of(view: str) -> str:
-    """Which database driver, in which version, the view used: read off
-    the module the server process loaded for it."""
-    if view not in _PerProcess.drivers:
-        import importlib
-        if VIEWS[view].orm:
-            from django.db import connection
-            module, prefix = connection.Database, "Django ORM over "
+    def line(self, message: str) -> None:
+        text = f"[{self.elapsed():6.1f}s] {message}"
+        if self.tty and self.status:
+            text = f"\r\x1b[K{text}\n{self.status}"
+            self.out.write(text)
         else:
-            module = importlib.import_module("psycopg2" if view == "sync-sql" else "asyncpg")
-            prefix = ""
-        version = str(getattr(module, "__version__", "")).split(" ")[0]
-        _PerProcess.drivers[view] = f"{prefix}{module.__name__} {version}".strip()
-    return _PerProcess.drivers[view]
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def setup_began(self) -> None:
+        self.began = self.clock()
+
+    def setup_ended(self) -> None:
+        if self.began is not None:
+            self.took.append(self.clock() - self.began)
+        self.began = None
+
+    def seconds_left(self) -> Optional[float]:
+        """The setups still to come at the mean time of those done, and
+        what is left of the current one."""
+        if not self.planned:
+            return None
+        each = statistics.mean(self.took) if self.took else SETUP_SECONDS_GUESS
+        running = self.clock() - self.began if self.began is not None else 0.0
+        after = max(0, self.planned - len(self.took) - (self.began is not None))
+        return after * each + (max(0.0, each - running) if self.began is not None else 0.0)
+
+    def step(self, label: str, s: StepStats, unit: str) -> None:
+        if not self.tty:
+            self.line(step_line(label, s, unit))
+            return
+        left = self.seconds_left()
+        errors = f"{s.failures} failed ({100 * s.error_rate:.0f}%)" if s.failures else "no errors"
+        self.status = (f"[{self.elapsed():6.1f}s] {label}: step {s.order}, {s.level} {unit}, "
+                       f"{s.rps:.1f} req/s, median {fmt_ms(s.p50_ms)} ms, {errors}"
+                       + (f"; about {fmt_duration(left)} left" if left is not None else ""))
+        # A line that wraps could not be rewritten in place.
+        try:
+            width = os.get_terminal_size(self.out.fileno()).columns
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            width = 0
+        if 0 < width <= len(self.status):  # 0: not a terminal that says its width
+            self.status = self.status[:max(10, width - 2)] + "…"
+        self.out.write(f"\r\x1b[K{self.status}")
+        self.out.flush()
+
+    def finish(self) -> None:
+        """The status line ends, so that what follows starts on a line of its own."""
+        if self.tty and self.status:
+            self.out.write("\n")
+            self.out.flush()
+        self.status = ""
 
 
-def render_pokemon(request, view: str, pokemon: dict, pokemons, started: float):
-    from django.shortcuts import render
-
-    response = render(request, "pokemon.html", {
-        "title": f"{view} view", "pokemon": pokemon, "pokemons": pokemons,
-        "duration": time.perf_counter() - started,
-    })
-    # Lets the warm-up see that every worker has served requests, and which
-    # driver the view used.
-    response["X-Repro-Worker"] = str(os.getpid())
-    response["X-Repro-Driver"] = driver_of(view)
-    return response
+PROGRESS = Progress()
 
 
-def sync_sql_view(request):
-    from django.conf import settings
-    app = settings.REPRO_APP
-    started = time.perf_counter()
-    pokemons = fetch_list_sync(settings.REPRO_DSN, app)
-    pokemon = fetch_detail_sync(settings.REPRO_DSN, app)
-    if app.upstream_url:
-        call_upstream_sync(app.upstream_url)
-    return render_pokemon(request, "sync-sql", pokemon, pokemons, started)
-
-
-async def async_sql_view(request):
-    from django.conf import settings
-    app = settings.REPRO_APP
-    started = time.perf_counter()
-    work = [fetch_list_async(settings.REPRO_DSN, app), fetch_detail_async(settings.REPRO_DSN, app)]
-    if app.upstream_url:
-        work.append(call_upstream_async(app.upstream_url))
-    pokemons, pokemon, *_ = await asyncio.gather(*work)
-    return render_pokemon(request, "async-sql", pokemon, pokemons, started)
-
-
-def sync_orm_view(request):
-    from django.conf import settings
-    app = settings.REPRO_APP
-    started = time.perf_counter()
-    model = pokemon_model()
-    pokemons = list(model.objects.order_by("number"))
-    pokemon = _as_dict(model.objects.get(number=DETAIL_NUMBER))
-    if app.upstream_url:
-        call_upstream_sync(app.upstream_url)
-    return render_pokemon(request, "sync-orm", pokemon, pokemons, started)
-
-
-async def async_orm_view(request):
-    from django.conf import settings
-    app = settings.REPRO_APP
-    started = time.perf_counter()
-    model = pokemon_model()
-
-    async def orm():
-        return ([p async for p in model.objects.order_by("number")],
-                _as_dict(await model.objects.aget(number=DETAIL_NUMBER)))
-    work = [orm()]
-    if app.upstream_url:
-        work.append(call_upstream_async(app.upstream_url))
-    (pokemons, pokemon), *_ = await asyncio.gather(*work)
-    return render_pokemon(request, "async-orm", pokemon, pokemons, started)
-
-
-@dataclass(frozen=True)
-class View:
-    name: str
-    func: Callable
-    is_async: bool
-    orm: bool
-    description: str
-
-    @property
-    def path(self) -> str:
-        return f"/{self.name}/"
-
-
-VIEWS = {v.name: v for v in (
-    View("sync-sql", sync_sql_view, False, False,
-         "sync view, psycopg2: the list query, then the detail query"),
-    View("async-sql", async_sql_view, True, False,
-         "async view, asyncpg: both queries at once (asyncio.gather), each in a transaction "
-         "through a cursor"),
-    View("sync-orm", sync_orm_view, False, True,
-         "sync view, the Django ORM: order_by(\"number\"), then get(number=25)"),
-    View("async-orm", async_orm_view, True, True,
-         "async view, the async ORM: async for over order_by(\"number\"), then aget(number=25)"),
-)}
-
-
-def make_app(interface: str):
-    """Gunicorn's entry point in each worker: repro:make_app('wsgi'|'asgi')."""
-    app = AppSettings(**json.loads(os.environ[ENV_APP]))
-    configure_django(os.environ[ENV_DSN], os.environ[ENV_SECRET], app)
-    if interface == "wsgi":
-        from django.core.wsgi import get_wsgi_application
-        return get_wsgi_application()
-    from django.core.asgi import get_asgi_application
-    return get_asgi_application()
-
-
-def make_wsgi_app():
-    """Granian's factory entry points."""
-    return make_app("wsgi")
-
-
-def make_asgi_app():
-    return make_app("asgi")
+def progress(message: str) -> None:
+    PROGRESS.line(message)
 
 
 # ---------------------------------------------------------------------------
-# Process management: PostgreSQL and the servers
+# Process management: PostgreSQL, the servers, the upstream API
 # ---------------------------------------------------------------------------
-
-def first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else text.strip()
-
 
 def _split_userinfo(dsn: str) -> Optional[tuple[str, str, str, str]]:
     """(scheme, user, password, '@' and the rest) of a URL that carries a
@@ -3573,10 +3871,6 @@ POSTGRES_GLOBS = (
 )
 
 
-def _version_key(path: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", path)]
-
-
 def find_postgres_bindir() -> Optional[Path]:
     """Where initdb and postgres are: PATH, pg_config --bindir, usual places."""
     candidates: list[Path] = []
@@ -3763,89 +4057,10 @@ def open_database(config: Config, workdir: Path, stop: StopFlag) -> Iterator[Dat
             yield db
 
 
-@dataclass(frozen=True)
-class Server:
-    name: str
-    description: str
-    interface: str  # "wsgi" or "asgi"
-    argv: Callable[[int, int, int], list[str]]  # (port, workers, threads) -> the command
-    missing: Callable[[], Optional[str]] = lambda: None  # why it cannot run here, or None
-    # (workers, threads) -> how many requests it serves at once; None: as
-    # many as come (an event loop, or a thread for each request).
-    slots: Optional[Callable[[int, int], int]] = None
-    slot_name: str = "workers"
-
-
-def _gunicorn(worker_class: str, threads: bool = False) -> Callable[[int, int, int], list[str]]:
-    def argv(port: int, workers: int, thread_count: int) -> list[str]:
-        script = Path(__file__).resolve()
-        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                   "--workers", str(workers), "--worker-class", worker_class,
-                   "--chdir", str(script.parent), "--pythonpath", str(script.parent)]
-        if threads:
-            command += ["--threads", str(thread_count)]
-        if tuple(_version_key(package_version("gunicorn") or "0")) >= (25, 1):
-            # Two servers at once would collide on $HOME/.gunicorn/gunicorn.ctl.
-            command.append("--no-control-socket")
-        interface = "asgi" if worker_class in ("asgi", "uvicorn_worker.UvicornWorker") else "wsgi"
-        return command + [f"{script.stem}:make_app({interface!r})"]
-    return argv
-
-
-def _granian(port: int, workers: int, _threads: int) -> list[str]:
-    script = Path(__file__).resolve()
-    return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--working-dir", str(script.parent),
-            "--factory", f"{script.stem}:make_asgi_app"]
-
-
-def _gunicorn_at_least(version: tuple[int, ...]) -> Callable[[], Optional[str]]:
-    def missing() -> Optional[str]:
-        have = package_version("gunicorn") or "0"
-        if tuple(_version_key(have)) < version:
-            wanted = ".".join(map(str, version))
-            return f"it needs gunicorn {wanted} or newer (this is {have}): pip install " \
-                   f"'gunicorn>={wanted}'"
-        return None
-    return missing
-
-
-def _granian_missing() -> Optional[str]:
-    import importlib.util
-    return None if importlib.util.find_spec("granian") else "granian is not installed: pip " \
-        "install granian"
-
-
-SERVERS = {s.name: s for s in (
-    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync"),
-           slots=lambda workers, _threads: workers),
-    Server("gunicorn-gthread", "Gunicorn, gthread workers (WSGI)", "wsgi",
-           _gunicorn("gthread", threads=True), slots=lambda workers, threads: workers * threads,
-           slot_name="threads"),
-    Server("uvicorn", "Gunicorn + uvicorn_worker.UvicornWorker (ASGI)", "asgi",
-           _gunicorn("uvicorn_worker.UvicornWorker")),
-    Server("gunicorn-asgi", "Gunicorn's own ASGI worker, -k asgi, beta (ASGI)", "asgi",
-           _gunicorn("asgi"), _gunicorn_at_least((24,))),
-    Server("granian", "Granian (ASGI)", "asgi", _granian, _granian_missing),
-)}
-
-
-def package_version(name: str) -> Optional[str]:
-    from importlib import metadata
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 @dataclass
 class RunningServer:
     process: ManagedProcess
     base_url: str
-
-
-# Straight to loopback: an http_proxy in the environment must not intercept.
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _view_answers(url: str) -> Optional[int]:
@@ -3918,12 +4133,12 @@ def upstream_main(port: int, delay_ms: float) -> None:
             if not self.transport.is_closing():
                 self.transport.write(answer)
 
-    async def serve() -> None:
+    async def answer_forever() -> None:
         server = await asyncio.get_running_loop().create_server(Answer, "127.0.0.1", port,
                                                                 backlog=4096)
         await server.serve_forever()
 
-    asyncio.run(serve())
+    asyncio.run(answer_forever())
 
 
 @dataclass
@@ -4693,108 +4908,9 @@ def warm_up(url: str, workers: int, server: ManagedProcess,
 
 
 # ---------------------------------------------------------------------------
-# Orchestration
+# The measuring method: a step, a ramp (on the plan above), and when the
+# server must start afresh
 # ---------------------------------------------------------------------------
-
-SETUP_SECONDS_GUESS = 60.0  # a default ramp of one setup, until one has been timed
-
-
-class Progress:
-    """What stderr shows while repro works: plain lines; on a terminal, the
-    steps instead update one status line in place, with the time left."""
-
-    def __init__(self, stream=None, clock: Callable[[], float] = time.monotonic,
-                 tty: Optional[bool] = None) -> None:
-        self.stream, self.clock, self._tty = stream, clock, tty
-        self.start: Optional[float] = None
-        self.planned = 0  # setups (ramps) the run means to measure
-        self.took: list[float] = []  # how long each finished one took
-        self.began: Optional[float] = None  # when the current one began
-        self.status = ""
-
-    @property
-    def out(self):
-        return self.stream or sys.stderr
-
-    @property
-    def tty(self) -> bool:
-        if self._tty is None:
-            self._tty = bool(getattr(self.out, "isatty", lambda: False)())
-        return self._tty
-
-    def elapsed(self) -> float:
-        if self.start is None:
-            self.start = self.clock()
-        return self.clock() - self.start
-
-    def line(self, message: str) -> None:
-        text = f"[{self.elapsed():6.1f}s] {message}"
-        if self.tty and self.status:
-            text = f"\r\x1b[K{text}\n{self.status}"
-            self.out.write(text)
-        else:
-            self.out.write(text + "\n")
-        self.out.flush()
-
-    def setup_began(self) -> None:
-        self.began = self.clock()
-
-    def setup_ended(self) -> None:
-        if self.began is not None:
-            self.took.append(self.clock() - self.began)
-        self.began = None
-
-    def seconds_left(self) -> Optional[float]:
-        """The setups still to come at the mean time of those done, and
-        what is left of the current one."""
-        if not self.planned:
-            return None
-        each = statistics.mean(self.took) if self.took else SETUP_SECONDS_GUESS
-        running = self.clock() - self.began if self.began is not None else 0.0
-        after = max(0, self.planned - len(self.took) - (self.began is not None))
-        return after * each + (max(0.0, each - running) if self.began is not None else 0.0)
-
-    def step(self, label: str, s: StepStats, unit: str) -> None:
-        if not self.tty:
-            self.line(step_line(label, s, unit))
-            return
-        left = self.seconds_left()
-        errors = f"{s.failures} failed ({100 * s.error_rate:.0f}%)" if s.failures else "no errors"
-        self.status = (f"[{self.elapsed():6.1f}s] {label}: step {s.order}, {s.level} {unit}, "
-                       f"{s.rps:.1f} req/s, median {fmt_ms(s.p50_ms)} ms, {errors}"
-                       + (f"; about {fmt_duration(left)} left" if left is not None else ""))
-        # A line that wraps could not be rewritten in place.
-        try:
-            width = os.get_terminal_size(self.out.fileno()).columns
-        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
-            width = 0
-        if 0 < width <= len(self.status):  # 0: not a terminal that says its width
-            self.status = self.status[:max(10, width - 2)] + "…"
-        self.out.write(f"\r\x1b[K{self.status}")
-        self.out.flush()
-
-    def finish(self) -> None:
-        """The status line ends, so that what follows starts on a line of its own."""
-        if self.tty and self.status:
-            self.out.write("\n")
-            self.out.flush()
-        self.status = ""
-
-
-PROGRESS = Progress()
-
-
-def progress(message: str) -> None:
-    PROGRESS.line(message)
-
-
-def step_line(label: str, s: StepStats, unit: str) -> str:
-    steady = "" if s.steady else " (not steady)"
-    return (f"{label:<6} {s.level:>5} {unit} #{s.order:<2} {s.requests:>6} requests "
-            f"{s.failures:>5} failed {s.rps:>7.1f} req/s{steady}  p50 {fmt_ms(s.p50_ms):>6} ms  "
-            f"p99 {fmt_ms(s.p99_ms):>6} ms  client CPU {s.client_cpu_pct:>3.0f}%  "
-            f"{s.seconds:.1f} s" + (" (two windows)" if s.windows > 1 else ""))
-
 
 @dataclass(frozen=True)
 class StepRules:
@@ -4998,6 +5114,165 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
     return run
 
 
+# ---------------------------------------------------------------------------
+# The environment: the machine, PostgreSQL alone, and the settings a report
+# records
+# ---------------------------------------------------------------------------
+
+def read_cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    if sys.platform == "darwin":
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
+                                 capture_output=True, text=True, timeout=5).stdout.strip()
+            if out:
+                return out
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def read_memory() -> str:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB"
+    return "unknown"
+
+
+def read_os() -> str:
+    name = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                name = line.split("=", 1)[1].strip().strip('"') + ", "
+    return f"{name}{platform.system()} {platform.release()} {platform.machine()}"
+
+
+def detect_container() -> Optional[str]:
+    """What container repro runs in, by what the runtimes leave behind (a
+    /.dockerenv alone is not enough: images keep it when they are made into
+    virtual machines)."""
+    if os.environ.get("container"):  # systemd's convention: podman, lxc, nspawn
+        return os.environ["container"]
+    if os.path.exists("/run/.containerenv"):
+        return "podman"
+    with contextlib.suppress(OSError):
+        cgroup = Path("/proc/1/cgroup").read_text()
+        for marker in ("docker", "kubepods", "containerd", "lxc", "libpod"):
+            if marker in cgroup:
+                return marker
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 4 and fields[4] == "/" and " - overlay " in line:
+                return "docker" if os.path.exists("/.dockerenv") else "overlay root file system"
+    return None
+
+
+def detect_virtual_machine() -> bool:
+    with contextlib.suppress(OSError):
+        return " hypervisor" in Path("/proc/cpuinfo").read_text()
+    return False
+
+
+def collect_environment(db: Optional[Database]) -> Environment:
+    """This machine, and the database repro runs (None for `ramp`)."""
+    import importlib.util
+    packages = {n: v for n in REPORTED_PACKAGES if (v := package_version(n))}
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio (uvloop not installed)"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11 (httptools not installed)"
+    return Environment(
+        cpu_model=read_cpu_model(), cpu_count=os.cpu_count() or 0, memory=read_memory(),
+        os=read_os(), python=platform.python_version(), packages=packages,
+        uvicorn_stack=f"event loop {loop}, HTTP parser {http}",
+        postgres_version=db.version if db else "", postgres_source=db.source if db else "",
+        max_connections=db.max_connections if db else 0,
+        postgres_private=db is not None and db.password_file is not None,
+        container=detect_container(), virtual_machine=detect_virtual_machine())
+
+
+def measure_postgres(dsn: str, stop: StopFlag) -> tuple[Optional[float], Optional[float]]:
+    """PostgreSQL's own limit for the views' work, measured before the
+    setups: the list and detail queries straight against it over
+    DB_LIMIT_CONNECTIONS kept connections (pairs a second), and what opening
+    one connection costs (the median of CONNECT_SAMPLES, ms)."""
+    import asyncpg
+    import psycopg2
+
+    took = []
+    try:
+        for _ in range(CONNECT_SAMPLES):
+            stop.check()
+            begun = time.perf_counter()
+            psycopg2.connect(dsn, connect_timeout=5).close()
+            took.append(1000.0 * (time.perf_counter() - begun))
+    except psycopg2.Error:
+        return None, None
+
+    async def pairs() -> float:
+        conns = await asyncio.gather(*(asyncpg.connect(dsn) for _ in range(DB_LIMIT_CONNECTIONS)))
+        done, end = 0, time.perf_counter() + DB_LIMIT_SECONDS
+
+        async def loop(conn) -> None:
+            nonlocal done
+            while time.perf_counter() < end and not stop:
+                await conn.fetch(list_sql(TABLE))
+                await conn.fetchrow(detail_sql(TABLE))
+                done += 1
+        try:
+            begun = time.perf_counter()
+            await asyncio.gather(*(loop(c) for c in conns))
+            return done / (time.perf_counter() - begun)
+        finally:
+            await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+
+    try:
+        limit = asyncio.run(pairs())
+    except (OSError, asyncpg.PostgresError):
+        limit = None
+    stop.check()
+    return limit, statistics.median(took)
+
+
+def report_settings(config: Config) -> Settings:
+    kind = RAMPS[config.ramp]
+    return Settings(
+        setups=tuple(c.name for c in config.setups) or config.urls, top=config.top,
+        unit=config.unit,
+        step=config.step,
+        step_seconds=config.step_seconds, min_requests=config.min_requests,
+        ramp=config.ramp,
+        plan=tuple(kind.plan(config.top, config.step)) if kind.plan else (),
+        think_time=config.think_time, timeout=config.timeout, workers=config.workers,
+        max_connections=None if config.dsn else config.max_connections,
+        dsn=mask_dsn(config.dsn) if config.dsn else None, repeat=config.repeat,
+        max_in_flight=config.max_in_flight, load_processes=load_processes(config),
+        pool_size=config.pool_size, threads=config.threads, upstream_ms=config.upstream_ms,
+        db_ms=config.db_ms, urls=config.urls)
+
+
+def command_line(config: Config) -> str:
+    """The command as typed, with any password in a DSN masked."""
+    words, after_dsn = [], False
+    for word in config.argv:
+        if after_dsn:
+            word = mask_dsn(word)
+        elif word.startswith("--dsn="):
+            word = "--dsn=" + mask_dsn(word[len("--dsn="):])
+        after_dsn = word == "--dsn"
+        words.append(shlex.quote(word))
+    return " ".join(["python", PROG, *words])
+
+
+# ---------------------------------------------------------------------------
+# Running setups: a server for each cell, its ramps, the rounds of a run,
+# and serve
+# ---------------------------------------------------------------------------
+
 class _ServerFlag(StopFlag):
     """The run's StopFlag as a server sees it, plus a hurry of its own: a
     server stopped for a restart is killed at once, not given time to finish
@@ -5106,6 +5381,46 @@ def remove_tree(path: Path) -> None:
         print(f"{PROG}: warning: could not remove {path}", file=sys.stderr)
 
 
+class ConnectionSampler:
+    """The most connections open at once to repro's database, polled ten
+    times a second in a thread of its own, over a connection of its own."""
+
+    QUERY = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn, self.most = dsn, None
+        self.done = threading.Event()
+        self.conn = self.thread = None
+
+    def __enter__(self) -> "ConnectionSampler":
+        import psycopg2
+        try:
+            self.conn = psycopg2.connect(self.dsn, connect_timeout=5)
+            self.conn.autocommit = True
+        except psycopg2.Error:
+            return self  # no slot left, say: the report shows "-"
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+        return self
+
+    def _poll(self) -> None:
+        import psycopg2
+        with contextlib.suppress(psycopg2.Error), self.conn.cursor() as cur:
+            while not self.done.wait(2 * TICK):
+                cur.execute(self.QUERY)
+                count = cur.fetchone()[0]
+                self.most = count if self.most is None else max(self.most, count)
+
+    def __exit__(self, *_exc) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(5)
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+
+
 def run_setup(cell: Cell, db: Database, config: Config, workdir: Path, stop: StopFlag,
               repeat: int, upstream: Optional[Upstream] = None) -> RampResult:
     """One ramp of one setup, on a server started for it.  A server that
@@ -5149,200 +5464,6 @@ def run_setup(cell: Cell, db: Database, config: Config, workdir: Path, stop: Sto
                       log_findings=server.findings(), interrupted=run.interrupted,
                       restarts=run.restarts, step=config.step, driver=server.driver,
                       cpu_ms=run.cpu_ms(), max_db_connections=sampler.most)
-
-
-class ConnectionSampler:
-    """The most connections open at once to repro's database, polled ten
-    times a second in a thread of its own, over a connection of its own."""
-
-    QUERY = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn, self.most = dsn, None
-        self.done = threading.Event()
-        self.conn = self.thread = None
-
-    def __enter__(self) -> "ConnectionSampler":
-        import psycopg2
-        try:
-            self.conn = psycopg2.connect(self.dsn, connect_timeout=5)
-            self.conn.autocommit = True
-        except psycopg2.Error:
-            return self  # no slot left, say: the report shows "-"
-        self.thread = threading.Thread(target=self._poll, daemon=True)
-        self.thread.start()
-        return self
-
-    def _poll(self) -> None:
-        import psycopg2
-        with contextlib.suppress(psycopg2.Error), self.conn.cursor() as cur:
-            while not self.done.wait(2 * TICK):
-                cur.execute(self.QUERY)
-                count = cur.fetchone()[0]
-                self.most = count if self.most is None else max(self.most, count)
-
-    def __exit__(self, *_exc) -> None:
-        self.done.set()
-        if self.thread is not None:
-            self.thread.join(5)
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-
-
-DB_LIMIT_CONNECTIONS = 4
-DB_LIMIT_SECONDS = 1.0
-CONNECT_SAMPLES = 30
-
-
-def measure_postgres(dsn: str, stop: StopFlag) -> tuple[Optional[float], Optional[float]]:
-    """PostgreSQL's own limit for the views' work, measured before the
-    setups: the list and detail queries straight against it over
-    DB_LIMIT_CONNECTIONS kept connections (pairs a second), and what opening
-    one connection costs (the median of CONNECT_SAMPLES, ms)."""
-    import asyncpg
-    import psycopg2
-
-    took = []
-    try:
-        for _ in range(CONNECT_SAMPLES):
-            stop.check()
-            begun = time.perf_counter()
-            psycopg2.connect(dsn, connect_timeout=5).close()
-            took.append(1000.0 * (time.perf_counter() - begun))
-    except psycopg2.Error:
-        return None, None
-
-    async def pairs() -> float:
-        conns = await asyncio.gather(*(asyncpg.connect(dsn) for _ in range(DB_LIMIT_CONNECTIONS)))
-        done, end = 0, time.perf_counter() + DB_LIMIT_SECONDS
-
-        async def loop(conn) -> None:
-            nonlocal done
-            while time.perf_counter() < end and not stop:
-                await conn.fetch(list_sql(TABLE))
-                await conn.fetchrow(detail_sql(TABLE))
-                done += 1
-        try:
-            begun = time.perf_counter()
-            await asyncio.gather(*(loop(c) for c in conns))
-            return done / (time.perf_counter() - begun)
-        finally:
-            await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
-
-    try:
-        limit = asyncio.run(pairs())
-    except (OSError, asyncpg.PostgresError):
-        limit = None
-    stop.check()
-    return limit, statistics.median(took)
-
-
-def read_cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    if sys.platform == "darwin":
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
-                                 capture_output=True, text=True, timeout=5).stdout.strip()
-            if out:
-                return out
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def read_memory() -> str:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 2**20:.1f} GiB"
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        return f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB"
-    return "unknown"
-
-
-def read_os() -> str:
-    name = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                name = line.split("=", 1)[1].strip().strip('"') + ", "
-    return f"{name}{platform.system()} {platform.release()} {platform.machine()}"
-
-
-def detect_container() -> Optional[str]:
-    """What container repro runs in, by what the runtimes leave behind (a
-    /.dockerenv alone is not enough: images keep it when they are made into
-    virtual machines)."""
-    if os.environ.get("container"):  # systemd's convention: podman, lxc, nspawn
-        return os.environ["container"]
-    if os.path.exists("/run/.containerenv"):
-        return "podman"
-    with contextlib.suppress(OSError):
-        cgroup = Path("/proc/1/cgroup").read_text()
-        for marker in ("docker", "kubepods", "containerd", "lxc", "libpod"):
-            if marker in cgroup:
-                return marker
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            fields = line.split()
-            if len(fields) > 4 and fields[4] == "/" and " - overlay " in line:
-                return "docker" if os.path.exists("/.dockerenv") else "overlay root file system"
-    return None
-
-
-def detect_virtual_machine() -> bool:
-    with contextlib.suppress(OSError):
-        return " hypervisor" in Path("/proc/cpuinfo").read_text()
-    return False
-
-
-def collect_environment(db: Optional[Database]) -> Environment:
-    """This machine, and the database repro runs (None for `ramp`)."""
-    import importlib.util
-    packages = {n: v for n in REPORTED_PACKAGES if (v := package_version(n))}
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio (uvloop not installed)"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11 (httptools not installed)"
-    return Environment(
-        cpu_model=read_cpu_model(), cpu_count=os.cpu_count() or 0, memory=read_memory(),
-        os=read_os(), python=platform.python_version(), packages=packages,
-        uvicorn_stack=f"event loop {loop}, HTTP parser {http}",
-        postgres_version=db.version if db else "", postgres_source=db.source if db else "",
-        max_connections=db.max_connections if db else 0,
-        postgres_private=db is not None and db.password_file is not None,
-        container=detect_container(), virtual_machine=detect_virtual_machine())
-
-
-def report_settings(config: Config) -> Settings:
-    kind = RAMPS[config.ramp]
-    return Settings(
-        setups=tuple(c.name for c in config.setups) or config.urls, top=config.top,
-        unit=config.unit,
-        step=config.step,
-        step_seconds=config.step_seconds, min_requests=config.min_requests,
-        ramp=config.ramp,
-        plan=tuple(kind.plan(config.top, config.step)) if kind.plan else (),
-        think_time=config.think_time, timeout=config.timeout, workers=config.workers,
-        max_connections=None if config.dsn else config.max_connections,
-        dsn=mask_dsn(config.dsn) if config.dsn else None, repeat=config.repeat,
-        max_in_flight=config.max_in_flight, load_processes=load_processes(config),
-        pool_size=config.pool_size, threads=config.threads, upstream_ms=config.upstream_ms,
-        db_ms=config.db_ms, urls=config.urls)
-
-
-def command_line(config: Config) -> str:
-    """The command as typed, with any password in a DSN masked."""
-    words, after_dsn = [], False
-    for word in config.argv:
-        if after_dsn:
-            word = mask_dsn(word)
-        elif word.startswith("--dsn="):
-            word = "--dsn=" + mask_dsn(word[len("--dsn="):])
-        after_dsn = word == "--dsn"
-        words.append(shlex.quote(word))
-    return " ".join(["python", PROG, *words])
 
 
 def runnable(cells: Sequence[Cell]) -> tuple[list[Cell], list[str]]:
@@ -5558,7 +5679,6 @@ def serve(config: Config, stop: StopFlag) -> None:
                 if not process.alive():
                     raise ReproError(process.died_message())
             time.sleep(TICK)
-
 
 
 # ---------------------------------------------------------------------------
@@ -6026,59 +6146,10 @@ positive_float = _number(float, lambda v: v > 0, "a number of seconds above 0")
 non_negative_float = _number(float, lambda v: v >= 0, "a number of seconds, 0 or more")
 port_number = _number(int, lambda v: 1 <= v <= 65535, "a port number from 1 to 65535")
 # PostgreSQL itself takes up to 262143, if the machine has the memory.
-connections = _number(int, lambda v: 10 <= v <= 10000, "a whole number from 10 to 10000")
+max_connections_count = _number(int, lambda v: 10 <= v <= 10000, "a whole number from 10 to 10000")
 pool_count = _number(int, lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000")
-thread_count = _number(int, lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000")
+threads_count = _number(int, lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000")
 milliseconds = _number(float, lambda v: 0 <= v <= 60_000, "a number of milliseconds, 0 to 60000")
-
-CELL_SYNTAX = "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021]"
-
-
-def parse_cell(text: str) -> Cell:
-    """A cell that can run here, by its name."""
-    cell = cell_named(text)
-    missing = SERVERS[cell.server].missing()
-    if missing:
-        raise UsageError(f"setup {cell.name} cannot run here: {missing}")
-    return cell
-
-
-def cell_named(text: str) -> Cell:
-    """'sync', 'async', or VIEW@SERVER with options: 'async+pooled',
-    'sync-orm@uvicorn+pooled+upstream'."""
-    base, *options = text.strip().split("+")
-    view, at, server = base.partition("@")
-    if base in NAMED_CELLS:
-        cell = NAMED_CELLS[base]
-    elif at and view in VIEWS and server in SERVERS:
-        cell = Cell(view, server)
-    else:
-        raise UsageError(f"unknown setup {text!r}: give {', '.join(NAMED_CELLS)} or "
-                         f"{CELL_SYNTAX}, with VIEW one of {', '.join(VIEWS)} and SERVER one "
-                         f"of {', '.join(SERVERS)}")
-    given: dict[str, str] = {}  # axis -> the option that set it
-    for option in options:
-        if option in CONNECTIONS:
-            axis, cell = "connections", dataclasses.replace(cell, connections=option)
-        elif option in WORKLOADS:
-            axis, cell = "workload", dataclasses.replace(cell, workload=option)
-        elif option == "2021":
-            axis, cell = "2021", dataclasses.replace(cell, as_2021=True)
-        else:
-            choices = [*CONNECTIONS, *WORKLOADS, "2021"]
-            raise UsageError(f"unknown option +{option} in setup {text!r}; choose from "
-                             f"{', '.join('+' + c for c in choices)}")
-        if axis in given:
-            # The later one would silently replace the earlier.
-            if given[axis] == option:
-                raise UsageError(f"setup {text!r} gives +{option} twice; give it once")
-            one, other = ("+".join([base, *(o for o in options if o != drop)])
-                          for drop in (option, given[axis]))
-            raise UsageError(f"setup {text!r} gives two {axis} options (+{given[axis]}, "
-                             f"+{option}), and a setup has one; to measure both, give two "
-                             f"setups: --setups {one},{other}")
-        given[axis] = option
-    return cell
 
 
 def axes_help() -> str:
@@ -6107,7 +6178,7 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
                         help=f"connections per worker process for +pooled setups "
                              f"(default {DEFAULT_POOL_SIZE}); all workers together must stay "
                              f"under max_connections")
-    parser.add_argument("--threads", type=thread_count, default=DEFAULT_THREADS, metavar="N",
+    parser.add_argument("--threads", type=threads_count, default=DEFAULT_THREADS, metavar="N",
                         help=f"threads per gunicorn-gthread worker (default {DEFAULT_THREADS})")
     parser.add_argument("--upstream-ms", type=milliseconds, default=DEFAULT_UPSTREAM_MS,
                         metavar="MS", help=f"how long the upstream API of +upstream setups "
@@ -6121,7 +6192,7 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dsn", metavar="URL",
                         help="use this PostgreSQL database (postgresql://user:pass@host:port/db; "
                              "default: $DATABASE_URL, else a private throwaway cluster)")
-    parser.add_argument("--max-connections", type=connections, metavar="N",
+    parser.add_argument("--max-connections", type=max_connections_count, metavar="N",
                         help=f"max_connections of the private cluster "
                              f"(default {DEFAULT_MAX_CONNECTIONS}, as stock PostgreSQL)")
     parser.add_argument("--workers", type=worker_count, default=DEFAULT_WORKERS, metavar="N",
@@ -6426,20 +6497,6 @@ def check_dsn(dsn: str, origin: str) -> None:
         urllib.parse.urlsplit(dsn).port  # noqa: B018 -- parsing the port is what raises
     except ValueError:
         raise UsageError(f"{origin} is not a valid URL: {mask_dsn(dsn)!r}") from None
-
-
-def check_pools(config: Config, max_connections: int) -> None:
-    """Pools that all workers together could fill past max_connections are
-    refused: the run would measure PostgreSQL refusing them."""
-    if not any(c.connections == "pooled" for c in config.setups):
-        return
-    room = max_connections - RESERVED_CONNECTIONS
-    if config.workers * config.pool_size > room:
-        raise UsageError(f"pools of --pool-size {config.pool_size} in --workers "
-                         f"{config.workers} could open {config.workers * config.pool_size} "
-                         f"connections, more than the {room} that max_connections "
-                         f"{max_connections} leaves; lower --pool-size or --workers"
-                         + ("" if config.dsn else ", or raise --max-connections"))
 
 
 def check_port(port: int) -> None:
