@@ -78,13 +78,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import types
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 
 # ---------------------------------------------------------------------------
@@ -360,6 +361,89 @@ def package_version(name: str) -> Optional[str]:
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+@dataclass(frozen=True)
+class Got:
+    """What one GET got: an answer of any status, or why there was none."""
+    status: Optional[int]  # None: no HTTP answer at all
+    headers: Mapping[str, str]  # looked up without regard to case
+    body: bytes = b""
+    problem: str = ""  # why there was no answer
+
+
+def http_get(url: str, timeout: float) -> Got:
+    """One GET, straight to the address given, whatever it answers."""
+    import http.client
+    try:
+        with _NO_PROXY.open(url, timeout=timeout) as response:
+            return Got(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as e:
+        return Got(e.code, e.headers)
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+        return Got(None, {}, problem=str(getattr(e, "reason", e)))
+
+
+# ---------------------------------------------------------------------------
+# A setup (a cell): one value of each axis; the registries of views and
+# servers come with their code, below
+# ---------------------------------------------------------------------------
+
+# The axes of a cell that are not a view or a server (those registries come
+# with their code, below).  Each key is what the CLI, the report and the
+# JSON call it.
+@dataclass(frozen=True)
+class Connections:
+    name: str
+    sql: str  # what the SQL views do
+    orm: str  # what the ORM views do
+
+
+CONNECTIONS = {c.name: c for c in (
+    Connections("per-query", "a new connection for each query",
+                "a new connection for each request (Django's default)"),
+    Connections("pooled", "a connection pool per worker process (psycopg2's; asyncpg's, made "
+                          "in the worker's event loop)",
+                "Django's psycopg 3 connection pool, one per worker process"),
+)}
+WORKLOADS = {
+    "db": "the two queries",
+    "upstream": "the two queries and one call to a slow HTTP API",
+    "slow-db": "the two queries, each waiting in PostgreSQL first (pg_sleep)",
+}
+# What a request of each workload waits on beyond its work, and how long,
+# from the servers' settings.
+WORKLOAD_WAITS: dict[str, Callable[..., tuple[str, float]]] = {
+    "db": lambda _server: ("", 0.0),
+    "upstream": lambda server: ("upstream API", server.upstream_ms),
+    "slow-db": lambda server: ("database", 2 * server.db_ms),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One value of each axis: what one setup is made of."""
+    view: str  # a key of VIEWS
+    server: str  # a key of SERVERS
+    connections: str = "per-query"
+    workload: str = "db"
+    as_2021: bool = False  # DEBUG and asyncio debug mode on, as the original ran
+
+    @property
+    def name(self) -> str:
+        """Short, and saying what it is: 'async', 'sync-orm@uvicorn+pooled'."""
+        base = next((alias for alias, cell in NAMED_CELLS.items()
+                     if (cell.view, cell.server) == (self.view, self.server)),
+                    f"{self.view}@{self.server}")
+        extras = [self.connections] if self.connections != "per-query" else []
+        extras += [self.workload] if self.workload != "db" else []
+        extras += ["2021"] if self.as_2021 else []
+        return "+".join([base, *extras])
+
+
+# The 2021 setups: the sync view on Gunicorn's sync workers, the async view
+# on Uvicorn's workers, each query on a connection of its own.
+NAMED_CELLS = {"sync": Cell("sync-sql", "gunicorn-sync"), "async": Cell("async-sql", "uvicorn")}
+
+
 # ---------------------------------------------------------------------------
 # The data: 800 generated rows with the original table's shape
 # ---------------------------------------------------------------------------
@@ -481,19 +565,25 @@ STARTPROJECT_MIDDLEWARE = [
 class AppSettings:
     """What a server process needs to know of its cell, beyond the view,
     which the URL picks: carried in one environment variable."""
-    connections: str = "per-query"
-    workload: str = "db"
-    pool_size: int = 10
+    cell: Cell = Cell("sync-sql", "gunicorn-sync")
+    pool_size: int = DEFAULT_POOL_SIZE
     upstream_url: Optional[str] = None
-    as_2021: bool = False
 
     @property
     def table(self) -> str:
-        return SLOW_TABLE if self.workload == "slow-db" else TABLE
+        return SLOW_TABLE if self.cell.workload == "slow-db" else TABLE
 
     @property
     def pooled(self) -> bool:
-        return self.connections == "pooled"
+        return self.cell.connections == "pooled"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "AppSettings":
+        data = json.loads(text)
+        return cls(**{**data, "cell": Cell(**data["cell"])})
 
 
 def configure_django(dsn: str, secret_key: str, app: AppSettings) -> None:
@@ -523,7 +613,7 @@ def configure_django(dsn: str, secret_key: str, app: AppSettings) -> None:
         if app.pooled else {},
     }
     settings.configure(
-        DEBUG=app.as_2021,
+        DEBUG=app.cell.as_2021,
         SECRET_KEY=secret_key,
         ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
         ROOT_URLCONF=urls,
@@ -706,8 +796,9 @@ def _as_dict(obj) -> dict:
 
 def call_upstream_sync(url: str) -> None:
     """A blocking call, as a sync view makes it."""
-    with _NO_PROXY.open(url, timeout=DEFAULT_TIMEOUT) as response:
-        response.read()
+    got = http_get(url, DEFAULT_TIMEOUT)
+    if got.status != 200:
+        raise ReproError(f"the upstream API answered {got.status or got.problem}")
 
 
 async def call_upstream_async(url: str) -> None:
@@ -830,7 +921,7 @@ VIEWS = {v.name: v for v in (
 
 def make_app(interface: str):
     """Gunicorn's entry point in each worker: repro:make_app('wsgi'|'asgi')."""
-    app = AppSettings(**json.loads(os.environ[ENV_APP]))
+    app = AppSettings.from_json(os.environ[ENV_APP])
     configure_django(os.environ[ENV_DSN], os.environ[ENV_SECRET], app)
     if interface == "wsgi":
         from django.core.wsgi import get_wsgi_application
@@ -839,12 +930,8 @@ def make_app(interface: str):
     return get_asgi_application()
 
 
-def make_wsgi_app():
-    """Granian's factory entry points."""
-    return make_app("wsgi")
-
-
 def make_asgi_app():
+    """Granian's factory entry point."""
     return make_app("asgi")
 
 
@@ -920,65 +1007,8 @@ SERVERS = {s.name: s for s in (
 
 
 # ---------------------------------------------------------------------------
-# A setup (a cell): one value of each axis, and the names the CLI, the
-# report and the JSON give it
+# Naming a setup: what the CLI, the report and the JSON call a cell
 # ---------------------------------------------------------------------------
-
-# The axes of a cell that are not a view or a server (those registries come
-# with their code, below).  Each key is what the CLI, the report and the
-# JSON call it.
-@dataclass(frozen=True)
-class Connections:
-    name: str
-    sql: str  # what the SQL views do
-    orm: str  # what the ORM views do
-
-
-CONNECTIONS = {c.name: c for c in (
-    Connections("per-query", "a new connection for each query",
-                "a new connection for each request (Django's default)"),
-    Connections("pooled", "a connection pool per worker process (psycopg2's; asyncpg's, made "
-                          "in the worker's event loop)",
-                "Django's psycopg 3 connection pool, one per worker process"),
-)}
-WORKLOADS = {
-    "db": "the two queries",
-    "upstream": "the two queries and one call to a slow HTTP API",
-    "slow-db": "the two queries, each waiting in PostgreSQL first (pg_sleep)",
-}
-# What a request of each workload waits on beyond its work, and how long,
-# from the run's settings (anything with upstream_ms and db_ms).
-WORKLOAD_WAITS: dict[str, Callable[..., tuple[str, float]]] = {
-    "db": lambda st: ("", 0.0),
-    "upstream": lambda st: ("upstream API", st.upstream_ms),
-    "slow-db": lambda st: ("database", 2 * st.db_ms),
-}
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One value of each axis: what one setup is made of."""
-    view: str  # a key of VIEWS
-    server: str  # a key of SERVERS
-    connections: str = "per-query"
-    workload: str = "db"
-    as_2021: bool = False  # DEBUG and asyncio debug mode on, as the original ran
-
-    @property
-    def name(self) -> str:
-        """Short, and saying what it is: 'async', 'sync-orm@uvicorn+pooled'."""
-        base = next((alias for alias, cell in NAMED_CELLS.items()
-                     if (cell.view, cell.server) == (self.view, self.server)),
-                    f"{self.view}@{self.server}")
-        extras = [self.connections] if self.connections != "per-query" else []
-        extras += [self.workload] if self.workload != "db" else []
-        extras += ["2021"] if self.as_2021 else []
-        return "+".join([base, *extras])
-
-
-# The 2021 setups: the sync view on Gunicorn's sync workers, the async view
-# on Uvicorn's workers, each query on a connection of its own.
-NAMED_CELLS = {"sync": Cell("sync-sql", "gunicorn-sync"), "async": Cell("async-sql", "uvicorn")}
 
 CELL_SYNTAX = "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021]"
 
@@ -1035,49 +1065,53 @@ def cell_named(text: str) -> Cell:
 # ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Config:
-    command: str  # "run", "study", "serve", "report", "compare", "ramp" or "locustfile"
-    argv: tuple[str, ...]
-    setups: tuple[Cell, ...]
-    users: int = DEFAULT_USERS
+class RampSettings:
+    """How the load ramps: what the ramps of a run, of `ramp URL` and of a
+    Locust file are told."""
+    top: int = DEFAULT_USERS  # the highest level: users, or req/s in open loop
+    open_loop: bool = False  # ramp the arrival rate (req/s), not users
     step: int = DEFAULT_STEP
     step_seconds: float = DEFAULT_STEP_SECONDS
     min_requests: int = DEFAULT_MIN_REQUESTS
-    ramp: str = DEFAULT_RAMP
+    kind: str = DEFAULT_RAMP  # a key of RAMPS
     think_time: float = DEFAULT_THINK_TIME
     timeout: float = DEFAULT_TIMEOUT
+    repeat: int = DEFAULT_REPEAT
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    load_processes: Optional[int] = None  # None: one per RATE_PER_LOAD_PROCESS
+
+    @property
+    def unit(self) -> str:
+        return "req/s" if self.open_loop else "users"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What repro's own servers and views are told, beyond their cell."""
     workers: int = DEFAULT_WORKERS
+    threads: int = DEFAULT_THREADS  # per gthread worker
+    pool_size: int = DEFAULT_POOL_SIZE  # connections per worker process, pooled cells
+    upstream_ms: float = DEFAULT_UPSTREAM_MS  # the upstream workload's slow HTTP API
+    db_ms: float = DEFAULT_DB_MS  # the slow-db workload's wait per query
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a command was told, built once from its arguments."""
+    argv: tuple[str, ...] = ()
+    setups: tuple[Cell, ...] = ()
+    ramp: RampSettings = RampSettings()
+    server: ServerSettings = ServerSettings()
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     dsn: Optional[str] = None
     dsn_origin: Optional[str] = None  # "--dsn" or "DATABASE_URL"
     json_path: Optional[str] = None
     chart_path: Optional[str] = None  # a PNG of the latencies and req/s
-    port: Optional[int] = None
-    repeat: int = DEFAULT_REPEAT
-    arrival: Optional[int] = None  # open loop up to this many req/s
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
-    load_processes: Optional[int] = None  # None: one per RATE_PER_LOAD_PROCESS
-    pool_size: int = DEFAULT_POOL_SIZE  # per worker process, for pooled cells
-    threads: int = DEFAULT_THREADS  # per gthread worker
-    upstream_ms: float = DEFAULT_UPSTREAM_MS
-    db_ms: float = DEFAULT_DB_MS
+    port: Optional[int] = None  # serve's
     questions: tuple[int, ...] = ()  # a study's: keys of QUESTIONS
     run_files: tuple[str, ...] = ()  # report and compare: the JSON of saved runs
     locust_files: tuple[str, ...] = ()  # report --locust: Locust's stats histories
-    urls: tuple[str, ...] = ()  # ramp: endpoints of servers that are not repro's
-
-    @property
-    def open_loop(self) -> bool:
-        return self.arrival is not None
-
-    @property
-    def top(self) -> int:
-        """The highest level of the ramp: users, or req/s in open loop."""
-        return self.arrival if self.arrival is not None else self.users
-
-    @property
-    def unit(self) -> str:
-        return "req/s" if self.open_loop else "users"
+    urls: tuple[str, ...] = ()  # ramp and locustfile: endpoints of servers that are not repro's
 
 
 def check_pools(config: Config, max_connections: int) -> None:
@@ -1086,9 +1120,9 @@ def check_pools(config: Config, max_connections: int) -> None:
     if not any(c.connections == "pooled" for c in config.setups):
         return
     room = max_connections - RESERVED_CONNECTIONS
-    if config.workers * config.pool_size > room:
-        raise UsageError(f"pools of --pool-size {config.pool_size} in --workers "
-                         f"{config.workers} could open {config.workers * config.pool_size} "
+    if config.server.workers * config.server.pool_size > room:
+        raise UsageError(f"pools of --pool-size {config.server.pool_size} in --workers "
+                         f"{config.server.workers} could open {config.server.workers * config.server.pool_size} "
                          f"connections, more than the {room} that max_connections "
                          f"{max_connections} leaves; lower --pool-size or --workers"
                          + ("" if config.dsn else ", or raise --max-connections"))
@@ -1967,10 +2001,7 @@ CPU_GROUPS = {"server": "server", "postgres": "PostgreSQL", "client": "load gene
 class LimitContext:
     """What the rules need beyond the setup's own results."""
     cores: int
-    workers: int
-    threads: int
-    upstream_ms: float
-    db_ms: float
+    server: ServerSettings
     db_limit_rps: Optional[float]  # PostgreSQL alone, as measured in the run
     max_connections: Optional[int]
 
@@ -2026,8 +2057,8 @@ def _slots_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
     baseline = r.thresholds.baseline_ms
     if server.slots is None or not baseline:
         return None
-    slots = server.slots(ctx.workers, ctx.threads)
-    wait, wait_ms = WORKLOAD_WAITS[r.cell.workload](ctx)
+    slots = server.slots(ctx.server.workers, ctx.server.threads)
+    wait, wait_ms = WORKLOAD_WAITS[r.cell.workload](ctx.server)
     # Mostly waiting: the wait, not the work, is what the slots run out on.
     kind = "wait" if wait and 2 * wait_ms >= baseline else "slots"
     return Limit(kind, bound_rps=1000.0 * slots / baseline, slots=slots,
@@ -2318,31 +2349,13 @@ class Environment:
 @dataclass(frozen=True)
 class Settings:
     """What of the Config a report needs to be read (passwords masked)."""
-    setups: tuple[str, ...]
-    top: int
-    unit: str  # "users" or "req/s"
-    step: int
-    step_seconds: float
-    min_requests: int
-    ramp: str
-    plan: tuple[int, ...]  # the fixed ramps' levels; empty for the search
-    think_time: float
-    timeout: float
-    workers: int
-    max_connections: Optional[int]  # of the private cluster; None with a DSN
-    dsn: Optional[str]
-    repeat: int = 1
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
-    load_processes: int = 1
-    pool_size: int = DEFAULT_POOL_SIZE
-    threads: int = DEFAULT_THREADS
-    upstream_ms: float = DEFAULT_UPSTREAM_MS
-    db_ms: float = DEFAULT_DB_MS
+    setups: tuple[str, ...]  # names of cells, or the URLs ramped
+    ramp: RampSettings  # load_processes: as many as ran
+    server: ServerSettings
+    plan: tuple[int, ...] = ()  # the fixed ramps' levels; empty for the search
+    max_connections: Optional[int] = None  # of the private cluster; None with a DSN
+    dsn: Optional[str] = None
     urls: tuple[str, ...] = ()  # `ramp`: endpoints of servers that are not repro's
-
-    @property
-    def open_loop(self) -> bool:
-        return self.unit == "req/s"
 
 
 @dataclass(frozen=True)
@@ -2360,8 +2373,8 @@ class Report:
 
     def answers(self) -> list[tuple[Question, Asked, Answer]]:
         st = self.settings
-        return [(QUESTIONS[a.id], a, answer_question(QUESTIONS[a.id], a, self.setups, st.step,
-                                                     st.unit)) for a in self.questions]
+        return [(QUESTIONS[a.id], a, answer_question(QUESTIONS[a.id], a, self.setups, st.ramp.step,
+                                                     st.ramp.unit)) for a in self.questions]
 
 
 # ---------------------------------------------------------------------------
@@ -2385,7 +2398,7 @@ def difference_rule(st: Settings) -> str:
     """When two setups differ, as every comparison's text applies it."""
     return (f"- Two setups differ substantially when the smaller value is more than "
             f"{SIMILAR_WITHIN:.0%} below the larger and, for thresholds, more than one step "
-            f"({st.step} {st.unit}) away. Throughput counts as a setup's capacity only if the "
+            f"({st.ramp.step} {st.ramp.unit}) away. Throughput counts as a setup's capacity only if the "
             f"load slowed it down; the most a setup served without slowing down is a lower "
             f"bound, which decides nothing unless even it is substantially higher.")
 
@@ -2414,9 +2427,9 @@ def limit_rules(own_servers: bool = True) -> list[str]:
 
 
 def threshold_rules(st: Settings) -> list[str]:
-    unit = st.unit
-    resolution = (f"within {st.step} {unit} or {RESOLUTION:.0%}, whichever is more"
-                  if st.ramp != "linear" else f"within {st.step} {unit}")
+    unit = st.ramp.unit
+    resolution = (f"within {st.ramp.step} {unit} or {RESOLUTION:.0%}, whichever is more"
+                  if st.ramp.kind != "linear" else f"within {st.ramp.step} {unit}")
     lines = [
         f"- **Slowdown at**: the lowest level whose median latency is at least "
         f"{SLOWDOWN_FACTOR:g}x the baseline (the lower of the two lowest levels' medians), and still is at "
@@ -2446,13 +2459,13 @@ def threshold_rules(st: Settings) -> list[str]:
         *limit_rules(own_servers=not st.urls),
         difference_rule(st),
     ]
-    if st.open_loop:
+    if st.ramp.open_loop:
         lines.append(f"- **Sustained**: the highest rate measured below both thresholds (its "
                      f"median within {SLOWDOWN_FACTOR:g}x the lowest rate's, under "
                      f"{ERROR_RATE:.0%} errors); the users it corresponds to are that rate "
                      f"times (think time + its median latency).")
-    if st.repeat > 1:
-        lines.append(f"- With {st.repeat} repeats (run interleaved, one setup after the other), "
+    if st.ramp.repeat > 1:
+        lines.append(f"- With {st.ramp.repeat} repeats (run interleaved, one setup after the other), "
                      f"each value is the median (the lower middle one of an even count) with "
                      f"the range in brackets; a comparison names a winner only when every "
                      f"repeat does.")
@@ -2469,17 +2482,17 @@ def machine_kind(env: Environment) -> str:
 def render_environment(report: Report) -> list[str]:
     env, st = report.environment, report.settings
     packages = ", ".join(f"{name} {version}" for name, version in env.packages.items())
-    processes = f"{st.load_processes} process{'es' if st.load_processes > 1 else ''}"
-    load = (f"open loop, up to {st.max_in_flight} in flight" if st.open_loop else
-            f"closed loop, think time {st.think_time:g} s") + (
-        f", timeout {st.timeout:g} s; repro's HTTP/1.1 client in {processes}")
+    processes = f"{st.ramp.load_processes} process{'es' if st.ramp.load_processes > 1 else ''}"
+    load = (f"open loop, up to {st.ramp.max_in_flight} in flight" if st.ramp.open_loop else
+            f"closed loop, think time {st.ramp.think_time:g} s") + (
+        f", timeout {st.ramp.timeout:g} s; repro's HTTP/1.1 client in {processes}")
     if st.plan:
-        ramp = f"{st.ramp}, {len(st.plan)} steps: {' '.join(map(str, st.plan))} {st.unit}"
+        ramp = f"{st.ramp.kind}, {len(st.plan)} steps: {' '.join(map(str, st.plan))} {st.ramp.unit}"
     else:
-        ramp = (f"{st.ramp} from {st.step} to {st.top} {st.unit}, fine step {st.step} "
-                f"{st.unit} or {RESOLUTION:.0%}")
-    if st.repeat > 1:
-        ramp += f"; {st.repeat} repeats, interleaved"
+        ramp = (f"{st.ramp.kind} from {st.ramp.step} to {st.ramp.top} {st.ramp.unit}, fine step {st.ramp.step} "
+                f"{st.ramp.unit} or {RESOLUTION:.0%}")
+    if st.ramp.repeat > 1:
+        ramp += f"; {st.ramp.repeat} repeats, interleaved"
     rows = [
         ["CPU", f"{env.cpu_model} ({env.cpu_count} cores)"],
         ["Memory", env.memory],
@@ -2490,7 +2503,7 @@ def render_environment(report: Report) -> list[str]:
         ["Uvicorn stack", env.uvicorn_stack],
         ["PostgreSQL", f"{env.postgres_version}, {env.postgres_source}, "
                        f"max_connections {env.max_connections}"],
-        ["Servers", f"{st.workers} workers per server ({st.threads} threads each for gthread); "
+        ["Servers", f"{st.server.workers} workers per server ({st.server.threads} threads each for gthread); "
                     f"startproject middleware; Django DEBUG and asyncio debug mode off "
                     f"(on for +2021 setups)"],
         ["Load", load],
@@ -2505,20 +2518,20 @@ def render_environment(report: Report) -> list[str]:
 
 def render_method(st: Settings) -> list[str]:
     """How the load was made and each step measured, in words."""
-    if st.open_loop:
+    if st.ramp.open_loop:
         load = (f"- **Load**: open loop. GETs go out on a fixed schedule whatever the answers, "
-                f"at most {st.max_in_flight} in flight; a request due beyond that waits, and "
+                f"at most {st.ramp.max_in_flight} in flight; a request due beyond that waits, and "
                 f"its latency counts from when it was due.")
     else:
         load = (f"- **Load**: closed loop, like Locust's users: each user sends a GET, waits "
-                f"for the answer and thinks {st.think_time:g} s, on one connection kept alive "
+                f"for the answer and thinks {st.ramp.think_time:g} s, on one connection kept alive "
                 f"where the server allows. New users start evenly spread over one think time.")
     if st.plan:
-        ramp = f"- **Ramp**: {RAMPS[st.ramp].description}: {' '.join(map(str, st.plan))} {st.unit}."
+        ramp = f"- **Ramp**: {RAMPS[st.ramp.kind].description}: {' '.join(map(str, st.plan))} {st.ramp.unit}."
     else:
-        ramp = (f"- **Ramp**: a search from {st.step} to {st.top} {st.unit}. From the lowest level "
+        ramp = (f"- **Ramp**: a search from {st.ramp.step} to {st.ramp.top} {st.ramp.unit}. From the lowest level "
                 f"it jumps to four times it, then doubles the level until a threshold shows. "
-                f"Bisection narrows the gap below it to one fine step ({st.step} {st.unit} or "
+                f"Bisection narrows the gap below it to one fine step ({st.ramp.step} {st.ramp.unit} or "
                 f"{RESOLUTION:.0%}, whichever is more), and a fine step above the lowest level "
                 f"over the threshold confirms it, unless a level measured within two fine steps "
                 f"above did; then the doubling goes on for the other threshold. Twice the "
@@ -2534,23 +2547,23 @@ def render_method(st: Settings) -> list[str]:
                     "while after an overload, unless it lies at or above a slowdown threshold "
                     "already confirmed: a ramp that only went up would reach it on an "
                     "overloaded server too."))
-    longest = MAX_WINDOW_FACTOR * st.step_seconds  # of a window, and of settling
-    gives_up = max(longest, st.timeout)  # settling, as measure_step has it
-    if st.open_loop:
+    longest = MAX_WINDOW_FACTOR * st.ramp.step_seconds  # of a window, and of settling
+    gives_up = max(longest, st.ramp.timeout)  # settling, as measure_step has it
+    if st.ramp.open_loop:
         step = (f"- **Each step** settles for {OPEN_LOOP_SETTLE:g} s plus the previous step's "
                 f"median latency, and until every request in flight was sent after that (it "
-                f"gives up after {gives_up:g} s). Its window then lasts {st.step_seconds:g} s "
-                f"and until {st.min_requests} requests have ended in it, at most {longest:g} s.")
+                f"gives up after {gives_up:g} s). Its window then lasts {st.ramp.step_seconds:g} s "
+                f"and until {st.ramp.min_requests} requests have ended in it, at most {longest:g} s.")
     else:
         step = (f"- **Each step** settles for one think time plus the previous step's median "
                 f"latency, and until every request in flight was sent after that think time: "
                 f"the queue has turned over once at the new level (after a ramp down, the "
                 f"retired users' last requests have ended too); it gives up after "
                 f"{gives_up:g} s. Its window then lasts "
-                f"{st.step_seconds:g} s, and at least one user cycle (think time plus the median "
+                f"{st.ramp.step_seconds:g} s, and at least one user cycle (think time plus the median "
                 f"latency of what ended in it, failures too): with a fixed think time users "
                 f"come back in waves, and a shorter window would catch a crest or a trough. It "
-                f"also lasts until {st.min_requests} requests have ended in it, at most "
+                f"also lasts until {st.ramp.min_requests} requests have ended in it, at most "
                 f"{longest:g} s (or one cycle).")
     again = (f" A step whose median lies near the slowdown rule's latency (from "
              f"{NEAR_SLOWDOWN:.0%} of it to {1 / NEAR_SLOWDOWN:.0%}, by the baseline "
@@ -2580,8 +2593,7 @@ def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str
 
 def limit_context(report: Report) -> LimitContext:
     st = report.settings
-    return LimitContext(cores=report.environment.cpu_count, workers=st.workers,
-                        threads=st.threads, upstream_ms=st.upstream_ms, db_ms=st.db_ms,
+    return LimitContext(cores=report.environment.cpu_count, server=st.server,
                         db_limit_rps=report.db_limit_rps,
                         max_connections=report.environment.max_connections)
 
@@ -2613,7 +2625,7 @@ def render_summary(report: Report, axes: bool = False) -> list[str]:
         ended = ", ".join(dict.fromkeys(x.ended for x in r.ramps)) or "not measured"
         if not ramps:
             rows.append([r.name, *cell, "-", "-", "-", "-", "-", ended]
-                        + (["-"] if st.open_loop else []))
+                        + (["-"] if st.ramp.open_loop else []))
             continue
         capacity = fmt_capacity(t)
         caps = sorted(x.capacity_rps for x in each if x.capacity_rps is not None)
@@ -2629,8 +2641,8 @@ def render_summary(report: Report, axes: bool = False) -> list[str]:
             fmt_ms(t.baseline_ms) + (" ms" if t.baseline_ms is not None else ""),
             ended,
         ]
-        if st.open_loop:
-            users = [u for x in ramps if (u := sustained_users(x, st.think_time)) is not None]
+        if st.ramp.open_loop:
+            users = [u for x in ramps if (u := sustained_users(x, st.ramp.think_time)) is not None]
             row.append("-" if t.sustained is None else
                        f"{t.sustained} (≈ {statistics.median_low(users):.0f} users)" if users
                        else str(t.sustained))
@@ -2639,7 +2651,7 @@ def render_summary(report: Report, axes: bool = False) -> list[str]:
                "slowdown at", "errors at", "capacity req/s", "limited by", "baseline median",
                "ramp"]
     align = "l" + ("llll" if axes else "") + "rrrlrl"
-    if st.open_loop:
+    if st.ramp.open_loop:
         headers.append("sustained req/s")
         align += "r"
     return md_table(headers, rows, align)
@@ -2724,15 +2736,15 @@ def verdict_lines(report: Report) -> list[str]:
     if not measured:
         return ["**Nothing was measured.**"]
     limits = limits_of(report)
-    figures = "; ".join(setup_words(r, limits[r.name], st.unit) for r in measured)
-    errors = [e for r in measured if (e := error_words(r, limits[r.name], st.unit))]
+    figures = "; ".join(setup_words(r, limits[r.name], st.ramp.unit) for r in measured)
+    errors = [e for r in measured if (e := error_words(r, limits[r.name], st.ramp.unit))]
     if len(measured) == 1:
         # Nothing to compare: the one setup's figures are the verdict.
         out = f"**{where}, {figures}.**"
     else:
         if len(measured) == 2:
             a, b = measured
-            said = headline(outcome_of(compare_setups(a, b, st.step, st.unit), *sides(a, b)),
+            said = headline(outcome_of(compare_setups(a, b, st.ramp.step, st.ramp.unit), *sides(a, b)),
                             where)
         else:
             best = rank_by_capacity(measured, SIMILAR_WITHIN)[0]
@@ -2889,7 +2901,7 @@ def render_comparisons(report: Report) -> list[str]:
     lines: list[str] = []
     pairs = list(itertools.combinations(measured, 2))
     for a, b in pairs:
-        ours = compare_setups(a, b, st.step, st.unit)
+        ours = compare_setups(a, b, st.ramp.step, st.ramp.unit)
         if len(pairs) > 1:
             lines += [f"{a.name} and {b.name}:", ""]
         lines += [f"- {comparison_text(c)}" for c in ours]
@@ -2901,7 +2913,7 @@ def beside_2021(report: Report) -> list[str]:
     """2021's numbers by the same rule, against the setups that reproduce
     it, whatever else ran."""
     st = report.settings
-    if st.open_loop:
+    if st.ramp.open_loop:
         return ["2021 ramped users, not arrival rates: its numbers are not compared here."]
     sync, async_ = reproducing_2021(report.setups).values()
     theirs = outcome_of(published_comparisons())
@@ -2911,7 +2923,7 @@ def beside_2021(report: Report) -> list[str]:
     if sync is None or async_ is None:
         return [f"{theirs_text} This run did not measure both setups of 2021, so it cannot be "
                 f"set beside it."]
-    ours = outcome_of(compare_setups(sync, async_, st.step, st.unit),
+    ours = outcome_of(compare_setups(sync, async_, st.ramp.step, st.ramp.unit),
                       Side(sync.name, False), Side(async_.name, True))
     if ours.paid_off is None:
         said = (f"This run's {sync.name} and {async_.name} could not tell whether async "
@@ -2942,15 +2954,15 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
         notes.append("Under WSGI, Django runs this async view in an event loop of its own for "
                      "each request.")
     if cell.connections == "pooled":
-        notes.append(f"Pools of at most {st.pool_size} connections per worker process.")
+        notes.append(f"Pools of at most {st.server.pool_size} connections per worker process.")
     if cell.workload == "upstream":
         cpu = r.cpu_ms("upstream")
-        notes.append(f"The upstream API answers after {st.upstream_ms:g} ms"
+        notes.append(f"The upstream API answers after {st.server.upstream_ms:g} ms"
                      + (f"; it used {cpu:.2f} ms of CPU per request" if cpu is not None else "")
                      + (" (the async views call it alongside their queries)" if view.is_async
                         else " (after the queries)") + ".")
     if cell.workload == "slow-db":
-        notes.append(f"Each query waits {st.db_ms:g} ms in PostgreSQL first.")
+        notes.append(f"Each query waits {st.server.db_ms:g} ms in PostgreSQL first.")
     if cell.as_2021:
         notes.append("As in 2021: Django DEBUG on, and asyncio debug mode on "
                      "(PYTHONASYNCIODEBUG=1).")
@@ -3009,9 +3021,9 @@ def render_setup(r: SetupResult, st: Settings) -> list[str]:
     else:
         out = [f"{describe_cell(r.cell)}.", "", " ".join(cell_notes(r, st))]
     for i, ramp in enumerate(r.ramps, start=1):
-        if len(r.ramps) > 1 or st.repeat > 1:
+        if len(r.ramps) > 1 or st.ramp.repeat > 1:
             out += ["", f"**{r.name}, repeat {i}**"]
-        out += ["", *render_ramp(ramp, st.unit)]
+        out += ["", *render_ramp(ramp, st.ramp.unit)]
     return out
 
 
@@ -3064,7 +3076,7 @@ def render_markdown(report: Report) -> str:
     out += render_caution(report, "run")
     compared = render_comparisons(report)
     if not st.urls:
-        compared += ["", *([*render_published(report), ""] if not st.open_loop else []),
+        compared += ["", *([*render_published(report), ""] if not st.ramp.open_loop else []),
                      *beside_2021(report)]
     folds = [("Each measure compared by the rules" + ("" if st.urls else ", and 2021 beside "
                                                       "this run"), compared)]
@@ -3227,7 +3239,7 @@ def render_study(report: Report) -> str:
         folds.append(("Why: the CPU each request cost, PostgreSQL alone, the connections it "
                       "held", why))
     if any(r is not None for r in reproducing_2021(report.setups).values()) \
-            and not st.open_loop:
+            and not st.ramp.open_loop:
         folds.append(("2021 and this run", [*render_published(report), "",
                                             *beside_2021(report)]))
     setups: list[str] = []
@@ -3240,9 +3252,15 @@ def render_study(report: Report) -> str:
 
 # Settings that change what a run measures: two runs that differ in one of
 # them did not measure alike.
-MEASURING_SETTINGS = ("unit", "top", "step", "step_seconds", "min_requests", "ramp",
-                      "think_time", "timeout", "workers", "max_connections", "pool_size",
-                      "threads", "upstream_ms", "db_ms", "max_in_flight")
+def measuring_settings(st: Settings) -> dict[str, object]:
+    """The settings that change what a run measures, by the options' names:
+    two runs that differ in one of them did not measure alike."""
+    r, s = st.ramp, st.server
+    return {"unit": r.unit, "top": r.top, "step": r.step, "step_seconds": r.step_seconds,
+            "min_requests": r.min_requests, "ramp": r.kind, "think_time": r.think_time,
+            "timeout": r.timeout, "workers": s.workers, "max_connections": st.max_connections,
+            "pool_size": s.pool_size, "threads": s.threads, "upstream_ms": s.upstream_ms,
+            "db_ms": s.db_ms, "max_in_flight": r.max_in_flight}
 
 
 def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
@@ -3266,8 +3284,8 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
              f"{eb.postgres_version}, {eb.postgres_source}"],
             ["Packages that differ", versions(ea), versions(eb)]]
     out = ["# Two runs of repro compared", "", *md_table(["", "A", "B"], rows, "lll")]
-    sa, sb = dataclasses.asdict(a.settings), dataclasses.asdict(b.settings)
-    differ = [f"{k} {sa[k]!r} (A), {sb[k]!r} (B)" for k in MEASURING_SETTINGS if sa[k] != sb[k]]
+    sa, sb = measuring_settings(a.settings), measuring_settings(b.settings)
+    differ = [f"{k} {sa[k]!r} (A), {sb[k]!r} (B)" for k in sa if sa[k] != sb[k]]
     if differ:
         out += ["", f"Caution: these settings differ, so the two runs did not measure alike: "
                     f"{'; '.join(differ)}."]
@@ -3276,7 +3294,7 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
                                          if r.interrupted]) + "; its thresholds are those of "
                                                               "the steps measured."]
     st = a.settings
-    step = max(a.settings.step, b.settings.step)
+    step = max(a.settings.ramp.step, b.settings.ramp.step)
     in_a = {r.name: r for r in a.setups if r.measured}
     in_b = {r.name: r for r in b.setups if r.measured}
     both = [(r, in_b[name]) for name, r in in_a.items() if name in in_b]
@@ -3305,7 +3323,7 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
     untold: list[str] = []
     for ra, rb in both:
         o = outcome_of(compare_thresholds_of("A", ra.thresholds, "B", rb.thresholds, step,
-                                             st.unit), Side("A", False), Side("B", False))
+                                             st.ramp.unit), Side("A", False), Side("B", False))
         said = (f"{o.winner.name} did better" if o.winner else "mixed" if o.mixed else
                 "cannot be told yet" if not o.told else "no substantial difference")
         out += [f"{ra.name}:", "", *[f"- {comparison_text(c)}" for c in o.comparisons], "",
@@ -3321,7 +3339,7 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
                                    if untold else ""))
     out += ["", f"The rules are a run's own: two values differ substantially when the smaller "
                 f"is more than {SIMILAR_WITHIN:.0%} below the larger and more than one step "
-                f"({step} {st.unit}) away; a throughput counts as a capacity only where the "
+                f"({step} {st.ramp.unit}) away; a throughput counts as a capacity only where the "
                 f"load slowed the setup down. A single run is one sample: runs with --repeat say how far "
                 f"a setup moves by itself."]
     return "\n".join(out) + "\n"
@@ -3335,10 +3353,11 @@ def chart_groups(report: Report) -> list[tuple[str, list[SetupResult]]]:
     return [("", [r for r in report.setups if r.measured])]
 
 
-def render_chart(report: Report, path: str, source: Optional[str] = None) -> None:
-    """For each setup, median and p95 latency and req/s against the level,
-    with its thresholds marked and the machine named in the caption (or,
-    for what repro did not measure itself, where the numbers come from)."""
+def render_chart(report: Report, source: Optional[str] = None) -> bytes:
+    """A PNG: for each setup, median and p95 latency and req/s against the
+    level, with its thresholds marked and the machine named in the caption
+    (or, for what repro did not measure itself, where the numbers come
+    from)."""
     try:
         import matplotlib
         matplotlib.use("Agg")  # no screen needed
@@ -3377,7 +3396,7 @@ def render_chart(report: Report, path: str, source: Optional[str] = None) -> Non
         latency.set_title(f"{title} (latency)" if title else "Latency", fontsize=10)
         throughput.set_title(f"{title} (throughput)" if title else "Throughput", fontsize=10)
         for axes in (latency, throughput):
-            axes.set_xlabel(st.unit)
+            axes.set_xlabel(st.ramp.unit)
             axes.grid(alpha=0.3)
         if results:
             latency.legend(fontsize=8, loc="upper left")
@@ -3387,13 +3406,13 @@ def render_chart(report: Report, path: str, source: Optional[str] = None) -> Non
     caption = 0.4 / fig.get_figheight()
     fig.text(0.01, 0.1 * caption, f"{source}\nDotted: slowdown threshold; dash-dot: error "
                                   f"threshold.", fontsize=8)
+    png = io.BytesIO()
     try:
         fig.tight_layout(rect=(0, caption, 1, 1))
-        fig.savefig(path, dpi=100, format="png")
-    except OSError as e:
-        raise ReproError(f"cannot write --chart {path}: {e.strerror}") from None
+        fig.savefig(png, dpi=100, format="png")
     finally:
         plt.close(fig)
+    return png.getvalue()
 
 
 # ---------------------------------------------------------------------------
@@ -3407,55 +3426,206 @@ def _thresholds_json(t: Thresholds) -> dict:
             "errors_up_to": t.errors_up_to, "plateau_spread": t.plateau_spread}
 
 
+class BadField(Exception):
+    """A field of a saved run that repro would not have written."""
+
+
+# How a field's value is read back: checked, and made what the dataclass
+# holds.  (value, where) -> value.
+Kind = Callable[[object, str], object]
+
+
+def json_int(low: int = 0) -> Kind:
+    def check(v: object, where: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise BadField(f"{where} is {v!r}, not a whole number of at least {low}")
+        return v
+    return check
+
+
+def json_number(low: float = 0.0, above: bool = False) -> Kind:
+    def check(v: object, where: str) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or v < low or (above and v == low):
+            raise BadField(f"{where} is {v!r}, not a number {'above' if above else 'of at least'} "
+                           f"{low:g}")
+        return v
+    return check
+
+
+def json_text(v: object, where: str) -> str:
+    if not isinstance(v, str):
+        raise BadField(f"{where} is {v!r}, not text")
+    return v
+
+
+def json_bool(v: object, where: str) -> bool:
+    if not isinstance(v, bool):
+        raise BadField(f"{where} is {v!r}, not true or false")
+    return v
+
+
+def one_of(registry: Mapping) -> Kind:
+    def check(v: object, where: str) -> object:
+        if isinstance(v, bool) or v not in registry:
+            raise BadField(f"{where} is {v!r}, not one of {', '.join(map(str, registry))}")
+        return v
+    return check
+
+
+def json_optional(kind: Kind) -> Kind:
+    return lambda v, where: None if v is None else kind(v, where)
+
+
+def tuple_of(kind: Kind) -> Kind:
+    def check(v: object, where: str) -> tuple:
+        if not isinstance(v, list):
+            raise BadField(f"{where} is {v!r}, not a list")
+        return tuple(kind(x, f"{where}[{i}]") for i, x in enumerate(v))
+    return check
+
+
+def mapping_of(kind: Kind) -> Kind:
+    def check(v: object, where: str) -> dict:
+        if not isinstance(v, dict):
+            raise BadField(f"{where} is {v!r}, not an object")
+        return {k: kind(x, f"{where}.{k}") for k, x in v.items()}
+    return check
+
+
+def json_record(v: object, where: str) -> dict:
+    if not isinstance(v, dict):
+        raise BadField(f"{where} is {v!r}, not an object")
+    return v
+
+
+@dataclass(frozen=True)
+class JsonField:
+    """One field of the JSON: its key, how it is read back, and the
+    attribute it comes from and goes to (out and into convert, where the
+    JSON says it differently)."""
+    key: str
+    kind: Kind
+    attr: str = ""  # "": the key
+    out: Optional[Callable[[object], object]] = None  # the object -> the value written
+    into: Optional[Callable[[object, dict], object]] = None  # (value read, its record) -> attribute
+
+    @property
+    def name(self) -> str:
+        return self.attr or self.key
+
+
+def kind_of(hint) -> Kind:
+    """The Kind of a dataclass field, from its type: where a field needs
+    more (a range, a registry), its list says so."""
+    import typing
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union and type(None) in args:
+        return json_optional(kind_of(next(a for a in args if a is not type(None))))
+    if origin is tuple:
+        return tuple_of(kind_of(args[0]))
+    if origin is dict:
+        return mapping_of(kind_of(args[1]))
+    return {int: json_int(), float: json_number(), str: json_text, bool: json_bool}[hint]
+
+
+def fields_of(cls: type, skip: Sequence[str] = (), **given: Kind) -> tuple[JsonField, ...]:
+    """A field for each of the dataclass's, read by its type or as given."""
+    import typing
+    hints = typing.get_type_hints(cls)
+    return tuple(JsonField(f.name, given.get(f.name) or kind_of(hints[f.name]))
+                 for f in dataclasses.fields(cls) if f.name not in skip)
+
+
+def json_write(obj: object, fields: Sequence[JsonField]) -> dict:
+    return {f.key: f.out(obj) if f.out else getattr(obj, f.name) for f in fields}
+
+
+def json_read(data: object, fields: Sequence[JsonField], where: str) -> dict:
+    """The attributes the fields describe, each checked: a field that is
+    missing or wrong is named."""
+    data = json_record(data, where)
+    values = {}
+    for f in fields:
+        if f.key not in data:
+            raise BadField(f"{where} has no field {f.key}")
+        value = f.kind(data[f.key], f"{where}.{f.key}")
+        values[f.name] = f.into(value, data) if f.into else value
+    return values
+
+
+STEP_FIELDS = fields_of(StepStats, skip=("level",), order=json_int(1))
+ENVIRONMENT_FIELDS = fields_of(Environment)
+# The settings are written as one flat record, as they were told.
+RAMP_SETTINGS_FIELDS = tuple(
+    JsonField("ramp", one_of(RAMPS), "kind") if f.key == "kind" else f
+    for f in fields_of(RampSettings, top=json_int(1), step=json_int(1), min_requests=json_int(1),
+                       repeat=json_int(1), max_in_flight=json_int(1),
+                       load_processes=json_optional(json_int(1)), step_seconds=json_number(0, above=True)))
+SERVER_SETTINGS_FIELDS = fields_of(ServerSettings, workers=json_int(1), threads=json_int(1),
+                                   pool_size=json_int(1))
+SETTINGS_FIELDS = fields_of(Settings, skip=("ramp", "server"))
+CELL_FIELDS = fields_of(Cell, view=one_of(VIEWS), server=one_of(SERVERS),
+                        connections=one_of(CONNECTIONS), workload=one_of(WORKLOADS))
+RAMP_FIELDS = (
+    JsonField("stop_reason", json_text),
+    JsonField("ended", json_text, "ended_as", out=lambda r: r.ended,
+              into=lambda v, d: "" if v == d["stop_reason"] else v),
+    JsonField("warmup", json_text), JsonField("error", json_optional(json_text)),
+    JsonField("interrupted", json_bool), JsonField("restarts", json_int()),
+    JsonField("cpu_ms_per_request", mapping_of(json_optional(json_number())), "cpu_ms",
+              out=lambda r: {**r.cpu_ms, "client": r.client_cpu_ms},
+              into=lambda v, _d: {k: x for k, x in v.items() if k != "client" and x is not None}),
+    JsonField("max_db_connections", json_optional(json_int())),
+    JsonField("log_findings", mapping_of(json_int())),
+)
+REPORT_FIELDS = (
+    JsonField("command", json_text), JsonField("started", json_text), JsonField("seconds", json_number()),
+    JsonField("interrupted", json_optional(json_text)), JsonField("db_limit_rps", json_optional(json_number())),
+    JsonField("connect_ms", json_optional(json_number())),
+)
+QUESTION_FIELDS = (
+    JsonField("id", one_of(QUESTIONS)),
+    JsonField("cells", tuple_of(json_text)),
+    JsonField("skipped", tuple_of(json_text)),
+)
+
+
 def report_to_json(report: Report) -> dict:
     st = report.settings
-    level_key = "rate" if st.open_loop else "users"
+    level_key = "rate" if st.ramp.open_loop else "users"
     limits = limits_of(report)
     setups = []
     for r in report.setups:
         t = r.thresholds
-        axes = ({"url": r.url} if r.cell is None else
-                {"view": r.cell.view, "server": r.cell.server,
-                 "connections": r.cell.connections, "workload": r.cell.workload,
-                 "as_2021": r.cell.as_2021})
-        entry = {"name": r.name, **axes, "driver": r.driver, **_thresholds_json(t),
+        entry = {"name": r.name, **({"url": r.url} if r.cell is None else json_write(r.cell, CELL_FIELDS)),
+                 "driver": r.driver, **_thresholds_json(t),
                  "limited_by": limits[r.name].kind if r.name in limits else None,
                  "max_db_connections": r.max_db_connections,
                  "cpu_ms_per_request": {g: r.cpu_ms(g) for g in CPU_GROUPS
                                         if r.cpu_ms(g) is not None}}
-        if st.open_loop:
+        if st.ramp.open_loop:
             entry["sustained_rps"] = t.sustained
         entry["repeats"] = []
         for ramp in r.ramps:
-            steps = []
-            for s in ramp.by_level:
-                step = {level_key: s.level, **{k: v for k, v in dataclasses.asdict(s).items()
-                                                if k != "level"}}
-                step.update(error_rate=s.error_rate, steady=s.steady)
-                steps.append(step)
             rt = ramp.thresholds
-            repeat = {**_thresholds_json(rt)}
-            if st.open_loop:
+            repeat = {**_thresholds_json(rt), **json_write(ramp, RAMP_FIELDS)}
+            if st.ramp.open_loop:
                 repeat["sustained_rps"] = rt.sustained
-            repeat.update(stop_reason=ramp.stop_reason, ended=ramp.ended, warmup=ramp.warmup,
-                          error=ramp.error,
-                          interrupted=ramp.interrupted, restarts=ramp.restarts,
-                          cpu_ms_per_request={**ramp.cpu_ms, "client": ramp.client_cpu_ms},
-                          max_db_connections=ramp.max_db_connections,
-                          log_findings=ramp.log_findings,
-                          steps=steps)
+            repeat["steps"] = [{level_key: s.level, **json_write(s, STEP_FIELDS),
+                                "error_rate": s.error_rate, "steady": s.steady}
+                               for s in ramp.by_level]
             entry["repeats"].append(repeat)
         setups.append(entry)
     return {
-        "schema": SCHEMA, "command": report.command, "started": report.started,
-        "seconds": report.seconds, "interrupted": report.interrupted,
-        "db_limit_rps": report.db_limit_rps, "connect_ms": report.connect_ms,
-        "environment": dataclasses.asdict(report.environment),
-        "settings": {**dataclasses.asdict(report.settings), "open_loop": st.open_loop},
+        "schema": SCHEMA, **json_write(report, REPORT_FIELDS),
+        "environment": json_write(report.environment, ENVIRONMENT_FIELDS),
+        "settings": {**json_write(st, SETTINGS_FIELDS), **json_write(st.ramp, RAMP_SETTINGS_FIELDS),
+                     **json_write(st.server, SERVER_SETTINGS_FIELDS), "unit": st.ramp.unit},
         "setups": setups,
         **({"questions": [
-            {"id": q.id, "title": q.title, "cells": [c.name for c in asked.cells],
-             "skipped": list(asked.skipped), "answer": answer_words(a, limits),
+            {**json_write(asked, QUESTION_FIELDS), "cells": [c.name for c in asked.cells],
+             "title": q.title, "answer": answer_words(a, limits),
              "answer_detail": answer_words(a, limits, figures=True),
              "ranking": [[x.name for x in group] for group in a.ranking],
              "winner": a.winner}
@@ -3463,9 +3633,48 @@ def report_to_json(report: Report) -> dict:
     }
 
 
+def _report_from(data: dict) -> Report:
+    st = json_record(data.get("settings"), "settings")
+    settings = Settings(ramp=RampSettings(**json_read(st, RAMP_SETTINGS_FIELDS, "settings")),
+                        server=ServerSettings(**json_read(st, SERVER_SETTINGS_FIELDS, "settings")),
+                        **json_read(st, SETTINGS_FIELDS, "settings"))
+    level_key = "rate" if settings.ramp.open_loop else "users"
+    level = JsonField(level_key, json_int(1), "level")
+    setups = []
+    for i, entry in enumerate(tuple_of(json_record)(data["setups"], "setups")):
+        where = f"setups[{i}]"
+        driver = json_read(entry, [JsonField("driver", json_text)], where)["driver"]
+        ramps = []
+        for k, ramp in enumerate(tuple_of(json_record)(entry.get("repeats"), f"{where}.repeats")):
+            at = f"{where}.repeats[{k}]"
+            steps = [StepStats(**json_read(s, (level, *STEP_FIELDS), f"{at}.steps[{n}]"))
+                     for n, s in enumerate(tuple_of(json_record)(ramp.get("steps"), f"{at}.steps"))]
+            ramps.append(RampResult(steps=tuple(sorted(steps, key=lambda s: s.order)),
+                                    step=settings.ramp.step, driver=driver,
+                                    **json_read(ramp, RAMP_FIELDS, at)))
+        if "url" in entry:
+            url = json_read(entry, [JsonField("url", json_text)], where)["url"]
+            setups.append(SetupResult(None, tuple(ramps), url=url))
+        else:
+            setups.append(SetupResult(Cell(**json_read(entry, CELL_FIELDS, where)), tuple(ramps)))
+    questions = []
+    for i, q in enumerate(tuple_of(json_record)(data.get("questions", []), "questions")):
+        asked = json_read(q, QUESTION_FIELDS, f"questions[{i}]")
+        try:
+            cells = tuple(cell_named(n) for n in asked["cells"])
+        except UsageError as e:
+            raise BadField(f"questions[{i}].cells: {e}") from None
+        questions.append(Asked(asked["id"], cells, asked["skipped"]))
+    return Report(environment=Environment(**json_read(data.get("environment"), ENVIRONMENT_FIELDS,
+                                                 "environment")),
+                  settings=settings, setups=tuple(setups), questions=tuple(questions),
+                  **json_read(data, REPORT_FIELDS, "the run"))
+
+
 def report_from_json(data: object, source: str) -> Report:
-    """The Report that report_to_json wrote, rebuilt: the Markdown renders
-    from it as the run printed it.  Anything else is bad input."""
+    """The Report that report_to_json wrote, rebuilt, each field checked:
+    the Markdown renders from it as the run printed it.  Anything else is
+    bad input, and the field that is wrong is named."""
     if not isinstance(data, dict) or "schema" not in data or "setups" not in data:
         raise UsageError(f"{source} is not a run that repro wrote (no schema and setups in it); "
                          f"give a file written by --json")
@@ -3473,47 +3682,14 @@ def report_from_json(data: object, source: str) -> Report:
         raise UsageError(f"{source} has JSON schema {data['schema']!r}; this repro reads schema "
                          f"{SCHEMA}: render it with the repro that wrote it, or run again")
     try:
-        st = data["settings"]
-        settings = Settings(**{k: tuple(v) if isinstance(v, list) else v
-                               for k, v in st.items() if k != "open_loop"})
-        level_key = "rate" if settings.open_loop else "users"
-        fields = {f.name for f in dataclasses.fields(StepStats)} - {"level"}
-        setups = []
-        for entry in data["setups"]:
-            ramps = []
-            for ramp in entry["repeats"]:
-                steps = [StepStats(level=s[level_key], **{k: s[k] for k in fields})
-                         for s in ramp["steps"]]
-                ramps.append(RampResult(
-                    steps=tuple(sorted(steps, key=lambda s: s.order)),
-                    stop_reason=ramp["stop_reason"],
-                    ended_as="" if ramp["ended"] == ramp["stop_reason"] else ramp["ended"],
-                    warmup=ramp["warmup"], error=ramp["error"],
-                    log_findings=ramp["log_findings"], interrupted=ramp["interrupted"],
-                    restarts=ramp["restarts"], step=settings.step, driver=entry["driver"],
-                    cpu_ms={k: v for k, v in ramp["cpu_ms_per_request"].items()
-                            if k != "client"},
-                    max_db_connections=ramp["max_db_connections"]))
-            if "url" in entry:
-                setups.append(SetupResult(None, tuple(ramps), url=entry["url"]))
-                continue
-            cell = Cell(entry["view"], entry["server"], entry["connections"], entry["workload"],
-                        entry["as_2021"])
-            setups.append(SetupResult(cell, tuple(ramps)))
-        questions = tuple(Asked(QUESTIONS[q["id"]].id, tuple(cell_named(n) for n in q["cells"]),
-                                tuple(q["skipped"])) for q in data.get("questions", ()))
-        return Report(command=data["command"], started=data["started"],
-                      environment=Environment(**data["environment"]), settings=settings,
-                      setups=tuple(setups), seconds=data["seconds"],
-                      interrupted=data["interrupted"], db_limit_rps=data["db_limit_rps"],
-                      connect_ms=data["connect_ms"], questions=questions)
-    except (KeyError, TypeError, ValueError, AttributeError, UsageError) as e:
-        raise UsageError(f"{source} is not a run that repro wrote ({type(e).__name__}: "
-                         f"{first_line(str(e))}); give a file written by --json") from None
+        return _report_from(data)
+    except BadField as e:
+        raise UsageError(f"{source} is not a run that repro wrote ({e}); give a file written "
+                         f"by --json") from None
 
 
-def load_run(path: str) -> tuple[Report, str]:
-    """A saved run, and its Markdown report."""
+def load_run(path: str) -> Report:
+    """A saved run, read back."""
     try:
         text = Path(path).read_text()
     except OSError as e:
@@ -3529,10 +3705,8 @@ def load_run(path: str) -> tuple[Report, str]:
     except (ValueError, RecursionError) as e:  # a number too long, lists nested too deep
         raise UsageError(f"{path} is not a run that repro wrote ({type(e).__name__}); give the "
                          f"file that --json wrote") from None
-    report = report_from_json(data, path)
-    # A file is a run that repro wrote if its own report can be rendered:
-    # that reads every field, as the run did.
-    return report, rendered(lambda: render_markdown(report), (path,))
+    return report_from_json(data, path)
+
 
 
 # ---------------------------------------------------------------------------
@@ -3632,11 +3806,6 @@ class Progress:
         self.status = ""
 
 
-PROGRESS = Progress()
-
-
-def progress(message: str) -> None:
-    PROGRESS.line(message)
 
 
 # ---------------------------------------------------------------------------
@@ -3815,23 +3984,43 @@ def stop_process(popen: subprocess.Popen, stop_signal: int, stop: Optional[StopF
         time.sleep(0.01)
 
 
+@dataclass(frozen=True)
+class ProcStat:
+    """What /proc/<pid>/stat says of a process that repro needs."""
+    ppid: int
+    pgrp: int
+    zombie: bool
+    cpu_ticks: int  # its own CPU time and that of the children it waited for
+
+
+def proc_stats() -> Optional[dict[int, ProcStat]]:
+    """Every process of the machine, from /proc; None where there is none."""
+    if not os.path.isdir("/proc"):
+        return None
+    stats = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            # The command name, in parentheses, may hold spaces and parentheses.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone since the listing
+        stats[int(pid)] = ProcStat(ppid=int(fields[1]), pgrp=int(fields[2]),
+                                   zombie=fields[0] == "Z",
+                                   cpu_ticks=sum(int(f) for f in fields[11:15]))
+    return stats
+
+
 def _group_alive(pgid: int) -> bool:
     """Whether any process of the group still runs (zombies do not count:
     they hold nothing, and an init that does not reap would keep them)."""
-    if not os.path.isdir("/proc"):
+    stats = proc_stats()
+    if stats is None:
         try:
             os.killpg(pgid, 0)
             return True
         except (ProcessLookupError, PermissionError):
             return False
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(p.pgrp == pgid and not p.zombie for p in stats.values())
 
 
 def wait_until(ready: Callable[[], bool], proc: ManagedProcess, deadline_seconds: float,
@@ -3926,7 +4115,8 @@ NO_POSTGRES = (
 
 
 @contextlib.contextmanager
-def private_postgres(workdir: Path, max_connections: int, stop: StopFlag) -> Iterator[Database]:
+def private_postgres(workdir: Path, max_connections: int, stop: StopFlag,
+                     say: Callable[[str], None] = lambda _line: None) -> Iterator[Database]:
     """A throwaway cluster in workdir, on a free loopback port, stopped on exit."""
     bindir = find_postgres_bindir()
     if bindir is None:
@@ -3944,7 +4134,7 @@ def private_postgres(workdir: Path, max_connections: int, stop: StopFlag) -> Ite
         raise UsageError(f"PostgreSQL cannot put its socket under the temp dir {workdir.parent} "
                          f"(a comma, or too long a path); set TMPDIR to a short directory, "
                          f"e.g. TMPDIR=/tmp")
-    progress(f"starting a private PostgreSQL from {bindir}")
+    say(f"starting a private PostgreSQL from {bindir}")
     home.mkdir()
     sockdir.mkdir(mode=0o700)
     if run_as is not None:
@@ -4049,11 +4239,12 @@ def _accepts_connections(dsn: str) -> bool:
 
 
 @contextlib.contextmanager
-def open_database(config: Config, workdir: Path, stop: StopFlag) -> Iterator[Database]:
+def open_database(config: Config, workdir: Path, stop: StopFlag,
+                  say: Callable[[str], None]) -> Iterator[Database]:
     if config.dsn:
         yield external_database(config.dsn, config.dsn_origin or "--dsn")
     else:
-        with private_postgres(workdir, config.max_connections, stop) as db:
+        with private_postgres(workdir, config.max_connections, stop, say) as db:
             yield db
 
 
@@ -4065,15 +4256,10 @@ class RunningServer:
 
 def _view_answers(url: str) -> Optional[int]:
     """The HTTP status our server answers with, None while nothing answers."""
-    import http.client
-    try:
-        with _NO_PROXY.open(url, timeout=5) as response:
-            # Only repro's views send this header: not some other server.
-            return response.status if response.headers.get("X-Repro-Worker") else None
-    except urllib.error.HTTPError as e:
-        return e.code
-    except (urllib.error.URLError, OSError, http.client.HTTPException):
-        return None
+    got = http_get(url, 5)
+    # An error is an answer; a success only with the header that repro's
+    # views send, not from some other server.
+    return got.status if got.status != 200 or got.headers.get("X-Repro-Worker") else None
 
 
 @contextlib.contextmanager
@@ -4087,11 +4273,11 @@ def running_server(server: Server, view: View, app: AppSettings, db: Database, w
            if k != "GUNICORN_CMD_ARGS" and not k.startswith("GRANIAN_")}
     env[ENV_DSN] = db.dsn
     env[ENV_SECRET] = secrets.token_urlsafe(50)
-    env[ENV_APP] = json.dumps(dataclasses.asdict(app))
+    env[ENV_APP] = app.to_json()
     # The 2021 image ran with asyncio debug mode on; by default it is off
     # (the report says so), so an inherited setting must not leak in.
     env.pop("PYTHONASYNCIODEBUG", None)
-    if app.as_2021:
+    if app.cell.as_2021:
         env["PYTHONASYNCIODEBUG"] = "1"
     argv = server.argv(port, workers, threads)
     base_url = f"http://127.0.0.1:{port}"
@@ -4158,10 +4344,7 @@ def upstream_api(delay_ms: float, workdir: Path, stop: StopFlag) -> Iterator[Ups
     url = f"http://127.0.0.1:{port}/api"
 
     def answers() -> bool:
-        with contextlib.suppress(urllib.error.URLError, OSError, ValueError):
-            with _NO_PROXY.open(url, timeout=5 + delay_ms / 1000.0) as response:
-                return response.read() == b"ok"
-        return False
+        return http_get(url, 5 + delay_ms / 1000.0).body == b"ok"
 
     with managed_process("the upstream API", [sys.executable, "-c", code],
                          workdir / "upstream.log", stop_signal=signal.SIGTERM, stop=stop) as proc:
@@ -4169,35 +4352,20 @@ def upstream_api(delay_ms: float, workdir: Path, stop: StopFlag) -> Iterator[Ups
         yield Upstream(proc, url)
 
 
-def process_cpu_seconds(pid: int) -> Optional[float]:
-    """CPU time of a process and of the children it has waited for, where
-    /proc tells."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
 def tree_cpu_seconds(root: int) -> Optional[float]:
     """CPU time of a process, of its live descendants, and of the children
     each has waited for (PostgreSQL's exited backends, Gunicorn's replaced
     workers), where /proc tells."""
-    children: dict[int, list[int]] = {}
-    times: dict[int, float] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else ()):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(pid))
-        times[int(pid)] = sum(int(f) for f in fields[11:15])
-    if root not in times:
+    stats = proc_stats() or {}
+    if root not in stats:
         return None
+    children: dict[int, list[int]] = {}
+    for pid, p in stats.items():
+        children.setdefault(p.ppid, []).append(pid)
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += times.get(pid, 0)
+        total += stats[pid].cpu_ticks
         todo += children.get(pid, [])
     return total / os.sysconf("SC_CLK_TCK")
 
@@ -4814,10 +4982,10 @@ class LoadDriver:
 
 def load_processes(config: Config) -> int:
     """Enough processes that none needs much more than half a core."""
-    if config.load_processes:
-        return config.load_processes
-    most = config.arrival if config.open_loop else (
-        config.users / config.think_time if config.think_time > 0 else math.inf)
+    if config.ramp.load_processes:
+        return config.ramp.load_processes
+    most = config.ramp.top if config.ramp.open_loop else (
+        config.ramp.top / config.ramp.think_time if config.ramp.think_time > 0 else math.inf)
     cores = os.cpu_count() or 1
     return max(1, min(cores, math.ceil(most / RATE_PER_LOAD_PROCESS) if math.isfinite(most)
                       else cores))
@@ -4837,9 +5005,9 @@ def load_generator(url: str, config: Config, workdir: Path,
         pipes, processes = [], []
         for i in range(count):
             ours, theirs = socket.socketpair()
-            spec = json.dumps({"target": dataclasses.asdict(target), "timeout": config.timeout,
-                               "think_time": config.think_time,
-                               "max_in_flight": max(1, config.max_in_flight // count)})
+            spec = json.dumps({"target": dataclasses.asdict(target), "timeout": config.ramp.timeout,
+                               "think_time": config.ramp.think_time,
+                               "max_in_flight": max(1, config.ramp.max_in_flight // count)})
             code = (f"import sys; sys.path.insert(0, {str(script.parent)!r}); "
                     f"import {script.stem}; {script.stem}.load_generator_main("
                     f"{theirs.fileno()}, {spec!r})")
@@ -4858,7 +5026,7 @@ def load_generator(url: str, config: Config, workdir: Path,
             stack.callback(pipe.close)
             pipes.append(pipe)
             processes.append(proc)
-        driver = LoadDriver(pipes, processes, config.open_loop)
+        driver = LoadDriver(pipes, processes, config.ramp.open_loop)
         driver.wait_ready(stop)
         yield driver
 
@@ -4872,14 +5040,10 @@ def warm_up(url: str, workers: int, server: ManagedProcess,
     drivers: set[str] = set()
 
     def fetch(answers: list, i: int) -> None:
-        try:
-            with _NO_PROXY.open(url, timeout=WARMUP_SECONDS) as response:
-                response.read()
-                if response.status == 200:
-                    answers[i] = response.headers.get("X-Repro-Worker")
-                    drivers.add(response.headers.get("X-Repro-Driver", ""))
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
+        got = http_get(url, WARMUP_SECONDS)
+        if got.status == 200:
+            answers[i] = got.headers.get("X-Repro-Worker")
+            drivers.add(got.headers.get("X-Repro-Driver", ""))
 
     seen: dict[str, int] = {}
     sent = 0
@@ -5061,21 +5225,21 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
              restart: Optional[Callable[[], None]] = None,
              meter: Callable[[], dict[str, Optional[float]]] = dict) -> RampRun:
     """Steps chosen by the ramp's plan, until it has none left."""
-    kind = RAMPS[config.ramp]
-    rules = StepRules(spread=OPEN_LOOP_SETTLE if config.open_loop else config.think_time,
-                      seconds=config.step_seconds, min_requests=config.min_requests,
-                      max_seconds=MAX_WINDOW_FACTOR * config.step_seconds,
-                      timeout=config.timeout,
-                      cycle=0.0 if config.open_loop else config.think_time)
+    kind = RAMPS[config.ramp.kind]
+    rules = StepRules(spread=OPEN_LOOP_SETTLE if config.ramp.open_loop else config.ramp.think_time,
+                      seconds=config.ramp.step_seconds, min_requests=config.ramp.min_requests,
+                      max_seconds=MAX_WINDOW_FACTOR * config.ramp.step_seconds,
+                      timeout=config.ramp.timeout,
+                      cycle=0.0 if config.ramp.open_loop else config.ramp.think_time)
     run = RampRun(steps=(), reason="completed")
     steps: list[StepStats] = []
     on_this_server: list[StepStats] = []
     level = None
     try:
-        while (level := kind.next_level(steps, config.top, config.step)) is not None:
+        while (level := kind.next_level(steps, config.ramp.top, config.ramp.step)) is not None:
             # None: a server repro did not start, which it cannot restart.
             if restart is not None and needs_fresh_server(steps, on_this_server, level,
-                                                          config.step):
+                                                          config.ramp.step):
                 # Users off, the server killed with whatever it still does
                 # (nothing of it is measured), a new one on the same port.
                 driver.set_level(0, 0.0)
@@ -5100,12 +5264,12 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
         run.reason = early or "completed"
         run.short = f"stopped at {steps[-1].level}" if early else "completed"
     except RampStopped as e:
-        run.short = f"{e.reason} at {level} {config.unit}"
+        run.short = f"{e.reason} at {level} {config.ramp.unit}"
         run.error, run.interrupted = e.error, e.interrupted
     except Interrupted:  # while a server restarted
-        run.short, run.interrupted = f"interrupted at {level} {config.unit}", True
+        run.short, run.interrupted = f"interrupted at {level} {config.ramp.unit}", True
     except ReproError as e:  # the load generator or a restart failed: keep what was measured
-        run.short, run.error = f"stopped at {level} {config.unit}", str(e)
+        run.short, run.error = f"stopped at {level} {config.ramp.unit}", str(e)
     else:
         run.steps = tuple(steps)
         return run
@@ -5239,20 +5403,14 @@ def measure_postgres(dsn: str, stop: StopFlag) -> tuple[Optional[float], Optiona
 
 
 def report_settings(config: Config) -> Settings:
-    kind = RAMPS[config.ramp]
+    kind = RAMPS[config.ramp.kind]
     return Settings(
-        setups=tuple(c.name for c in config.setups) or config.urls, top=config.top,
-        unit=config.unit,
-        step=config.step,
-        step_seconds=config.step_seconds, min_requests=config.min_requests,
-        ramp=config.ramp,
-        plan=tuple(kind.plan(config.top, config.step)) if kind.plan else (),
-        think_time=config.think_time, timeout=config.timeout, workers=config.workers,
+        setups=tuple(c.name for c in config.setups) or config.urls,
+        ramp=dataclasses.replace(config.ramp, load_processes=load_processes(config)),
+        server=config.server,
+        plan=tuple(kind.plan(config.ramp.top, config.ramp.step)) if kind.plan else (),
         max_connections=None if config.dsn else config.max_connections,
-        dsn=mask_dsn(config.dsn) if config.dsn else None, repeat=config.repeat,
-        max_in_flight=config.max_in_flight, load_processes=load_processes(config),
-        pool_size=config.pool_size, threads=config.threads, upstream_ms=config.upstream_ms,
-        db_ms=config.db_ms, urls=config.urls)
+        dsn=mask_dsn(config.dsn) if config.dsn else None, urls=config.urls)
 
 
 def command_line(config: Config) -> str:
@@ -5294,91 +5452,8 @@ class _ServerFlag(StopFlag):
 
 
 def app_settings(cell: Cell, config: Config, upstream_url: Optional[str]) -> AppSettings:
-    return AppSettings(connections=cell.connections, workload=cell.workload,
-                       pool_size=config.pool_size,
-                       upstream_url=upstream_url if cell.workload == "upstream" else None,
-                       as_2021=cell.as_2021)
-
-
-class SetupServer:
-    """One setup's server for one ramp, on one port: started, and started
-    afresh when the ramp asks for it."""
-
-    def __init__(self, cell: Cell, db: Database, config: Config, workdir: Path,
-                 stop: StopFlag, repeat: int, upstream_url: Optional[str] = None) -> None:
-        self.view, self.server = VIEWS[cell.view], SERVERS[cell.server]
-        self.app = app_settings(cell, config, upstream_url)
-        self.db, self.config, self.workdir, self.stop = db, config, workdir, stop
-        self.flag = _ServerFlag(stop)
-        self.prefix = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cell.name)}-{repeat}-server"
-        self.driver = ""
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}{self.view.path}"
-        self.logs: list[Path] = []
-        self.running: Optional[RunningServer] = None
-        self._stack: Optional[contextlib.ExitStack] = None
-
-    def start(self) -> str:
-        """Start it and warm it up; what the warm-up saw."""
-        log = self.workdir / f"{self.prefix}-{len(self.logs) + 1}.log"
-        self.logs.append(log)
-        self._stack = contextlib.ExitStack()
-        try:
-            self.running = self._stack.enter_context(running_server(
-                self.server, self.view, self.app, self.db, self.config.workers,
-                self.config.threads, log, self.flag, self.port))
-            text, self.driver = warm_up(self.url, self.config.workers, self.running.process,
-                                        self.stop)
-            return text
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self, hurry: bool = False) -> None:
-        if self._stack is not None:
-            self.flag.restarting = hurry
-            try:
-                self._stack.close()
-            finally:
-                self._stack, self.flag.restarting = None, False
-
-    def check(self) -> None:
-        if self.stop:
-            raise RampStopped("interrupted", interrupted=True)
-        if self.running is not None and not self.running.process.alive():
-            raise RampStopped("server died", self.running.process.died_message())
-
-    def findings(self) -> dict[str, int]:
-        total = {pattern: 0 for pattern in LOG_FINDINGS}
-        for log in self.logs:
-            for pattern, count in log_findings(log).items():
-                total[pattern] += count
-        return total
-
-
-@contextlib.contextmanager
-def prepared_database(config: Config, stop: StopFlag) -> Iterator[tuple[Path, Database]]:
-    """A private temp dir and a seeded database, both gone on the way out."""
-    with contextlib.ExitStack() as stack:
-        workdir = Path(tempfile.mkdtemp(prefix="repro-"))
-        stack.callback(remove_tree, workdir)
-        db = stack.enter_context(open_database(config, workdir, stop))
-        check_pools(config, db.max_connections)
-        slow = any(c.workload == "slow-db" for c in config.setups)
-        try:
-            seed_database(db.dsn, config.db_ms if slow else None)
-        except ReproError as e:
-            # A DSN whose user may not create tables is bad input; a private
-            # cluster that cannot be seeded is repro's own failure.
-            raise (UsageError(str(e)) if config.dsn else e) from None
-        progress(f"PostgreSQL {db.version} ready ({db.source}); table {TABLE} seeded")
-        yield workdir, db
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    if path.exists():
-        print(f"{PROG}: warning: could not remove {path}", file=sys.stderr)
+    return AppSettings(cell, config.server.pool_size,
+                       upstream_url if cell.workload == "upstream" else None)
 
 
 class ConnectionSampler:
@@ -5421,49 +5496,183 @@ class ConnectionSampler:
                 self.conn.close()
 
 
-def run_setup(cell: Cell, db: Database, config: Config, workdir: Path, stop: StopFlag,
-              repeat: int, upstream: Optional[Upstream] = None) -> RampResult:
-    """One ramp of one setup, on a server started for it.  A server that
-    fails is reported, not raised; an interruption before the ramp starts is
-    raised (nothing to report)."""
-    label = cell.name if config.repeat == 1 else f"{cell.name}#{repeat}"
-    server = SetupServer(cell, db, config, workdir, stop, repeat,
-                         upstream.url if upstream else None)
-    progress(f"{label}: starting {server.server.description} with {config.workers} workers")
+class SetupServer:
+    """One setup's server for one ramp, on one port: started, and started
+    afresh when the ramp asks for it."""
+
+    restartable = True
+
+    def __init__(self, cell: Cell, db: Database, config: Config, workdir: Path,
+                 stop: StopFlag, repeat: int, upstream: Optional[Upstream] = None) -> None:
+        self.cell, self.upstream = cell, upstream
+        self.view, self.server = VIEWS[cell.view], SERVERS[cell.server]
+        self.app = app_settings(cell, config, upstream.url if upstream else None)
+        self.db, self.config, self.workdir, self.stop = db, config, workdir, stop
+        self.flag = _ServerFlag(stop)
+        self.prefix = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cell.name)}-{repeat}-server"
+        self.driver = ""
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}{self.view.path}"
+        self.logs: list[Path] = []
+        self.running: Optional[RunningServer] = None
+        self._stack: Optional[contextlib.ExitStack] = None
+
+    def starting(self) -> str:
+        return f"starting {self.server.description} with {self.config.server.workers} workers"
+
+    def start(self, _say: Callable[[str], None]) -> str:
+        """Start it and warm it up; what the warm-up saw."""
+        log = self.workdir / f"{self.prefix}-{len(self.logs) + 1}.log"
+        self.logs.append(log)
+        self._stack = contextlib.ExitStack()
+        try:
+            self.running = self._stack.enter_context(running_server(
+                self.server, self.view, self.app, self.db, self.config.server.workers,
+                self.config.server.threads, log, self.flag, self.port))
+            text, self.driver = warm_up(self.url, self.config.server.workers, self.running.process,
+                                        self.stop)
+            return text
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self, hurry: bool = False) -> None:
+        if self._stack is not None:
+            self.flag.restarting = hurry
+            try:
+                self._stack.close()
+            finally:
+                self._stack, self.flag.restarting = None, False
+
+    def check(self) -> None:
+        if self.stop:
+            raise RampStopped("interrupted", interrupted=True)
+        if self.running is not None and not self.running.process.alive():
+            raise RampStopped("server died", self.running.process.died_message())
+
+    def meter(self) -> dict[str, Optional[float]]:
+        """CPU time so far of each process group that serves a request."""
+        groups = {"server": self.running.process.popen.pid if self.running else None,
+                  "postgres": self.db.pid}
+        if self.upstream is not None and self.cell.workload == "upstream":
+            groups["upstream"] = self.upstream.process.popen.pid
+        return {g: None if pid is None else tree_cpu_seconds(pid) for g, pid in groups.items()}
+
+    def sampler(self) -> "ConnectionSampler":
+        return ConnectionSampler(self.db.dsn)
+
+    def findings(self) -> dict[str, int]:
+        total = {pattern: 0 for pattern in LOG_FINDINGS}
+        for log in self.logs:
+            for pattern, count in log_findings(log).items():
+                total[pattern] += count
+        return total
+
+
+def warm_up_url(url: str, stop: StopFlag, count: int = 10) -> tuple[str, int]:
+    """A few requests one after the other, not counted: what was done, and
+    how many got 200."""
+    answered = 0
+    for _ in range(count):
+        stop.check()
+        answered += http_get(url, WARMUP_SECONDS).status == 200
+    return f"{count} requests one after the other, {answered} answered 200", answered
+
+
+class ForeignServer:
+    """An endpoint repro did not start (`ramp URL`): nothing to start,
+    restart, meter or sample, only to warm up."""
+
+    restartable = False
+    driver = ""
+
+    def __init__(self, url: str, stop: StopFlag) -> None:
+        self.url, self.stop = url, stop
+
+    def starting(self) -> str:
+        return ""
+
+    def start(self, say: Callable[[str], None]) -> str:
+        warmup, answered = warm_up_url(self.url, self.stop)
+        if not answered:
+            say("warning: no request of the warm-up got 200; every step will count errors "
+                "(is the path right?)")
+        return warmup
+
+    def check(self) -> None:
+        if self.stop:
+            raise RampStopped("interrupted", interrupted=True)
+
+    def close(self, hurry: bool = False) -> None:
+        pass
+
+    def meter(self) -> dict[str, Optional[float]]:
+        return {}
+
+    def sampler(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext(types.SimpleNamespace(most=None))
+
+    def findings(self) -> dict[str, int]:
+        return {}
+
+
+def ramp_once(server, label: str, config: Config, workdir: Path, stop: StopFlag,
+              progress: Progress) -> RampResult:
+    """One ramp of one setup (a SetupServer, or a ForeignServer).  A server
+    that fails is reported, not raised; an interruption before the ramp
+    starts is raised (nothing to report)."""
+    def say(message: str) -> None:
+        progress.line(f"{label}: {message}")
 
     def restart() -> None:
-        progress(f"{label}: restarting the server, to measure a lower level on a server "
-                 f"that was not overloaded")
+        say("restarting the server, to measure a lower level on a server that was not "
+            "overloaded")
         server.close(hurry=True)
-        server.start()
+        server.start(say)
 
+    if server.starting():
+        say(server.starting())
     try:
         with contextlib.closing(server), \
                 load_generator(server.url, config, workdir, stop) as driver:
-            warmup = server.start()
-            progress(f"{label}: warm-up: {warmup}; ramping up to {config.top} {config.unit}")
-
-            def meter() -> dict[str, Optional[float]]:
-                groups = {"server": server.running.process.popen.pid if server.running else None,
-                          "postgres": db.pid}
-                if upstream is not None and cell.workload == "upstream":
-                    groups["upstream"] = upstream.process.popen.pid
-                return {g: None if pid is None else tree_cpu_seconds(pid)
-                        for g, pid in groups.items()}
-
-            with ConnectionSampler(db.dsn) as sampler:
+            warmup = server.start(say)
+            say(f"warm-up: {warmup}; ramping up to {config.ramp.top} {config.ramp.unit}")
+            with server.sampler() as sampler:
                 run = run_ramp(driver, config, time.perf_counter, server.check,
-                               lambda s: PROGRESS.step(label, s, config.unit), restart,
-                               meter)
+                               lambda s: progress.step(label, s, config.ramp.unit),
+                               restart if server.restartable else None, server.meter)
     except ReproError as e:
-        progress(f"{label}: not measured: {first_line(str(e))}")
+        say(f"not measured: {first_line(str(e))}")
         return RampResult(steps=(), stop_reason="not measured", error=str(e),
-                          log_findings=server.findings(), step=config.step)
+                          log_findings=server.findings(), step=config.ramp.step)
     return RampResult(steps=run.steps, stop_reason=run.reason, ended_as=run.short, warmup=warmup,
-                      error=run.error,
-                      log_findings=server.findings(), interrupted=run.interrupted,
-                      restarts=run.restarts, step=config.step, driver=server.driver,
-                      cpu_ms=run.cpu_ms(), max_db_connections=sampler.most)
+                      error=run.error, log_findings=server.findings(),
+                      interrupted=run.interrupted, restarts=run.restarts, step=config.ramp.step,
+                      driver=server.driver, cpu_ms=run.cpu_ms(),
+                      max_db_connections=sampler.most)
+
+
+@contextlib.contextmanager
+def prepared_database(config: Config, workdir: Path, stop: StopFlag,
+                      progress: Progress) -> Iterator[Database]:
+    """A seeded database, gone on the way out if repro started it."""
+    with open_database(config, workdir, stop, progress.line) as db:
+        check_pools(config, db.max_connections)
+        slow = any(c.workload == "slow-db" for c in config.setups)
+        try:
+            seed_database(db.dsn, config.server.db_ms if slow else None)
+        except ReproError as e:
+            # A DSN whose user may not create tables is bad input; a private
+            # cluster that cannot be seeded is repro's own failure.
+            raise (UsageError(str(e)) if config.dsn else e) from None
+        progress.line(f"PostgreSQL {db.version} ready ({db.source}); table {TABLE} seeded")
+        yield db
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        print(f"{PROG}: warning: could not remove {path}", file=sys.stderr)
 
 
 def runnable(cells: Sequence[Cell]) -> tuple[list[Cell], list[str]]:
@@ -5483,8 +5692,8 @@ class Rounds:
     repeat, interleaved (A B A B ...), so that drift of the machine hits
     all alike; each only once, however often it is asked for."""
 
-    def __init__(self, repeat: int, stop: StopFlag) -> None:
-        self.repeat, self.stop = repeat, stop
+    def __init__(self, repeat: int, stop: StopFlag, progress: Progress) -> None:
+        self.repeat, self.stop, self.progress = repeat, stop, progress
         self.ramps: dict = {}  # setup -> its RampResults, in the order run
         self.planned = self.done = 0
 
@@ -5492,11 +5701,12 @@ class Rounds:
         """one(setup, repeat) for those not measured yet, until a signal."""
         todo = [x for x in setups if x not in self.ramps]
         self.planned += self.repeat * len(todo)
+        self.progress.planned = max(self.progress.planned, self.planned)
         for setup in todo:
             self.ramps[setup] = []
         for repeat in range(1, self.repeat + 1):
             for setup in todo:
-                PROGRESS.setup_began()
+                self.progress.setup_began()
                 try:
                     self.ramps[setup].append(one(setup, repeat))
                     self.done += 1
@@ -5504,7 +5714,7 @@ class Rounds:
                     if not self.done:
                         raise  # nothing measured: nothing to report
                 finally:
-                    PROGRESS.setup_ended()
+                    self.progress.setup_ended()
                 if self.stop:
                     return
 
@@ -5517,46 +5727,53 @@ class Rounds:
         return None
 
 
-def run_benchmark(config: Config, stop: StopFlag) -> Report:
-    """Each setup once per repeat, interleaved.  A study measures question
-    by question, each cell once however many questions share it."""
+def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Report:
+    """Each setup once per repeat, interleaved: repro's own cells on servers
+    it starts, or the URLs of `ramp`.  A study measures question by
+    question, each cell once however many questions share it."""
     began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rounds = Rounds(config.repeat, stop)
+    rounds = Rounds(config.ramp.repeat, stop, progress)
     asked: list[Asked] = []
-
-    def results() -> list[SetupResult]:
-        return [SetupResult(cell, tuple(rs)) for cell, rs in rounds.ramps.items() if rs]
-
-    PROGRESS.planned = config.repeat * len(config.setups)
-    with prepared_database(config, stop) as (workdir, db), contextlib.ExitStack() as stack:
-        stack.callback(PROGRESS.finish)
+    db: Optional[Database] = None
+    db_limit = connect_ms = None
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="repro-"))
+        stack.callback(remove_tree, workdir)
+        stack.callback(progress.finish)
+        progress.planned = config.ramp.repeat * len(config.setups or config.urls)
+        if config.setups:
+            db = stack.enter_context(prepared_database(config, workdir, stop, progress))
         environment = collect_environment(db)
-        db_limit, connect_ms = measure_postgres(db.dsn, stop)
-        progress(f"PostgreSQL alone: {fmt_rate(db_limit)} pairs of queries a second over "
-                 f"{DB_LIMIT_CONNECTIONS} kept connections; a new connection: "
-                 f"{fmt_ms(connect_ms)} ms")
-        upstream = (stack.enter_context(upstream_api(config.upstream_ms, workdir, stop))
+        if db is not None:
+            db_limit, connect_ms = measure_postgres(db.dsn, stop)
+            progress.line(f"PostgreSQL alone: {fmt_rate(db_limit)} pairs of queries a second "
+                          f"over {DB_LIMIT_CONNECTIONS} kept connections; a new connection: "
+                          f"{fmt_ms(connect_ms)} ms")
+        upstream = (stack.enter_context(upstream_api(config.server.upstream_ms, workdir, stop))
                     if any(c.workload == "upstream" for c in config.setups) else None)
 
-        def measure(cells: Sequence[Cell]) -> None:
-            # Question 6's cells follow what was measured before it.
-            PROGRESS.planned += config.repeat * len(set(cells) - set(config.setups)
-                                                    - set(rounds.ramps))
-            rounds.measure(cells, lambda cell, repeat: run_setup(
-                cell, db, config, workdir, stop, repeat, upstream))
+        def one(setup, repeat: int) -> RampResult:
+            name = setup if isinstance(setup, str) else setup.name
+            label = name if config.ramp.repeat == 1 else f"{name}#{repeat}"
+            server = (ForeignServer(setup, stop) if isinstance(setup, str) else
+                      SetupServer(setup, db, config, workdir, stop, repeat, upstream))
+            return ramp_once(server, label, config, workdir, stop, progress)
 
         if not config.questions:
-            measure(config.setups)
+            rounds.measure(config.setups or config.urls, one)
         for number in config.questions:
             question = QUESTIONS[number]
-            cells, skipped = runnable(question.cells(results()))
-            progress(f"question {number}: {question.title} ({len(cells)} cells)")
-            measure(cells)
+            cells, skipped = runnable(question.cells(
+                [SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items() if rs]))
+            progress.line(f"question {number}: {question.title} ({len(cells)} cells)")
+            rounds.measure(cells, one)
             asked.append(Asked(number, tuple(cells), tuple(skipped)))
             if stop:
                 break
     return Report(command=command_line(config), started=started, environment=environment,
-                  settings=report_settings(config), setups=tuple(results()),
+                  settings=report_settings(config),
+                  setups=tuple(SetupResult(None, tuple(rs), url=x) if isinstance(x, str) else
+                               SetupResult(x, tuple(rs)) for x, rs in rounds.ramps.items() if rs),
                   seconds=time.monotonic() - began,
                   interrupted=rounds.interrupted(len(asked) < len(config.questions)),
                   db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked))
@@ -5569,13 +5786,9 @@ def check_reachable(url: str, stop: StopFlag) -> None:
     problem: list[str] = []
 
     def get() -> None:
-        try:
-            with _NO_PROXY.open(url, timeout=10) as response:
-                response.read()
-        except urllib.error.HTTPError:
-            pass  # it answered
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            problem.append(str(getattr(e, "reason", e)))
+        got = http_get(url, 10)
+        if got.status is None:  # an error status is an answer
+            problem.append(got.problem)
 
     thread = threading.Thread(target=get, daemon=True)
     thread.start()
@@ -5587,67 +5800,6 @@ def check_reachable(url: str, stop: StopFlag) -> None:
                          f"its server runs")
 
 
-def warm_up_url(url: str, stop: StopFlag, count: int = 10) -> tuple[str, int]:
-    """A few requests one after the other, not counted: what was done, and
-    how many got 200."""
-    answered = 0
-    for _ in range(count):
-        stop.check()
-        try:
-            with _NO_PROXY.open(url, timeout=WARMUP_SECONDS) as response:
-                response.read()
-                answered += response.status == 200
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
-    return f"{count} requests one after the other, {answered} answered 200", answered
-
-
-def ramp_url(url: str, config: Config, workdir: Path, stop: StopFlag, repeat: int) -> RampResult:
-    """One ramp against a server repro did not start: nothing to restart,
-    meter or sample but the load generator itself."""
-    label = url if config.repeat == 1 else f"{url}#{repeat}"
-
-    def check() -> None:
-        if stop:
-            raise RampStopped("interrupted", interrupted=True)
-
-    try:
-        with load_generator(url, config, workdir, stop) as driver:
-            warmup, answered = warm_up_url(url, stop)
-            progress(f"{label}: warm-up: {warmup}; ramping up to {config.top} {config.unit}")
-            if not answered:
-                progress(f"{label}: warning: no request of the warm-up got 200; every step "
-                         f"will count errors (is the path right?)")
-            run = run_ramp(driver, config, time.perf_counter, check,
-                           lambda s: PROGRESS.step(label, s, config.unit))
-    except ReproError as e:
-        progress(f"{label}: not measured: {first_line(str(e))}")
-        return RampResult(steps=(), stop_reason="not measured", error=str(e), step=config.step)
-    return RampResult(steps=run.steps, stop_reason=run.reason, ended_as=run.short, warmup=warmup,
-                      error=run.error,
-                      interrupted=run.interrupted, step=config.step)
-
-
-def run_urls(config: Config, stop: StopFlag) -> Report:
-    """`ramp`: the same ramps, rules and report, against endpoints of a
-    team's own servers; each once per repeat, interleaved."""
-    began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rounds = Rounds(config.repeat, stop)
-    PROGRESS.planned = config.repeat * len(config.urls)
-    with contextlib.ExitStack() as stack:
-        workdir = Path(tempfile.mkdtemp(prefix="repro-"))
-        stack.callback(remove_tree, workdir)
-        stack.callback(PROGRESS.finish)
-        environment = collect_environment(None)
-        rounds.measure(config.urls, lambda url, repeat: ramp_url(url, config, workdir, stop,
-                                                                 repeat))
-    return Report(command=command_line(config), started=started, environment=environment,
-                  settings=report_settings(config),
-                  setups=tuple(SetupResult(None, tuple(rs), url=url)
-                               for url, rs in rounds.ramps.items() if rs),
-                  seconds=time.monotonic() - began, interrupted=rounds.interrupted())
-
-
 def database_hint(db: Database) -> str:
     """How to reach the database yourself (pgbench, psql), password masked."""
     where = f"PostgreSQL: {mask_dsn(db.dsn)}"
@@ -5657,18 +5809,21 @@ def database_hint(db: Database) -> str:
             f"PGPASSWORD=$(cat {db.password_file}) psql ...)")
 
 
-def serve(config: Config, stop: StopFlag) -> None:
+def serve(config: Config, stop: StopFlag, progress: Progress) -> None:
     """Keep one setup running until a signal (which main() turns into 130/143)."""
     cell = config.setups[0]
     view, server = VIEWS[cell.view], SERVERS[cell.server]
-    with prepared_database(config, stop) as (workdir, db), contextlib.ExitStack() as stack:
-        upstream = (stack.enter_context(upstream_api(config.upstream_ms, workdir, stop))
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="repro-"))
+        stack.callback(remove_tree, workdir)
+        db = stack.enter_context(prepared_database(config, workdir, stop, progress))
+        upstream = (stack.enter_context(upstream_api(config.server.upstream_ms, workdir, stop))
                     if cell.workload == "upstream" else None)
         running = stack.enter_context(running_server(
             server, view, app_settings(cell, config, upstream.url if upstream else None), db,
-            config.workers, config.threads, workdir / "server.log", stop, config.port))
+            config.server.workers, config.server.threads, workdir / "server.log", stop, config.port))
         processes = [running.process] + ([upstream.process] if upstream else [])
-        print(f"{cell.name}: {describe_cell(cell)}; {config.workers} workers; PostgreSQL "
+        print(f"{cell.name}: {describe_cell(cell)}; {config.server.workers} workers; PostgreSQL "
               f"{db.version} ({db.source})\n"
               f"{running.base_url}{view.path}\n"
               f"{database_hint(db)}\n"
@@ -5746,9 +5901,9 @@ def render_locustfile(config: Config) -> str:
     """The Locust file for a setup (served by `serve`) or a URL: repro's
     think time, timeout and a fixed plan of levels (the search cannot be
     fixed in advance: it goes by what it measures)."""
-    kind = "linear" if config.ramp == "linear" else "adaptive"
-    plan = RAMPS[kind].plan(config.top, config.step)
-    hold = round(LOCUST_SETTLE_CYCLES * (config.think_time + config.step_seconds)
+    kind = "linear" if config.ramp.kind == "linear" else "adaptive"
+    plan = RAMPS[kind].plan(config.ramp.top, config.ramp.step)
+    hold = round(LOCUST_SETTLE_CYCLES * (config.ramp.think_time + config.ramp.step_seconds)
                  + LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN, 1)
     then = ("    locust --headless --csv result --csv-full-history\n"
             "    python repro.py report --locust result_stats_history.csv")
@@ -5763,7 +5918,7 @@ def render_locustfile(config: Config) -> str:
         how = (f"python repro.py serve {cell.name} --port 8000   # then, elsewhere:\n"
                f"    python repro.py locustfile {cell.name} > locustfile.py\n{then}")
     return LOCUST_TEMPLATE.format(command=command_line(config), path=path, host=host,
-                                  timeout=config.timeout, think=config.think_time,
+                                  timeout=config.ramp.timeout, think=config.ramp.think_time,
                                   unit="users", plan=plan, hold=hold, how=how,
                                   settle=LOCUST_SETTLE_CYCLES, window=LOCUST_PERCENTILE_WINDOW)
 
@@ -5974,10 +6129,10 @@ def locust_report(sources: Sequence[tuple[str, Iterator[str]]],
     setups = [r if names.count(r.name) == 1 else dataclasses.replace(r, url=run.source)
               for r, run in zip(setups, runs)]
     levels = sorted({s.level for r in setups for s in r.ramps[0].steps})
-    settings = Settings(setups=tuple(r.name for r in setups), top=levels[-1], unit="users",
-                        step=min(r.ramps[0].step for r in setups), step_seconds=0.0,
-                        min_requests=0, ramp="locust", plan=tuple(levels), think_time=0.0,
-                        timeout=0.0, workers=0, max_connections=None, dsn=None,
+    # Only the levels are in the CSV: the settings of the load are Locust's.
+    settings = Settings(setups=tuple(r.name for r in setups),
+                        ramp=RampSettings(top=levels[-1], step=min(r.ramps[0].step for r in setups)),
+                        server=ServerSettings(), plan=tuple(levels),
                         urls=tuple(r.name for r in setups))
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(a for a, _ in spans)))
     report = Report(command=command, started=started, environment=LOCUST_MACHINE,
@@ -5995,7 +6150,7 @@ def locust_rules(st: Settings) -> list[str]:
         f"- **Errors at**: the lowest level where {ERROR_RATE:.0%} or more of the requests "
         f"Locust counted failed, and still do at the next level.",
         "- The next level must be at most two fine steps higher (a fine step: the lowest "
-        f"level, {st.step} {st.unit}, or {RESOLUTION:.0%}, whichever is more): a lone noisy "
+        f"level, {st.ramp.step} {st.ramp.unit}, or {RESOLUTION:.0%}, whichever is more): a lone noisy "
         "level does not set a threshold. A threshold lies above the level just below it: it "
         "is known to one level of the plan Locust ran.",
         capacity_rule(),
@@ -6222,7 +6377,7 @@ SERVER_OPTIONS = ("--setups", "--as-2021", "--pool-size", "--threads", "--upstre
                   "--db-ms", "--dsn", "--max-connections", "--workers")
 
 
-def build_parsers() -> dict[str, Parser]:
+def run_parser() -> Parser:
     run = Parser(prog=PROG, description="Reproduce the 2021 async-vs-sync Django load test and "
                  "print a Markdown report. Other commands (each with its own --help): study "
                  "(the questions behind the 2021 result), serve SETUP (keep one setup "
@@ -6230,6 +6385,16 @@ def build_parsers() -> dict[str, Parser]:
                  "stats history), compare A.json B.json, "
                  "ramp URL... (your own endpoints), locustfile SETUP|URL (for Locust).",
                  epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_run_options(run)
+    _add_database_options(run)
+    _add_server_options(run)
+    run.add_argument("--setups", default=",".join(NAMED_CELLS), metavar="LIST",
+                     help=f"comma-separated setups to run (default {','.join(NAMED_CELLS)}; "
+                          f"see below)")
+    return run
+
+
+def study_parser() -> Parser:
     study = Parser(prog=f"{PROG} study", description="Answer the study's questions, each from "
                    "a few setups ramped by the same rules as a run, and print a Markdown "
                    "report.", epilog=questions_help() + "\n\n" + axes_help(),
@@ -6237,25 +6402,28 @@ def build_parsers() -> dict[str, Parser]:
     study.add_argument("--questions", type=question_list, default=tuple(QUESTIONS),
                        metavar="LIST", help="comma-separated question numbers (default: all "
                        "of them, listed below)")
-    for parser in (run, study):
-        _add_run_options(parser)
-        _add_database_options(parser)
-        _add_server_options(parser)
-    run.add_argument("--setups", default=",".join(NAMED_CELLS), metavar="LIST",
-                     help=f"comma-separated setups to run (default {','.join(NAMED_CELLS)}; "
-                          f"see below)")
+    _add_run_options(study)
+    _add_database_options(study)
+    _add_server_options(study)
     # Refused with a line of its own, rather than argparse's "unrecognized".
     study.add_argument("--setups", help=argparse.SUPPRESS)
+    return study
 
-    serve_parser = Parser(prog=f"{PROG} serve", description="Start PostgreSQL and one setup's "
+
+def serve_parser() -> Parser:
+    parser = Parser(prog=f"{PROG} serve", description="Start PostgreSQL and one setup's "
                           "server, print its URL and keep them running until Ctrl-C.",
                           epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    serve_parser.add_argument("setup", metavar="SETUP", help="which setup to serve (see below)")
-    serve_parser.add_argument("--port", type=port_number, metavar="P",
+    parser.add_argument("setup", metavar="SETUP", help="which setup to serve (see below)")
+    parser.add_argument("--port", type=port_number, metavar="P",
                               help="port on 127.0.0.1 (default: a free one)")
-    _add_database_options(serve_parser)
-    _add_server_options(serve_parser)
+    _add_database_options(parser)
+    _add_server_options(parser)
 
+    return parser
+
+
+def report_parser() -> Parser:
     report = Parser(prog=f"{PROG} report", description="Render the Markdown report of a saved "
                     "run (the file --json wrote) as the run printed it; or, with --locust, "
                     "repro's thresholds, summary and conclusion from Locust's stats history.")
@@ -6266,18 +6434,28 @@ def build_parsers() -> dict[str, Parser]:
                              "'locust --csv PREFIX --csv-full-history' writes as "
                              "PREFIX_stats_history.csv)")
     _add_chart_option(report)
+    return report
+
+
+def compare_parser() -> Parser:
     compare = Parser(prog=f"{PROG} compare", description="Put two saved runs side by side (two "
                      "machines, or before and after a change) and say, by the rules of a run's "
                      "conclusion, where they differ.")
     compare.add_argument("run_a", metavar="A.json", help="one run's --json file")
     compare.add_argument("run_b", metavar="B.json", help="the other's")
+    return compare
 
+
+def ramp_parser() -> Parser:
     ramp = Parser(prog=f"{PROG} ramp", description="Ramp your own endpoints (a sync and an async "
                   "view on a staging host, say) with the same ramp, windows, rules, report and "
                   "chart as a run. Options about repro's own servers and database do not apply.")
     ramp.add_argument("urls", nargs="+", metavar="URL", help="an http:// URL to GET")
     _add_run_options(ramp)
+    return ramp
 
+
+def locustfile_parser() -> Parser:
     locust = Parser(prog=f"{PROG} locustfile", description="Print a Locust file with repro's "
                     "users (think time, timeout) and a fixed plan of levels as a LoadTestShape, "
                     "for Locust's distributed mode when one machine cannot make the load.",
@@ -6300,8 +6478,7 @@ def build_parsers() -> dict[str, Parser]:
                         f"{DEFAULT_THINK_TIME:g})")
     locust.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, metavar="S",
                         help=f"request timeout (default {DEFAULT_TIMEOUT:g})")
-    return {"run": run, "study": study, "serve": serve_parser, "report": report,
-            "compare": compare, "ramp": ramp, "locustfile": locust}
+    return locust
 
 
 def _add_chart_option(parser: argparse.ArgumentParser) -> None:
@@ -6364,17 +6541,9 @@ def check_levels(users: Optional[int], arrival: Optional[int], step: int) -> Non
                          f"(e.g. {2 * step}), or a smaller --step")
 
 
-def parse_config(argv: Sequence[str]) -> Config:
-    parsers = build_parsers()
-    command = argv[0] if argv and argv[0] in parsers and argv[0] != "run" else "run"
-    if command == "ramp":
-        given = [o for o in SERVER_OPTIONS
-                 if any(a == o or a.startswith(o + "=") for a in argv[1:])]
-        if given:
-            raise UsageError(f"{given[0]} concerns repro's own servers and database; it does "
-                             f"not apply to ramp URL, whose server is yours")
-    serving = command == "serve"
-    args = parsers[command].parse_args(argv if command == "run" else argv[1:])
+def _outputs(args: argparse.Namespace) -> dict:
+    """--json and --chart, checked up front: nothing is measured for a file
+    that cannot be written."""
     json_path, chart_path = getattr(args, "json_path", None), getattr(args, "chart_path", None)
     if chart_path is not None and not chart_path.lower().endswith(".png"):
         raise UsageError(f"--chart draws a PNG: give a file name ending in .png, not "
@@ -6384,53 +6553,30 @@ def parse_config(argv: Sequence[str]) -> Config:
     for option, path in (("--json", json_path), ("--chart", chart_path)):
         if path is not None:
             check_writable(path, option)
-    if command == "report":
-        if (args.run_file is None) == (args.locust_files is None):
-            raise UsageError("report reads one saved run (RUN.json) or Locust's stats history "
-                             "(--locust CSV ...): give one of them")
-        return Config(command="report", argv=tuple(argv), setups=(),
-                      run_files=(args.run_file,) if args.run_file else (),
-                      locust_files=tuple(args.locust_files or ()), chart_path=args.chart_path)
-    if command == "compare":
-        return Config(command="compare", argv=tuple(argv), setups=(),
-                      run_files=(args.run_a, args.run_b))
-    if command == "locustfile":
-        check_levels(args.users, None, args.step)
-        common = dict(command="locustfile", argv=tuple(argv), users=args.users or DEFAULT_USERS,
-                      step=args.step, ramp=args.ramp, step_seconds=args.step_seconds,
-                      think_time=args.think_time, timeout=args.timeout)
-        if "://" in args.target:
-            HttpTarget.parse(args.target)
-            return Config(setups=(), urls=(args.target,), **common)
-        return Config(setups=(cell_named(args.target),), **common)
-    if command == "study" and args.setups is not None:
-        raise UsageError("study picks its setups from its questions; choose questions with "
-                         "--questions, or run setups of your own with --setups (no 'study')")
-    if command == "study" and args.as_2021:
-        raise UsageError("--as-2021 does not apply to study: question 5 runs with and without "
-                         "the 2021 settings")
+    return {"json_path": json_path, "chart_path": chart_path}
 
-    ramp: dict = {}
-    if not serving:
-        if args.arrival is not None and args.users is not None:
-            raise UsageError("--users ramps closed-loop users and --arrival an arrival rate; "
-                             "give one of them")
-        if args.arrival is None and args.max_in_flight is not None:
-            raise UsageError("--max-in-flight applies to --arrival only; closed-loop users have "
-                             "one request in flight each")
-        check_levels(args.users, args.arrival, args.step)
-        ramp = dict(users=args.users or DEFAULT_USERS, step=args.step,
-                    step_seconds=args.step_seconds, min_requests=args.min_requests, ramp=args.ramp,
-                    think_time=args.think_time, timeout=args.timeout, json_path=args.json_path,
-                    chart_path=args.chart_path, repeat=args.repeat, arrival=args.arrival,
-                    max_in_flight=args.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
-                    load_processes=args.load_processes)
-        if command == "ramp":
-            urls = tuple(dict.fromkeys(args.urls))
-            for url in urls:
-                HttpTarget.parse(url)
-            return Config(command="ramp", argv=tuple(argv), setups=(), urls=urls, **ramp)
 
+def _ramp_settings(args: argparse.Namespace) -> RampSettings:
+    if args.arrival is not None and args.users is not None:
+        raise UsageError("--users ramps closed-loop users and --arrival an arrival rate; "
+                         "give one of them")
+    if args.arrival is None and args.max_in_flight is not None:
+        raise UsageError("--max-in-flight applies to --arrival only; closed-loop users have "
+                         "one request in flight each")
+    check_levels(args.users, args.arrival, args.step)
+    return RampSettings(
+        top=args.arrival if args.arrival is not None else args.users or DEFAULT_USERS,
+        open_loop=args.arrival is not None, step=args.step, step_seconds=args.step_seconds,
+        min_requests=args.min_requests, kind=args.ramp, think_time=args.think_time,
+        timeout=args.timeout, repeat=args.repeat,
+        max_in_flight=args.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
+        load_processes=args.load_processes)
+
+
+def _servers_config(args: argparse.Namespace, argv: Sequence[str], setups: tuple[Cell, ...],
+                    **more) -> Config:
+    """A Config for repro's own servers and database, its pools checked
+    against the private cluster (a DSN's server is checked once reached)."""
     dsn, origin = args.dsn, "--dsn"
     if dsn is None and os.environ.get("DATABASE_URL"):
         dsn, origin = os.environ["DATABASE_URL"], "DATABASE_URL"
@@ -6439,42 +6585,91 @@ def parse_config(argv: Sequence[str]) -> Config:
         if args.max_connections is not None:
             raise UsageError("--max-connections sets up the private cluster only; with a DSN, "
                              "set max_connections on that server instead")
-    common = dict(argv=tuple(argv), workers=args.workers, dsn=dsn,
-                  dsn_origin=origin if dsn else None,
-                  max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
-                  pool_size=args.pool_size, threads=args.threads, upstream_ms=args.upstream_ms,
-                  db_ms=args.db_ms)
-
-    def cells(texts: Sequence[str]) -> tuple[Cell, ...]:
-        """Each setup once, in the order given."""
-        parsed = [parse_cell(t) for t in texts if t.strip()]
-        if not parsed:
-            raise UsageError(f"--setups names no setup; give {', '.join(NAMED_CELLS)} or "
-                             f"{CELL_SYNTAX}")
-        if args.as_2021:
-            parsed = [dataclasses.replace(c, as_2021=True) for c in parsed]
-        return tuple(dict.fromkeys(parsed))
-
-    if serving:
-        setups = cells([args.setup])
-        if args.port is not None:
-            check_port(args.port)
-        if not dsn:
-            check_pools(Config(command="serve", setups=setups, **common), common["max_connections"])
-        return Config(command="serve", setups=setups, port=args.port, **common)
-
-    questions: tuple[int, ...] = ()
-    if command == "study":
-        questions = args.questions
-        # The cells known before anything is measured: what the database
-        # must seed, the upstream API serve and the pools fit.
-        setups = tuple(dict.fromkeys(c for q in questions
-                                     for c in runnable(QUESTIONS[q].cells(()))[0]))
-    else:
-        setups = cells(args.setups.split(","))
+    config = Config(argv=tuple(argv), setups=setups, dsn=dsn,
+                    dsn_origin=origin if dsn else None,
+                    max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
+                    server=ServerSettings(workers=args.workers, threads=args.threads,
+                                          pool_size=args.pool_size,
+                                          upstream_ms=args.upstream_ms, db_ms=args.db_ms),
+                    **more)
     if not dsn:
-        check_pools(Config(command=command, setups=setups, **common), common["max_connections"])
-    return Config(command=command, setups=setups, questions=questions, **ramp, **common)
+        check_pools(config, config.max_connections)
+    return config
+
+
+def _cells(texts: Sequence[str], as_2021: bool) -> tuple[Cell, ...]:
+    """Each setup once, in the order given."""
+    parsed = [parse_cell(t) for t in texts if t.strip()]
+    if not parsed:
+        raise UsageError(f"--setups names no setup; give {', '.join(NAMED_CELLS)} or "
+                         f"{CELL_SYNTAX}")
+    if as_2021:
+        parsed = [dataclasses.replace(c, as_2021=True) for c in parsed]
+    return tuple(dict.fromkeys(parsed))
+
+
+def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
+    outputs, ramp = _outputs(args), _ramp_settings(args)
+    return _servers_config(args, argv, _cells(args.setups.split(","), args.as_2021), ramp=ramp,
+                           **outputs)
+
+
+def study_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
+    if args.setups is not None:
+        raise UsageError("study picks its setups from its questions; choose questions with "
+                         "--questions, or run setups of your own with --setups (no 'study')")
+    if args.as_2021:
+        raise UsageError("--as-2021 does not apply to study: question 5 runs with and without "
+                         "the 2021 settings")
+    outputs, ramp = _outputs(args), _ramp_settings(args)
+    # The cells known before anything is measured: what the database must
+    # seed, the upstream API serve and the pools fit.
+    setups = tuple(dict.fromkeys(c for q in args.questions
+                                 for c in runnable(QUESTIONS[q].cells(()))[0]))
+    return _servers_config(args, argv, setups, ramp=ramp, questions=args.questions, **outputs)
+
+
+def serve_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
+    setups = _cells([args.setup], args.as_2021)
+    if args.port is not None:
+        check_port(args.port)
+    return _servers_config(args, argv, setups, port=args.port)
+
+
+def ramp_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
+    given = [o for o in SERVER_OPTIONS if any(a == o or a.startswith(o + "=") for a in argv)]
+    if given:
+        raise UsageError(f"{given[0]} concerns repro's own servers and database; it does "
+                         f"not apply to ramp URL, whose server is yours")
+    outputs, ramp = _outputs(args), _ramp_settings(args)
+    urls = tuple(dict.fromkeys(args.urls))
+    for url in urls:
+        HttpTarget.parse(url)
+    return Config(argv=tuple(argv), urls=urls, ramp=ramp, **outputs)
+
+
+def report_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
+    outputs = _outputs(args)
+    if (args.run_file is None) == (args.locust_files is None):
+        raise UsageError("report reads one saved run (RUN.json) or Locust's stats history "
+                         "(--locust CSV ...): give one of them")
+    return Config(argv=tuple(argv), run_files=(args.run_file,) if args.run_file else (),
+                  locust_files=tuple(args.locust_files or ()), **outputs)
+
+
+def compare_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
+    return Config(argv=tuple(argv), run_files=(args.run_a, args.run_b))
+
+
+def locustfile_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
+    check_levels(args.users, None, args.step)
+    ramp = RampSettings(top=args.users or DEFAULT_USERS, step=args.step, kind=args.ramp,
+                        step_seconds=args.step_seconds, think_time=args.think_time,
+                        timeout=args.timeout)
+    if "://" in args.target:
+        HttpTarget.parse(args.target)
+        return Config(argv=tuple(argv), urls=(args.target,), ramp=ramp)
+    return Config(argv=tuple(argv), setups=(cell_named(args.target),), ramp=ramp)
 
 
 def check_dsn(dsn: str, origin: str) -> None:
@@ -6568,7 +6763,7 @@ def raise_open_file_limit(config: Config) -> None:
         import resource
     except ImportError:
         return
-    sockets = config.max_in_flight if config.open_loop else config.users
+    sockets = config.ramp.max_in_flight if config.ramp.open_loop else config.ramp.top
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = sockets + 256
     if soft != resource.RLIM_INFINITY and soft < wanted:
@@ -6577,74 +6772,127 @@ def raise_open_file_limit(config: Config) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        what = "--max-in-flight" if config.open_loop else "--users"
+        what = "--max-in-flight" if config.ramp.open_loop else "--users"
         raise UsageError(f"{what} {sockets} needs about {wanted} open files but the limit is "
                          f"{soft}; raise it with 'ulimit -n {wanted}' or ask for fewer")
+
+
+def write_file(path: str, option: str, content: bytes) -> None:
+    try:
+        Path(path).write_bytes(content)
+    except OSError as e:
+        raise ReproError(f"cannot write {option} {path}: {e.strerror}") from None
+
+
+def measure_command(config: Config, stop: StopFlag) -> int:
+    """run, study and ramp: measure, then the report, its JSON and chart."""
+    check_dependencies()
+    raise_open_file_limit(config)
+    for url in config.urls:
+        check_reachable(url, stop)
+    report = run_measurements(config, stop, Progress())
+    code = write_report(render_markdown(report),
+                        EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK)
+    if stop:
+        # Even when it only came during the final teardown: a caller who
+        # sent a signal gets the signal's exit code.
+        code = EXIT_SIGNAL[stop.signum]
+        if not report.interrupted:
+            print(f"{PROG}: {signal.Signals(stop.signum).name} came while shutting down; "
+                  f"the run had finished", file=sys.stderr)
+    outputs = []
+    if config.json_path:
+        outputs.append(("--json", config.json_path,
+                        lambda: json.dumps(report_to_json(report), indent=2).encode()))
+    if config.chart_path and any(r.measured for r in report.setups):
+        outputs.append(("--chart", config.chart_path, lambda: render_chart(report)))
+    for option, path, content in outputs:
+        try:
+            write_file(path, option, content())
+        except ReproError as e:  # the report is out: say it, don't lose it
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            code = code or EXIT_FAILED
+    return code
+
+
+def serve_command(config: Config, stop: StopFlag) -> int:
+    check_dependencies()
+    raise_open_file_limit(config)
+    try:
+        serve(config, stop, Progress())  # returns only by raising
+    except Interrupted as e:
+        print(f"{PROG}: stopped", file=sys.stderr)
+        return e.exit_code
+    return EXIT_OK
+
+
+def report_command(config: Config, _stop: StopFlag) -> int:
+    if config.locust_files:
+        saved, text = load_locust(config.locust_files, command_line(config))
+        source: Optional[str] = (f"Locust's stats history: {', '.join(config.locust_files)}; "
+                                 f"started {saved.started}.")
+    else:
+        saved, source = load_run(config.run_files[0]), None
+        text = render_markdown(saved)
+    if config.chart_path:
+        write_file(config.chart_path, "--chart", render_chart(saved, source))
+    return write_report(text, EXIT_OK)
+
+
+def compare_command(config: Config, _stop: StopFlag) -> int:
+    a, b = (load_run(path) for path in config.run_files)
+    if a.settings.ramp.unit != b.settings.ramp.unit:
+        raise UsageError(f"{config.run_files[0]} ramps {a.settings.ramp.unit} and "
+                         f"{config.run_files[1]} {b.settings.ramp.unit}; compare two runs "
+                         f"of the same kind")
+    return write_report(render_compare(a, b, config.run_files), EXIT_OK)
+
+
+def locustfile_command(config: Config, _stop: StopFlag) -> int:
+    return write_report(render_locustfile(config), EXIT_OK)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    parser: Callable[[], Parser]
+    configure: Callable[[argparse.Namespace, Sequence[str]], Config]
+    handle: Callable[[Config, StopFlag], int]
+
+
+# The commands: the only place that knows them by name.  `run` is the one
+# without a name on the command line.
+COMMANDS = {c.name: c for c in (
+    Command("run", run_parser, run_config, measure_command),
+    Command("study", study_parser, study_config, measure_command),
+    Command("serve", serve_parser, serve_config, serve_command),
+    Command("report", report_parser, report_config, report_command),
+    Command("compare", compare_parser, compare_config, compare_command),
+    Command("ramp", ramp_parser, ramp_config, measure_command),
+    Command("locustfile", locustfile_parser, locustfile_config, locustfile_command),
+)}
+
+
+def command_of(argv: Sequence[str]) -> tuple[Command, list[str]]:
+    """The command argv names, and the arguments its parser reads."""
+    named = bool(argv) and argv[0] in COMMANDS and argv[0] != "run"
+    return COMMANDS[argv[0] if named else "run"], list(argv[1:] if named else argv)
+
+
+def parse_config(argv: Sequence[str]) -> Config:
+    command, args = command_of(argv)
+    return command.configure(command.parser().parse_args(args), argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     stop = StopFlag()
     previous = {sig: signal.signal(sig, stop.set) for sig in EXIT_SIGNAL}
-    serving = False
     try:
         config = parse_config(argv)
-        serving = config.command == "serve"
-        if config.command == "report" and config.locust_files:
-            saved, text = load_locust(config.locust_files, command_line(config))
-            if config.chart_path:
-                render_chart(saved, config.chart_path, f"Locust's stats history: "
-                             f"{', '.join(config.locust_files)}; started {saved.started}.")
-            return write_report(text, EXIT_OK)
-        if config.command == "report":
-            saved, text = load_run(config.run_files[0])
-            if config.chart_path:
-                rendered(lambda: render_chart(saved, config.chart_path), config.run_files)
-            return write_report(text, EXIT_OK)
-        if config.command == "locustfile":
-            return write_report(render_locustfile(config), EXIT_OK)
-        if config.command == "compare":
-            (a, _), (b, _) = (load_run(path) for path in config.run_files)
-            if a.settings.unit != b.settings.unit:
-                raise UsageError(f"{config.run_files[0]} ramps {a.settings.unit} and "
-                                 f"{config.run_files[1]} {b.settings.unit}; compare two runs "
-                                 f"of the same kind")
-            return write_report(rendered(lambda: render_compare(a, b, config.run_files),
-                                         config.run_files), EXIT_OK)
-        check_dependencies()
-        raise_open_file_limit(config)
-        if serving:
-            serve(config, stop)  # returns only by raising
-        for url in config.urls:
-            check_reachable(url, stop)
-        report = run_urls(config, stop) if config.command == "ramp" else \
-            run_benchmark(config, stop)
-        code = write_report(render_markdown(report),
-                            EXIT_FAILED if any(r.error for r in report.setups) else EXIT_OK)
-        if stop:
-            # Even when it only came during the final teardown: a caller who
-            # sent a signal gets the signal's exit code.
-            code = EXIT_SIGNAL[stop.signum]
-            if not report.interrupted:
-                print(f"{PROG}: {signal.Signals(stop.signum).name} came while shutting down; "
-                      f"the run had finished", file=sys.stderr)
-        if config.json_path:
-            try:
-                Path(config.json_path).write_text(json.dumps(report_to_json(report), indent=2))
-            except OSError as e:
-                print(f"{PROG}: error: cannot write --json {config.json_path}: {e.strerror}",
-                      file=sys.stderr)
-                code = code or EXIT_FAILED
-        if config.chart_path and any(r.measured for r in report.setups):
-            try:
-                render_chart(report, config.chart_path)
-            except ReproError as e:  # the report is out: say it, don't lose it
-                print(f"{PROG}: error: {e}", file=sys.stderr)
-                code = code or EXIT_FAILED
-        return code
+        return command_of(argv)[0].handle(config, stop)
     except Interrupted as e:
-        print(f"{PROG}: {'stopped' if serving else e}"
-              f"{'' if serving else ' before anything was measured'}", file=sys.stderr)
+        print(f"{PROG}: {e} before anything was measured", file=sys.stderr)
         return e.exit_code
     except ReproError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
@@ -6654,18 +6902,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def rendered(render: Callable[[], object], files: Sequence[str]):
-    """What render returns; a saved run that loads but cannot be rendered
-    (a field of the wrong type or value) is bad input, not a crash."""
-    try:
-        return render()
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError,
-            statistics.StatisticsError) as e:
-        raise UsageError(f"{' or '.join(files)} is not a run that repro wrote "
-                         f"({type(e).__name__}: {first_line(str(e))}); give a file written by "
-                         f"--json") from None
 
 
 def write_report(text: str, code: int) -> int:

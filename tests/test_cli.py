@@ -238,7 +238,7 @@ def test_import_has_no_side_effects():
 
 
 def test_a_top_between_one_and_two_steps_measures_two_levels_and_is_accepted():
-    assert repro.parse_config(["--users", "15"]).users == 15
+    assert repro.parse_config(["--users", "15"]).ramp.top == 15
     assert repro.linear_plan(15, 10) == [10, 15]
 
 
@@ -304,12 +304,13 @@ def test_a_python_without_any_requirement_gets_the_set_up_commands():
 def test_the_options_make_one_config():
     config = repro.parse_config(["--arrival", "200", "--step", "20", "--repeat", "3",
                                  "--max-in-flight", "64", "--setups", "async"])
-    assert (config.open_loop, config.top, config.unit, config.step) == (True, 200, "req/s", 20)
-    assert (config.repeat, config.max_in_flight) == (3, 64)
+    ramp = config.ramp
+    assert (ramp.open_loop, ramp.top, ramp.unit, ramp.step) == (True, 200, "req/s", 20)
+    assert (ramp.repeat, ramp.max_in_flight) == (3, 64)
     assert config.setups == (repro.Cell("async-sql", "uvicorn"),)
     config = repro.parse_config([])
-    assert (config.open_loop, config.top, config.unit, config.ramp) == (False, 300, "users",
-                                                                        "search")
+    ramp = config.ramp
+    assert (ramp.open_loop, ramp.top, ramp.unit, ramp.kind) == (False, 300, "users", "search")
     assert repro.load_processes(config) == 1
 
 

@@ -5,7 +5,8 @@ import repro
 from repro import Cell, LimitContext, RampResult, SetupResult
 from test_report import steps
 
-CTX = LimitContext(cores=2, workers=4, threads=8, upstream_ms=100.0, db_ms=20.0,
+CTX = LimitContext(cores=2, server=repro.ServerSettings(workers=4, threads=8, upstream_ms=100.0,
+                                                      db_ms=20.0),
                    db_limit_rps=2000.0, max_connections=100)
 
 

@@ -393,7 +393,7 @@ class KneeDriver(FakeDriver):
 def test_run_ramp_holds_a_step_near_the_slowdown_threshold_for_a_second_window():
     clock = FakeClock()
     driver = KneeDriver(clock)
-    run = repro.run_ramp(driver, config(users=40, step_seconds=1.0), clock, lambda: None,
+    run = repro.run_ramp(driver, config(top=40, step_seconds=1.0), clock, lambda: None,
                          lambda s: None)
     by_level = {s.level: s for s in run.steps}
     assert by_level[10].windows == 1 and by_level[10].p50_ms == pytest.approx(20.0)
@@ -424,9 +424,8 @@ def test_a_failed_check_stops_the_step():
 
 
 def config(**changes):
-    base = dict(command="run", argv=(), setups=("sync",), users=80, step=10, step_seconds=2.0,
-                min_requests=10)
-    return repro.Config(**{**base, **changes})
+    ramp = dict(top=80, step=10, step_seconds=2.0, min_requests=10)
+    return repro.Config(setups=("sync",), ramp=repro.RampSettings(**{**ramp, **changes}))
 
 
 def test_run_ramp_follows_the_search_and_reports_each_step():

@@ -36,9 +36,16 @@ ENV = Environment(
     max_connections=100, postgres_private=True, container=None, virtual_machine=True)
 
 SETTINGS = repro.Settings(
-    setups=("sync", "async"), top=60, unit="users", step=10, step_seconds=1.5, min_requests=50,
-    ramp="search", plan=(), think_time=1.0, timeout=30.0, workers=4,
-    max_connections=100, dsn=None, repeat=1, load_processes=1)
+    setups=("sync", "async"),
+    ramp=repro.RampSettings(top=60, step=10, step_seconds=1.5, min_requests=50, kind="search",
+                            think_time=1.0, timeout=30.0, repeat=1, load_processes=1),
+    server=repro.ServerSettings(workers=4), plan=(), max_connections=100, dsn=None)
+
+
+def with_ramp(settings, **changes):
+    """settings, with changes to how the load ramps."""
+    return repro.dataclasses.replace(settings, ramp=repro.dataclasses.replace(settings.ramp,
+                                                                            **changes))
 
 FINDINGS_NONE = {"Internal Server Error:": 0, "too many clients": 0, "WORKER TIMEOUT": 0}
 
@@ -106,13 +113,13 @@ def test_repeats_report_golden():
         [(10, 100, 0, 10.0, 20.0), (20, 40, 0, 20.0, 30.0), (40, 70, 0, 39.0, 50.0),
          (60, 94, 0, 55.0, 100.0)]))
     async_ = repro.dataclasses.replace(ASYNC, ramps=(ASYNC_RAMP, async_ramp2, ASYNC_RAMP))
-    settings = repro.dataclasses.replace(SETTINGS, repeat=3)
+    settings = with_ramp(SETTINGS, repeat=3)
     check_golden("report_repeats.md", repro.render_markdown(
         report(setups=(sync, async_), settings=settings, command="python repro.py --repeat 3")))
 
 
 def test_open_loop_report_golden():
-    settings = repro.dataclasses.replace(SETTINGS, unit="req/s", top=60, max_in_flight=1000)
+    settings = with_ramp(SETTINGS, open_loop=True, top=60, max_in_flight=1000)
     check_golden("report_arrival.md", repro.render_markdown(
         report(settings=settings, command="python repro.py --arrival 60")))
 
@@ -187,7 +194,7 @@ def test_json_has_every_field_the_issues_name():
 
 
 def test_json_of_an_open_loop_run_names_steps_by_rate_and_the_sustained_rate():
-    settings = repro.dataclasses.replace(SETTINGS, unit="req/s")
+    settings = with_ramp(SETTINGS, open_loop=True)
     data = repro.report_to_json(report(settings=settings))
     sync = data["setups"][0]
     assert sync["sustained_rps"] == 30

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import repro
-from test_report import ASYNC, SYNC, report
+from test_report import ASYNC, SYNC, report, with_ramp
 from test_study import study_report
 
 
@@ -52,8 +52,8 @@ GOOD = repro.report_to_json(report(setups=(SYNC, ASYNC)))
     ([1, 2], "is not a run that repro wrote"),
     ({**GOOD, "schema": 1}, "has JSON schema 1; this repro reads schema 5"),
     ({**GOOD, "schema": 99}, "has JSON schema 99"),
-    ({**GOOD, "settings": {"top": 3}}, "is not a run that repro wrote (TypeError"),
-    ({**GOOD, "setups": [{"name": "x"}]}, "is not a run that repro wrote (KeyError"),
+    ({**GOOD, "settings": {"top": 3}}, "is not a run that repro wrote (settings has no field"),
+    ({**GOOD, "setups": [{"name": "x"}]}, "is not a run that repro wrote (setups[0] has no field"),
 ])
 def test_a_file_that_is_not_a_saved_run_is_one_line_and_exit_2(tmp_path, capsys, content,
                                                                  message):
@@ -85,7 +85,7 @@ def test_compare_golden(tmp_path, capsys, monkeypatch):
     env = repro.dataclasses.replace(before.environment,
                                     packages={**before.environment.packages, "Django": "6.0.1"})
     after = report(setups=(SYNC, faster(ASYNC, 2.0)), environment=env,
-                   settings=repro.dataclasses.replace(before.settings, think_time=0.5),
+                   settings=with_ramp(before.settings, think_time=0.5),
                    started="2026-11-26 10:00 UTC", command="python repro.py --think-time 0.5")
     # Relative names: a temp dir's path would change the table's widths.
     monkeypatch.chdir(tmp_path)
@@ -103,7 +103,7 @@ def test_compare_refuses_runs_of_different_kinds(tmp_path, capsys):
     users = write(tmp_path, GOOD)
     rate = tmp_path / "rate.json"
     rate.write_text(json.dumps(repro.report_to_json(report(
-        settings=repro.dataclasses.replace(report().settings, unit="req/s")))))
+        settings=with_ramp(report().settings, open_loop=True)))))
     assert repro.main(["compare", users, str(rate)]) == 2
     err = capsys.readouterr().err
     assert "ramps users" in err and "compare two runs of the same kind" in err
@@ -126,8 +126,8 @@ def png_size(path):
 def test_a_run_gets_one_row_of_panels_and_a_study_one_per_question(tmp_path):
     pytest.importorskip("matplotlib")
     run, study = tmp_path / "run.png", tmp_path / "study.png"
-    repro.render_chart(report(), str(run))
-    repro.render_chart(study_report(), str(study))
+    run.write_bytes(repro.render_chart(report()))
+    study.write_bytes(repro.render_chart(study_report()))
     (w1, h1), (w2, h2) = png_size(run), png_size(study)
     assert w1 == w2 == 1300
     # Three questions: three rows of the same height, and one caption.
@@ -198,21 +198,29 @@ def wrong(path, value):
     return data
 
 
-@pytest.mark.parametrize("path, value", [
-    (("setups", 0, "view"), "nope"),
-    (("seconds",), None),
-    (("setups", 0, "repeats", 0, "steps", 0, "p50_ms"), "x"),
-    (("setups", 0, "repeats", 0, "steps", 0, "users"), "10"),
-    (("environment", "cpu_count"), "two"),
-    (("settings", "think_time"), "1"),
+@pytest.mark.parametrize("path, value, named", [
+    (("setups", 0, "view"), "nope", "setups[0].view is 'nope', not one of sync-sql"),
+    (("seconds",), None, "the run.seconds is None, not a number"),
+    (("setups", 0, "repeats", 0, "steps", 0, "p50_ms"), "x",
+     "setups[0].repeats[0].steps[0].p50_ms is 'x', not a number"),
+    (("setups", 0, "repeats", 0, "steps", 0, "users"), "10",
+     "setups[0].repeats[0].steps[0].users is '10', not a whole number"),
+    (("setups", 0, "repeats", 0, "steps", 0, "requests"), -1,
+     "steps[0].requests is -1, not a whole number of at least 0"),
+    (("environment", "cpu_count"), "two", "environment.cpu_count is 'two'"),
+    (("settings", "think_time"), "1", "settings.think_time is '1', not a number"),
+    (("settings", "step"), 0, "settings.step is 0, not a whole number of at least 1"),
+    (("settings", "ramp"), "fast", "settings.ramp is 'fast', not one of search"),
+    (("questions",), [{"id": 99, "cells": [], "skipped": []}], "questions[0].id is 99"),
 ])
-def test_a_saved_run_with_a_field_of_the_wrong_kind_is_one_line_and_exit_2(tmp_path, capsys,
-                                                                           path, value):
+def test_a_saved_run_with_a_field_of_the_wrong_kind_is_one_line_naming_it_and_exit_2(
+        tmp_path, capsys, path, value, named):
     bad = write(tmp_path, wrong(path, value))
     for argv in (["report", bad], ["compare", bad, bad]):
         assert repro.main(argv) == 2
         err = capsys.readouterr().err
         assert "is not a run that repro wrote" in err and err.count("\n") == 1, err
+        assert named in err, err
 
 
 def test_a_chart_of_a_run_where_nothing_succeeded_is_drawn(tmp_path):
@@ -221,7 +229,7 @@ def test_a_chart_of_a_run_where_nothing_succeeded_is_drawn(tmp_path):
         ASYNC, ramps=tuple(repro.dataclasses.replace(r, steps=tuple(
             repro.dataclasses.replace(s, p50_ms=None, p95_ms=None, p99_ms=None, rps=0.0)
             for s in r.steps)) for r in ASYNC.ramps))
-    repro.render_chart(report(setups=(failed,)), str(tmp_path / "x.png"))
+    (tmp_path / "x.png").write_bytes(repro.render_chart(report(setups=(failed,))))
     assert (tmp_path / "x.png").stat().st_size > 1000
 
 
@@ -290,7 +298,7 @@ def test_locust_levels_are_the_counts_it_held_and_their_last_ten_seconds():
     # 20 users: the last 10 s (seconds 111 to 121): 90 requests, 2 failed.
     assert (high.requests, high.failures, high.settle_seconds, high.seconds) == (90, 2, 5.0, 16.0)
     assert high.rps == pytest.approx(8.8) and high.p50_ms == 45
-    assert report.settings.step == 10 and report.settings.plan == (10, 20)
+    assert report.settings.ramp.step == 10 and report.settings.plan == (10, 20)
 
 
 def test_a_master_moves_its_totals_every_three_seconds_and_the_rate_holds():
