@@ -34,9 +34,16 @@ from the numbers.
     python repro.py report run.json # render a saved run (--json) again
     python repro.py ramp http://staging:8000/view/   # your own endpoints
 
-The file reads top-down: constants, data types, statistics, thresholds and
-the ramp's plan, report rendering, the Django app, process management, the
-load generator, orchestration, the command line and main().
+The file reads top-down: each section uses only those above it, except
+main() and the table of commands (tests/sections.py checks it).  Its
+sections: constants; errors, signals and small helpers; a setup (a cell);
+the data; the Django app and its views; the servers; naming a setup;
+settings; records and statistics; the ramp's plan; results; comparing two
+setups; what limits a setup; the study; the report; report rendering; the
+JSON that --json writes; the progress display; process management; the load
+generator; the measuring method; the environment; running setups; a Locust
+file with repro's users and step plan; reading Locust's stats history back;
+the command line.
 """
 
 from __future__ import annotations
@@ -4694,6 +4701,69 @@ class User:
             self.conn = None
 
 
+# What repro and a load generator process tell each other through their
+# pipe: small records, sent as (name, values) so that either side may be
+# __main__ or the imported module.
+@dataclass(frozen=True)
+class SetUsers:
+    """Run this many closed-loop users; new ones start spread over `spread`
+    seconds, offset by `phase` of it (the share of the processes before)."""
+    count: int
+    spread: float
+    phase: float
+    command: int  # numbered, so that a Tick can say it was carried out
+
+    def apply(self, gen: "LoadGenerator") -> None:
+        gen.set_users(self.count, self.spread, self.phase)
+        gen.applied = self.command
+
+
+@dataclass(frozen=True)
+class SetRate:
+    """Send requests at this rate, on a schedule offset by `phase`."""
+    rate: float
+    phase: float
+    command: int
+
+    def apply(self, gen: "LoadGenerator") -> None:
+        gen.set_rate(self.rate, self.phase)
+        gen.applied = self.command
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Abandon what is in flight, report once more and end."""
+
+    def apply(self, gen: "LoadGenerator") -> None:
+        gen.running = False
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A load generator's report, every TICK: the requests that ended since
+    the last, as (start, end, outcome) tuples, and where it stands."""
+    as_of: float  # its clock when it sent this
+    samples: list
+    started: int  # requests sent so far
+    oldest: Optional[float]  # when the oldest request in flight (or waiting) was due
+    retiring: int  # users told to stop, still finishing a request
+    cpu: float  # its CPU seconds so far
+    applied: int  # the last command it carried out
+
+
+MESSAGES = {m.__name__: m for m in (SetUsers, SetRate, Stop, Tick)}
+
+
+def send_message(pipe, message: object) -> None:
+    pipe.send((type(message).__name__,
+               tuple(getattr(message, f.name) for f in dataclasses.fields(message))))
+
+
+def receive_message(pipe) -> object:
+    name, values = pipe.recv()
+    return MESSAGES[name](*values)
+
+
 class LoadGenerator:
     """The event loop of one load generator process.  It obeys the commands
     that come through its pipe (a number of users, or an arrival rate) and
@@ -4824,22 +4894,14 @@ class LoadGenerator:
 
     def command(self) -> None:
         while self.pipe.poll():
-            message = self.pipe.recv()
-            kind = message[0]
-            if kind == "users":
-                self.set_users(*message[1:4])
-            elif kind == "rate":
-                self.set_rate(*message[1:3])
-            elif kind == "stop":
-                self.running = False
-            self.applied = message[-1] if kind != "stop" else self.applied
+            receive_message(self.pipe).apply(self)
 
     def report(self) -> None:
         oldest = min(self.in_flight.values(), default=None)
         if self.waiting:
             oldest = self.waiting[0] if oldest is None else min(oldest, self.waiting[0])
-        self.pipe.send(("tick", self.clock(), self.batch, self.started, oldest,
-                        len(self.retiring), time.process_time(), self.applied))
+        send_message(self.pipe, Tick(self.clock(), self.batch, self.started, oldest,
+                                     len(self.retiring), time.process_time(), self.applied))
         self.batch = []
 
     def run(self) -> None:
@@ -4895,8 +4957,7 @@ class LoadDriver:
     def __init__(self, pipes: list, processes: list[ManagedProcess], open_loop: bool) -> None:
         self.pipes, self.processes, self.open_loop = pipes, processes, open_loop
         self.samples: list[Sample] = []
-        # Per process, its latest tick: (as_of, started, oldest, retiring, cpu, applied).
-        self.ticks: list[Optional[tuple]] = [None] * len(pipes)
+        self.ticks: list[Optional[Tick]] = [None] * len(pipes)  # each process's latest
         self.commands = 0
 
     def set_level(self, level: int, spread: float) -> None:
@@ -4904,10 +4965,10 @@ class LoadDriver:
         count = len(self.pipes)
         for i, pipe in enumerate(self.pipes):
             share = level // count + (1 if i < level % count else 0)
-            message = (("rate", level / count, i / count, self.commands) if self.open_loop else
-                       ("users", share, spread, i / count, self.commands))
+            message = (SetRate(level / count, i / count, self.commands) if self.open_loop else
+                       SetUsers(share, spread, i / count, self.commands))
             try:
-                pipe.send(message)
+                send_message(pipe, message)
             except OSError:
                 raise self._died(i) from None
 
@@ -4919,9 +4980,9 @@ class LoadDriver:
                 for _ in range(1000):
                     if not pipe.poll():
                         break
-                    message = pipe.recv()
-                    self.samples.extend(Sample(*s) for s in message[2])
-                    self.ticks[i] = (message[1], *message[3:])
+                    tick = receive_message(pipe)
+                    self.samples.extend(Sample(*s) for s in tick.samples)
+                    self.ticks[i] = tick
             except (EOFError, OSError):
                 raise self._died(i) from None
 
@@ -4931,41 +4992,41 @@ class LoadDriver:
             proc.popen.wait(1)
         return ReproError(f"the load generator stopped: {proc.died_message()}")
 
-    def _all(self, index: int) -> list:
-        return [t[index] for t in self.ticks if t is not None]
+    def _all(self, name: str) -> list:
+        return [getattr(t, name) for t in self.ticks if t is not None]
 
     @property
     def current(self) -> bool:
         """Every process has reported since carrying out the last command."""
-        return all(t is not None and t[5] == self.commands for t in self.ticks)
+        return all(t is not None and t.applied == self.commands for t in self.ticks)
 
     @property
     def as_of(self) -> float:
         """Every sample that ended before this is in (each process reports
         its samples before the tick that moves its time past them)."""
-        return min(self._all(0)) if self.current else -math.inf
+        return min(self._all("as_of")) if self.current else -math.inf
 
     @property
     def newest(self) -> float:
         """The time of the latest report of any process."""
-        return max(self._all(0)) if self.current else -math.inf
+        return max(self._all("as_of")) if self.current else -math.inf
 
     @property
     def started(self) -> int:
-        return sum(self._all(1))
+        return sum(self._all("started"))
 
     @property
     def oldest_in_flight(self) -> Optional[float]:
-        return min((o for o in self._all(2) if o is not None), default=None)
+        return min((o for o in self._all("oldest") if o is not None), default=None)
 
     @property
     def retiring(self) -> int:
-        return sum(self._all(3))
+        return sum(self._all("retiring"))
 
     @property
     def cpu_each(self) -> list[float]:
         """CPU seconds so far of each process."""
-        return [t[4] if t is not None else 0.0 for t in self.ticks]
+        return [t.cpu if t is not None else 0.0 for t in self.ticks]
 
     def wait_ready(self, stop: StopFlag) -> None:
         deadline = time.monotonic() + LOADGEN_START_SECONDS
@@ -4978,6 +5039,12 @@ class LoadDriver:
             if time.monotonic() > deadline:
                 raise ReproError(f"the load generator did not start within "
                                  f"{LOADGEN_START_SECONDS:.0f} s")
+
+
+def stop_generator(pipe) -> None:
+    with contextlib.suppress(OSError):
+        send_message(pipe, Stop())
+    pipe.close()
 
 
 def load_processes(config: Config) -> int:
@@ -5022,8 +5089,9 @@ def load_generator(url: str, config: Config, workdir: Path,
             finally:
                 theirs.close()
             pipe = Pipe(ours.detach())
-            # Closed first: the process sees the end of its pipe and stops.
-            stack.callback(pipe.close)
+            # First of all: told to stop, and its pipe closed, so that it stops
+            # even if it missed the word.
+            stack.callback(stop_generator, pipe)
             pipes.append(pipe)
             processes.append(proc)
         driver = LoadDriver(pipes, processes, config.ramp.open_loop)
@@ -6636,11 +6704,15 @@ def serve_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     return _servers_config(args, argv, setups, port=args.port)
 
 
-def ramp_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
+def ramp_refusals(argv: Sequence[str]) -> None:
+    """Before argparse, which would only call them unrecognized."""
     given = [o for o in SERVER_OPTIONS if any(a == o or a.startswith(o + "=") for a in argv)]
     if given:
         raise UsageError(f"{given[0]} concerns repro's own servers and database; it does "
                          f"not apply to ramp URL, whose server is yours")
+
+
+def ramp_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     outputs, ramp = _outputs(args), _ramp_settings(args)
     urls = tuple(dict.fromkeys(args.urls))
     for url in urls:
@@ -6858,6 +6930,7 @@ class Command:
     parser: Callable[[], Parser]
     configure: Callable[[argparse.Namespace, Sequence[str]], Config]
     handle: Callable[[Config, StopFlag], int]
+    refuse: Callable[[Sequence[str]], None] = lambda _args: None  # what its parser would not
 
 
 # The commands: the only place that knows them by name.  `run` is the one
@@ -6868,7 +6941,7 @@ COMMANDS = {c.name: c for c in (
     Command("serve", serve_parser, serve_config, serve_command),
     Command("report", report_parser, report_config, report_command),
     Command("compare", compare_parser, compare_config, compare_command),
-    Command("ramp", ramp_parser, ramp_config, measure_command),
+    Command("ramp", ramp_parser, ramp_config, measure_command, ramp_refusals),
     Command("locustfile", locustfile_parser, locustfile_config, locustfile_command),
 )}
 
@@ -6881,6 +6954,7 @@ def command_of(argv: Sequence[str]) -> tuple[Command, list[str]]:
 
 def parse_config(argv: Sequence[str]) -> Config:
     command, args = command_of(argv)
+    command.refuse(args)
     return command.configure(command.parser().parse_args(args), argv)
 
 

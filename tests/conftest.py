@@ -12,3 +12,10 @@ if str(ROOT) not in sys.path:
 # per step, and its longest silence (a step's settling, bounded by the 30 s
 # request timeout, then a teardown's 10 s grace) is well under it.
 STALL_SECONDS = 300.0
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "integration: starts real things (a private PostgreSQL, Gunicorn or Uvicorn "
+                   "servers, repro.py end to end under load); minutes, not seconds. "
+                   "Leave them out with -m \"not integration\".")

@@ -138,14 +138,14 @@ def generate(url, command, until, timeout=5.0, think=0.05, max_in_flight=100):
     gen = repro.LoadGenerator(repro.HttpTarget.parse(url), timeout, think, max_in_flight, theirs)
     thread = threading.Thread(target=gen.run, daemon=True)
     thread.start()
-    ours.send((*command, 1))
+    repro.send_message(ours, command)
     samples, last = [], None
 
     def receive(wait):
         nonlocal samples, last
         while ours.poll(wait):
-            message = ours.recv()
-            samples += [repro.Sample(*s) for s in message[2]]
+            message = repro.receive_message(ours)
+            samples += [repro.Sample(*s) for s in message.samples]
             last = message
             wait = 0
 
@@ -153,7 +153,7 @@ def generate(url, command, until, timeout=5.0, think=0.05, max_in_flight=100):
     while not until(samples):
         assert time.monotonic() < give_up, f"still not there after {HANG_GUARD} s: {samples}"
         receive(repro.TICK)
-    ours.send(("stop",))
+    repro.send_message(ours, repro.Stop())
     thread.join(HANG_GUARD)
     assert not thread.is_alive(), "the load generator did not stop"
     receive(0)
@@ -170,19 +170,19 @@ def outcomes(samples):
 
 def test_a_user_keeps_its_connection_where_the_server_allows():
     server = TinyServer()
-    samples, last, gen = generate(server.url, ("users", 1, 0.0, 0.0), at_least(5))
+    samples, last, gen = generate(server.url, repro.SetUsers(1, 0.0, 0.0, 1), at_least(5))
     server.close()
     assert outcomes(samples) == ["ok"] and len(samples) >= 5
     # One more may have been in flight when the generator stopped.
     assert server.connections == 1 and server.requests - len(samples) in (0, 1)
-    assert last[6] > 0  # its CPU time
+    assert last.cpu > 0  # its CPU time
     assert gen.in_flight == {}
 
 
 def test_a_server_that_closes_gets_a_new_connection_per_request():
     server = TinyServer(answer=OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1),
                         close_after_each=True)
-    samples, _, _ = generate(server.url, ("users", 2, 0.0, 0.0), at_least(4))
+    samples, _, _ = generate(server.url, repro.SetUsers(2, 0.0, 0.0, 1), at_least(4))
     server.close()
     assert outcomes(samples) == ["ok"]
     # A new connection for each; the last ones may have been in flight at the stop.
@@ -194,7 +194,7 @@ def test_a_kept_alive_connection_the_server_dropped_is_retried_once_not_failed()
     # No Connection: close, yet the server hangs up after each answer: the
     # next request on that connection finds it closed before any byte.
     server = TinyServer(close_after_each=True)
-    samples, _, _ = generate(server.url, ("users", 1, 0.0, 0.0), at_least(4), think=0.05)
+    samples, _, _ = generate(server.url, repro.SetUsers(1, 0.0, 0.0, 1), at_least(4), think=0.05)
     server.close()
     assert outcomes(samples) == ["ok"] and len(samples) >= 4
     # Each request on a connection of its own, the dropped one retried; one
@@ -211,7 +211,7 @@ def test_a_kept_alive_connection_the_server_dropped_is_retried_once_not_failed()
 def test_failures_are_recorded_by_kind_and_leave_nothing_in_flight(server, expected):
     tiny = TinyServer(**server)
     # Each of the 3 users goes round more than once: no request hangs.
-    samples, last, gen = generate(tiny.url, ("users", 3, 0.0, 0.0), at_least(6), timeout=0.3)
+    samples, last, gen = generate(tiny.url, repro.SetUsers(3, 0.0, 0.0, 1), at_least(6), timeout=0.3)
     tiny.close()
     assert outcomes(samples) == [expected]
     assert gen.in_flight == {}
@@ -221,7 +221,7 @@ def test_a_refused_connection_is_a_connection_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connecting is refused
-        samples, _, gen = generate(f"http://127.0.0.1:{port}/", ("users", 2, 0.0, 0.0),
+        samples, _, gen = generate(f"http://127.0.0.1:{port}/", repro.SetUsers(2, 0.0, 0.0, 1),
                                    at_least(2))
     assert outcomes(samples) == ["connection"]
     assert gen.in_flight == {}
@@ -233,22 +233,22 @@ def test_retired_users_finish_their_request_and_stop():
     gen = repro.LoadGenerator(repro.HttpTarget.parse(server.url), 5.0, 0.0, 100, theirs)
     thread = threading.Thread(target=gen.run, daemon=True)
     thread.start()
-    ours.send(("users", 4, 0.0, 0.0, 1))
+    repro.send_message(ours, repro.SetUsers(4, 0.0, 0.0, 1))
     # Retired while each has a request in flight (the server holds each 0.2 s).
     deadline = time.monotonic() + HANG_GUARD
     while server.requests < 4:
         assert time.monotonic() < deadline, "the 4 users sent nothing"
         time.sleep(0.01)
-    ours.send(("users", 1, 0.0, 0.0, 2))
+    repro.send_message(ours, repro.SetUsers(1, 0.0, 0.0, 2))
     retiring_seen = []
     deadline = time.monotonic() + HANG_GUARD
     while time.monotonic() < deadline and ours.poll(HANG_GUARD):
-        message = ours.recv()
-        if message[7] == 2:
-            retiring_seen.append(message[5])
+        message = repro.receive_message(ours)
+        if message.applied == 2:
+            retiring_seen.append(message.retiring)
         if retiring_seen and retiring_seen[-1] == 0:
             break
-    ours.send(("stop",))
+    repro.send_message(ours, repro.Stop())
     thread.join(10)
     server.close()
     assert retiring_seen[0] == 3 and retiring_seen[-1] == 0
@@ -261,7 +261,7 @@ def test_open_loop_sends_on_schedule_and_times_latency_from_when_a_request_was_d
     # so among the first eight answered one waited 0.5 s at least, on any
     # machine.
     server = TinyServer(delay=0.2)
-    samples, _, _ = generate(server.url, ("rate", 20.0, 0.0), at_least(8), max_in_flight=2)
+    samples, _, _ = generate(server.url, repro.SetRate(20.0, 0.0, 1), at_least(8), max_in_flight=2)
     server.close()
     starts = sorted(s.start for s in samples)
     gaps = [b - a for a, b in zip(starts, starts[1:])]
