@@ -653,6 +653,7 @@ def configure_django(dsn: str, secret_key: str, app: AppSettings) -> None:
         },
         REPRO_DSN=dsn,
         REPRO_APP=app,
+        REPRO_STATE=ServerState(),
     )
     django.setup()
 
@@ -665,17 +666,24 @@ def detail_sql(table: str) -> str:
     return f"SELECT * FROM {table} WHERE number = {DETAIL_NUMBER}"
 
 
-class _PerProcess:
+@dataclass
+class ServerState:
     """Pools, clients and the model, made once per server process (and, for
     asyncio, once per event loop: asyncpg pools and aiohttp sessions are
-    bound to the loop they were made in)."""
-    lock = threading.Lock()
-    sync_pool = None
+    bound to the loop they were made in).  Django's settings hold the one
+    of the process: configure_django() makes it."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sync_pool: object = None
     sync_slots: Optional[threading.BoundedSemaphore] = None
-    async_pools: dict = {}
-    sessions: dict = {}
-    model = None
-    drivers: dict = {}
+    async_pools: dict = field(default_factory=dict)
+    sessions: dict = field(default_factory=dict)
+    model: object = None
+    drivers: dict = field(default_factory=dict)
+
+
+def server_state() -> ServerState:
+    from django.conf import settings
+    return settings.REPRO_STATE
 
 
 @contextlib.contextmanager
@@ -691,14 +699,15 @@ def sync_connection(dsn: str, app: AppSettings):
             conn.close()
         return
     from psycopg2.pool import ThreadedConnectionPool
-    with _PerProcess.lock:
-        if _PerProcess.sync_pool is None:
-            _PerProcess.sync_pool = ThreadedConnectionPool(1, app.pool_size, dsn)
+    state = server_state()
+    with state.lock:
+        if state.sync_pool is None:
+            state.sync_pool = ThreadedConnectionPool(1, app.pool_size, dsn)
             # psycopg2's pool refuses when empty; a request waits for a
             # connection instead, as the other pools make it.
-            _PerProcess.sync_slots = threading.BoundedSemaphore(app.pool_size)
-    pool = _PerProcess.sync_pool
-    if not _PerProcess.sync_slots.acquire(timeout=DEFAULT_TIMEOUT):
+            state.sync_slots = threading.BoundedSemaphore(app.pool_size)
+    pool = state.sync_pool
+    if not state.sync_slots.acquire(timeout=DEFAULT_TIMEOUT):
         raise RuntimeError("no connection of the pool came free")
     try:
         conn = pool.getconn()
@@ -708,7 +717,7 @@ def sync_connection(dsn: str, app: AppSettings):
             conn.rollback()
             pool.putconn(conn)
     finally:
-        _PerProcess.sync_slots.release()
+        state.sync_slots.release()
 
 
 @contextlib.asynccontextmanager
@@ -723,19 +732,19 @@ async def async_connection(dsn: str, app: AppSettings):
         finally:
             await conn.close()
         return
-    loop = asyncio.get_running_loop()
-    making = _PerProcess.async_pools.get(loop)
+    loop, state = asyncio.get_running_loop(), server_state()
+    making = state.async_pools.get(loop)
     if making is None:
         # The first request starts the pool and the others of the loop wait
         # for that one: a pool each would hold connections past the size.
         async def make() -> asyncpg.Pool:
             return await asyncpg.create_pool(dsn, min_size=1, max_size=app.pool_size)
-        making = _PerProcess.async_pools[loop] = loop.create_task(make())
+        making = state.async_pools[loop] = loop.create_task(make())
     try:
         pool = await making
     except Exception:
-        if _PerProcess.async_pools.get(loop) is making:  # the next request tries again
-            del _PerProcess.async_pools[loop]
+        if state.async_pools.get(loop) is making:  # the next request tries again
+            del state.async_pools[loop]
         raise
     async with pool.acquire() as conn:
         yield conn
@@ -779,9 +788,10 @@ async def fetch_detail_async(dsn: str, app: AppSettings) -> dict:
 def pokemon_model():
     """The table as a Django model (unmanaged: repro seeds it itself), made
     once Django is set up."""
+    state = server_state()
     from django.conf import settings
     from django.db import models
-    if _PerProcess.model is None:
+    if state.model is None:
         kinds = {"bigint PRIMARY KEY": lambda: models.BigIntegerField(primary_key=True),
                  "boolean NOT NULL": models.BooleanField}
         fields = {}
@@ -792,9 +802,9 @@ def pokemon_model():
                 fields[name] = kinds.get(kind, models.IntegerField)()
         meta = type("Meta", (), {"app_label": "repro", "managed": False,
                                  "db_table": settings.REPRO_APP.table})
-        _PerProcess.model = type("Pokemon", (models.Model,),
+        state.model = type("Pokemon", (models.Model,),
                                  {"__module__": __name__, "Meta": meta, **fields})
-    return _PerProcess.model
+    return state.model
 
 
 def _as_dict(obj) -> dict:
@@ -810,11 +820,12 @@ def call_upstream_sync(url: str) -> None:
 
 async def call_upstream_async(url: str) -> None:
     """aiohttp, one session (and its kept-alive connections) per loop."""
+    state = server_state()
     import aiohttp
     loop = asyncio.get_running_loop()
-    session = _PerProcess.sessions.get(loop)
+    session = state.sessions.get(loop)
     if session is None:
-        session = _PerProcess.sessions.setdefault(loop, aiohttp.ClientSession(
+        session = state.sessions.setdefault(loop, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0), trust_env=False))
     async with session.get(url) as response:
         await response.read()
@@ -823,7 +834,8 @@ async def call_upstream_async(url: str) -> None:
 def driver_of(view: str) -> str:
     """Which database driver, in which version, the view used: read off
     the module the server process loaded for it."""
-    if view not in _PerProcess.drivers:
+    state = server_state()
+    if view not in state.drivers:
         import importlib
         if VIEWS[view].orm:
             from django.db import connection
@@ -832,8 +844,8 @@ def driver_of(view: str) -> str:
             module = importlib.import_module("psycopg2" if view == "sync-sql" else "asyncpg")
             prefix = ""
         version = str(getattr(module, "__version__", "")).split(" ")[0]
-        _PerProcess.drivers[view] = f"{prefix}{module.__name__} {version}".strip()
-    return _PerProcess.drivers[view]
+        state.drivers[view] = f"{prefix}{module.__name__} {version}".strip()
+    return state.drivers[view]
 
 
 def render_pokemon(request, view: str, pokemon: dict, pokemons, started: float):
@@ -1582,6 +1594,7 @@ class RampKind:
     next_level: Callable[..., Optional[int]]  # (steps, top, step) -> the next level, or None
     plan: Optional[Callable[[int, int], list[int]]]  # the fixed ramps' levels
     description: str
+    percent_steps: bool = True  # a fine step is 10% of the level where that is more than --step
 
 
 RAMPS = {
@@ -1591,7 +1604,7 @@ RAMPS = {
     "adaptive": RampKind("adaptive", _fixed(adaptive_plan), adaptive_plan,
                          "every fine step up, one after the other"),
     "linear": RampKind("linear", _fixed(linear_plan), linear_plan,
-                       "every --step up, one after the other"),
+                       "every --step up, one after the other", percent_steps=False),
 }
 
 
@@ -2369,7 +2382,7 @@ class Settings:
 class Report:
     command: str
     started: str
-    environment: Environment
+    environment: Optional[Environment]  # None: not known (Locust's CSV names no machine)
     settings: Settings
     setups: tuple[SetupResult, ...]
     seconds: float
@@ -2433,18 +2446,48 @@ def limit_rules(own_servers: bool = True) -> list[str]:
             "did, the lowest. " + "; ".join(k.rule for k in kinds) + "." + refused]
 
 
-def threshold_rules(st: Settings) -> list[str]:
+@dataclass(frozen=True)
+class Records:
+    """Whose records the rules read, and the words that differ for them."""
+    confirming: str  # the level that confirms a threshold
+    empty: str  # what counts as slowed down for want of a latency
+    failing: str  # which requests count as failed
+    own: bool  # repro's own load generator: it says how it measured each step
+
+
+REPRO_RECORDS = Records(
+    "the next level measured", "a step without one successful response",
+    "fail (a timeout, a connection error, an HTTP status other than 200 or a malformed "
+    "response)", own=True)
+LOCUST_RECORDS = Records("the next level", "a level without one answer",
+                         "Locust counted failed", own=False)
+
+
+def threshold_rules(st: Settings, records: Records = REPRO_RECORDS) -> list[str]:
+    """The rules a report's thresholds and conclusion follow, as they apply
+    to the records it reads."""
     unit = st.ramp.unit
-    resolution = (f"within {st.ramp.step} {unit} or {RESOLUTION:.0%}, whichever is more"
-                  if st.ramp.kind != "linear" else f"within {st.ramp.step} {unit}")
     lines = [
         f"- **Slowdown at**: the lowest level whose median latency is at least "
-        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower of the two lowest levels' medians), and still is at "
-        f"the next level measured; a step without one successful response counts as slowed "
-        f"down.",
+        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower of the two lowest levels' medians), and "
+        f"still is at {records.confirming}; {records.empty} counts as slowed down.",
         f"- **Errors at**: the lowest level where {ERROR_RATE:.0%} or more of the requests "
-        f"fail (a timeout, a connection error, an HTTP status other than 200 or a malformed "
-        f"response), and still do at the next level measured.",
+        f"{records.failing}, and still do at {records.confirming}.",
+    ]
+    if not records.own:
+        return lines + [
+            "- The next level must be at most two fine steps higher (a fine step: the lowest "
+            f"level, {st.ramp.step} {unit}, or {RESOLUTION:.0%}, whichever is more): a lone "
+            "noisy level does not set a threshold. A threshold lies above the level just below "
+            "it: it is known to one level of the plan Locust ran.",
+            capacity_rule(),
+            difference_rule(st),
+            *limit_rules(own_servers=False),
+        ]
+    resolution = (f"within {st.ramp.step} {unit} or {RESOLUTION:.0%}, whichever is more"
+                  if RAMPS[st.ramp.kind].percent_steps
+                  else f"within {st.ramp.step} {unit}")
+    lines += [
         "- The next level measured above must be at most two fine steps higher: a lone noisy "
         "step does not set a threshold. The highest level measured needs no confirmation, "
         "unless the ramp was cut short. "
@@ -2600,9 +2643,10 @@ def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str
 
 def limit_context(report: Report) -> LimitContext:
     st = report.settings
-    return LimitContext(cores=report.environment.cpu_count, server=st.server,
+    env = report.environment
+    return LimitContext(cores=env.cpu_count if env else 0, server=st.server,
                         db_limit_rps=report.db_limit_rps,
-                        max_connections=report.environment.max_connections)
+                        max_connections=env.max_connections if env else None)
 
 
 def limits_of(report: Report) -> dict[str, Limit]:
@@ -5969,8 +6013,7 @@ def render_locustfile(config: Config) -> str:
     """The Locust file for a setup (served by `serve`) or a URL: repro's
     think time, timeout and a fixed plan of levels (the search cannot be
     fixed in advance: it goes by what it measures)."""
-    kind = "linear" if config.ramp.kind == "linear" else "adaptive"
-    plan = RAMPS[kind].plan(config.ramp.top, config.ramp.step)
+    plan = (RAMPS[config.ramp.kind].plan or adaptive_plan)(config.ramp.top, config.ramp.step)
     hold = round(LOCUST_SETTLE_CYCLES * (config.ramp.think_time + config.ramp.step_seconds)
                  + LOCUST_PERCENTILE_WINDOW + LOCUST_MARGIN, 1)
     then = ("    locust --headless --csv result --csv-full-history\n"
@@ -6004,12 +6047,6 @@ LOCUST_HOW = ("give the _stats_history.csv that 'locust --csv PREFIX --csv-full-
               "writes")
 # Locust writes a row a second; a longer silence is not one continuous run.
 LOCUST_MAX_GAP = 5
-# Not in the CSV; repro's report needs an Environment all the same.
-LOCUST_MACHINE = Environment(cpu_model="not in Locust's CSV", cpu_count=0, memory="-", os="-",
-                             python="-", packages={}, uvicorn_stack="-", postgres_version="-",
-                             postgres_source="-", max_connections=0)
-
-
 @dataclass(frozen=True)
 class LocustRow:
     """One second of Locust's stats history, all endpoints together."""
@@ -6203,27 +6240,10 @@ def locust_report(sources: Sequence[tuple[str, Iterator[str]]],
                         server=ServerSettings(), plan=tuple(levels),
                         urls=tuple(r.name for r in setups))
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(a for a, _ in spans)))
-    report = Report(command=command, started=started, environment=LOCUST_MACHINE,
+    report = Report(command=command, started=started, environment=None,
                     settings=settings, setups=tuple(setups),
                     seconds=float(sum(b - a for a, b in spans)))
     return report, runs
-
-
-def locust_rules(st: Settings) -> list[str]:
-    """The rules of a run, as they apply to what Locust recorded."""
-    return [
-        f"- **Slowdown at**: the lowest level whose median latency is at least "
-        f"{SLOWDOWN_FACTOR:g}x the baseline (the lower of the two lowest levels' medians), and "
-        f"still is at the next level; a level without one answer counts as slowed down.",
-        f"- **Errors at**: the lowest level where {ERROR_RATE:.0%} or more of the requests "
-        f"Locust counted failed, and still do at the next level.",
-        "- The next level must be at most two fine steps higher (a fine step: the lowest "
-        f"level, {st.ramp.step} {st.ramp.unit}, or {RESOLUTION:.0%}, whichever is more): a lone noisy "
-        "level does not set a threshold. A threshold lies above the level just below it: it "
-        "is known to one level of the plan Locust ran.",
-        capacity_rule(),
-        difference_rule(st),
-    ]
 
 
 def locust_caveats() -> list[str]:
@@ -6293,7 +6313,7 @@ def render_locust(report: Report, runs: Sequence[LocustRun]) -> str:
             lines += ["", plateau]
         folds.append((f"{r.name}: its {levels}", lines))
     folds.append(("The rules, as they apply to Locust's numbers",
-                  [*locust_rules(st), *limit_rules(own_servers=False)]))
+                  threshold_rules(st, LOCUST_RECORDS)))
     return "\n".join(out + ["", *render_folds(folds)]) + "\n"
 
 
