@@ -38,12 +38,12 @@ The file reads top-down: each section uses only those above it, except
 main() and the table of commands (tests/sections.py checks it).  Its
 sections: constants; errors, signals and small helpers; a setup (a cell);
 the data; the Django app and its views; the servers; naming a setup;
-settings; records and statistics; the ramp's plan; results; comparing two
-setups; what limits a setup; the study; the report; report rendering; the
-JSON that --json writes; the progress display; process management; the load
-generator; the measuring method; the environment; running setups; a Locust
-file with repro's users and step plan; reading Locust's stats history back;
-the command line.
+settings; records and statistics; process management; the load generator;
+the ramp's plan; the measuring method; results; comparing two setups; what
+limits a setup; the study; the report; report rendering; the JSON that
+--json writes; the progress display; the environment; running setups; a
+Locust file with repro's users and step plan; reading Locust's stats history
+back; the command line.
 """
 
 from __future__ import annotations
@@ -1504,6 +1504,1330 @@ def most_common_failure(steps: Sequence[StepStats]) -> Optional[str]:
 
 
 # ---------------------------------------------------------------------------
+# Process management: PostgreSQL, the servers, the upstream API
+# ---------------------------------------------------------------------------
+
+def _split_userinfo(dsn: str) -> Optional[tuple[str, str, str, str]]:
+    """(scheme, user, password, '@' and the rest) of a URL that carries a
+    password, else None.  The user info ends at the last '@': a password
+    may hold an unescaped '@', '/' or '?'.  A '/' before the ':' means the
+    '@' belongs to the path or query, not to a password."""
+    scheme, sep, rest = dsn.partition("://")
+    at = rest.rfind("@")
+    user, colon, password = rest[:max(at, 0)].partition(":")
+    if not sep or at < 0 or not colon or "/" in user:
+        return None
+    return scheme, user, password, rest[at:]
+
+
+def mask_dsn(dsn: str) -> str:
+    """The DSN with its password, in any of the places one can be, as ***.
+    Masking a little too much beats leaking."""
+    masked = re.sub(r"(password\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", dsn, flags=re.I)
+    parts = _split_userinfo(masked)
+    if parts is None:
+        return masked
+    scheme, user, _, tail = parts
+    return f"{scheme}://{user}:***{tail}"
+
+
+def dsn_password(dsn: str) -> Optional[str]:
+    parts = _split_userinfo(dsn)
+    return None if parts is None else parts[2]
+
+
+def scrub(text: str, dsn: str) -> str:
+    """A driver's error message with every form of the DSN's password, and
+    every piece of it a parser could have split off, replaced by ***."""
+    password = dsn_password(dsn)
+    if not password:
+        return text
+    forms = {password, urllib.parse.unquote(password)}
+    forms |= {piece for form in list(forms) for piece in re.split(r"[@/?#:]", form)}
+    for form in sorted((f for f in forms if len(f) >= 2), key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _die_with_parent(sig: int) -> Optional[Callable[[], None]]:
+    """A preexec_fn that makes the child get `sig` if repro itself dies
+    (even by SIGKILL), so no server outlives it.  Linux only."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sig)
+    return preexec
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def died_message(self) -> str:
+        return (f"{self.name} exited with code {self.popen.returncode}; "
+                f"last lines of its log:\n{tail(self.log_path)}")
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The unprivileged user PostgreSQL runs as when repro runs as root."""
+    uid: int
+    gid: int
+    name: str
+
+    def popen_kwargs(self) -> dict:
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+
+def _reachable_by(path: Path, who: RunAs) -> bool:
+    """Whether `who` may enter path and every directory above it."""
+    import stat
+    for directory in (path, *path.parents):
+        st = directory.stat()
+        if st.st_uid == who.uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid == who.gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def unprivileged_user() -> Optional[RunAs]:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    import pwd
+    for name in ("postgres", "nobody"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return RunAs(entry.pw_uid, entry.pw_gid, name)
+    raise ReproError("PostgreSQL refuses to run as root, and there is no 'postgres' or "
+                     "'nobody' user to run it as; run repro as a normal user")
+
+
+@contextlib.contextmanager
+def managed_process(name: str, argv: Sequence[str], log_path: Path, *, stop_signal: int,
+                    env: Optional[dict] = None, cwd: Optional[Path] = None,
+                    run_as: Optional[RunAs] = None, pass_fds: Sequence[int] = (),
+                    stop: Optional[StopFlag] = None) -> Iterator[ManagedProcess]:
+    """Start a process in its own process group (so a terminal's Ctrl-C
+    reaches repro only, which then stops things in order) and always stop
+    it, and anything it started, on the way out."""
+    extra = run_as.popen_kwargs() if run_as else {}
+    # Owner-only: a server's log may quote what it was connected with.
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+        popen = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds),
+            preexec_fn=_die_with_parent(stop_signal), **extra)
+    try:
+        yield ManagedProcess(name, popen, log_path)
+    finally:
+        stop_process(popen, stop_signal, stop)
+
+
+def stop_process(popen: subprocess.Popen, stop_signal: int, stop: Optional[StopFlag] = None) -> None:
+    """Ask it to stop, give it STOP_GRACE_SECONDS (none after a second
+    Ctrl-C), then kill its whole group and wait until the group is gone."""
+    if popen.poll() is None and not (stop is not None and stop.hurry):
+        with contextlib.suppress(ProcessLookupError):
+            popen.send_signal(stop_signal)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while (popen.poll() is None and time.monotonic() < deadline
+               and not (stop is not None and stop.hurry)):
+            time.sleep(0.01)
+    # Whatever is left of the group (workers, backends) goes too, and is
+    # gone, not merely signalled, when this returns.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        popen.wait(STOP_GRACE_SECONDS)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while _group_alive(popen.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """What /proc/<pid>/stat says of a process that repro needs."""
+    ppid: int
+    pgrp: int
+    zombie: bool
+    cpu_ticks: int  # its own CPU time and that of the children it waited for
+
+
+def proc_stats() -> Optional[dict[int, ProcStat]]:
+    """Every process of the machine, from /proc; None where there is none."""
+    if not os.path.isdir("/proc"):
+        return None
+    stats = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            # The command name, in parentheses, may hold spaces and parentheses.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone since the listing
+        stats[int(pid)] = ProcStat(ppid=int(fields[1]), pgrp=int(fields[2]),
+                                   zombie=fields[0] == "Z",
+                                   cpu_ticks=sum(int(f) for f in fields[11:15]))
+    return stats
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group still runs (zombies do not count:
+    they hold nothing, and an init that does not reap would keep them)."""
+    stats = proc_stats()
+    if stats is None:
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except (ProcessLookupError, PermissionError):
+            return False
+    return any(p.pgrp == pgid and not p.zombie for p in stats.values())
+
+
+def wait_until(ready: Callable[[], bool], proc: ManagedProcess, deadline_seconds: float,
+               stop: StopFlag, what: str) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        stop.check()
+        # Dead first: a port race could let some other server answer.
+        if not proc.alive():
+            raise ReproError(f"{what} did not start: {proc.died_message()}")
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise ReproError(f"{what} did not answer within {deadline_seconds:.0f} s; "
+                             f"last lines of its log:\n{tail(proc.log_path)}")
+        time.sleep(TICK)
+
+
+@dataclass(frozen=True)
+class Database:
+    dsn: str
+    source: str  # where it came from, for the report (password masked)
+    version: str
+    max_connections: int
+    password_file: Optional[Path] = None  # the private cluster's, readable by its owner only
+    pid: Optional[int] = None  # the private cluster's postmaster, whose CPU repro can read
+
+
+POSTGRES_GLOBS = (
+    "/usr/lib/postgresql/*/bin",            # Debian, Ubuntu
+    "/usr/pgsql-*/bin",                     # RHEL, Fedora (PGDG)
+    "/opt/homebrew/opt/postgresql*/bin",    # Homebrew, Apple silicon
+    "/usr/local/opt/postgresql*/bin",       # Homebrew, Intel
+    "/opt/homebrew/bin", "/usr/local/bin",
+    "/Applications/Postgres.app/Contents/Versions/*/bin",
+    "/usr/local/pgsql/bin",
+)
+
+
+def find_postgres_bindir() -> Optional[Path]:
+    """Where initdb and postgres are: PATH, pg_config --bindir, usual places."""
+    candidates: list[Path] = []
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
+                                 timeout=10).stdout.strip()
+            if out:
+                candidates.append(Path(out))
+    for pattern in POSTGRES_GLOBS:
+        candidates += [Path(p) for p in sorted(glob.glob(pattern), key=_version_key, reverse=True)]
+    for bindir in candidates:
+        if all(os.access(bindir / exe, os.X_OK) for exe in ("initdb", "postgres")):
+            return bindir
+    return None
+
+
+def query_database(dsn: str) -> tuple[str, int]:
+    import psycopg2
+    conn = psycopg2.connect(dsn, connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            version = cur.fetchone()[0]
+            cur.execute("SHOW max_connections")
+            max_connections = int(cur.fetchone()[0])
+    finally:
+        conn.close()
+    return version.split(" ")[0], max_connections
+
+
+def external_database(dsn: str, origin: str) -> Database:
+    import psycopg2
+    try:
+        version, max_connections = query_database(dsn)
+    except psycopg2.Error as e:
+        raise UsageError(f"cannot connect to the database given by {origin} "
+                         f"({mask_dsn(dsn)}): {scrub(first_line(str(e)), dsn)}; check the URL "
+                         f"and that the server is running") from None
+    return Database(dsn, f"given by {origin}: {mask_dsn(dsn)}", version, max_connections)
+
+
+NO_POSTGRES = (
+    "no PostgreSQL found: no DSN given (--dsn or DATABASE_URL) and no initdb/postgres "
+    "binaries on PATH or in the usual places. Either install PostgreSQL's server "
+    "(e.g. apt-get install postgresql, brew install postgresql), or run "
+    "'docker compose up -d' and pass the DSN the README shows, or pass --dsn URL"
+)
+
+
+@contextlib.contextmanager
+def private_postgres(workdir: Path, max_connections: int, stop: StopFlag,
+                     say: Callable[[str], None] = lambda _line: None) -> Iterator[Database]:
+    """A throwaway cluster in workdir, on a free loopback port, stopped on exit."""
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        raise UsageError(NO_POSTGRES)
+    run_as = unprivileged_user()
+    if run_as is not None and not _reachable_by(workdir.parent, run_as):
+        raise UsageError(f"repro runs as root, so PostgreSQL runs as '{run_as.name}', who cannot "
+                         f"reach the temp dir {workdir.parent}; set TMPDIR to a directory that "
+                         f"user can reach, e.g. TMPDIR=/tmp")
+    home = workdir / "postgres"
+    datadir, sockdir = home / "data", home / "socket"
+    # PostgreSQL reads -k as a comma-separated list, and a Unix socket's
+    # path has room for about 107 bytes.
+    if "," in str(sockdir) or len(str(sockdir / ".s.PGSQL.65535.lock")) > 107:
+        raise UsageError(f"PostgreSQL cannot put its socket under the temp dir {workdir.parent} "
+                         f"(a comma, or too long a path); set TMPDIR to a short directory, "
+                         f"e.g. TMPDIR=/tmp")
+    say(f"starting a private PostgreSQL from {bindir}")
+    home.mkdir()
+    sockdir.mkdir(mode=0o700)
+    if run_as is not None:
+        # The cluster's owner must reach its directory, and nothing more.
+        workdir.chmod(0o711)
+        for d in (home, sockdir):
+            os.chown(d, run_as.uid, run_as.gid)
+    # Anyone on the machine can reach a loopback port: only a client that
+    # knows this run's password gets in (no 'trust' anywhere).  md5, as the
+    # 2021 postgres image used: SCRAM would add client CPU to each of the
+    # views' connections, a cost 2021 never paid.
+    password = secrets.token_hex(24)
+    password_file = workdir / "postgres-password"
+    write_private(password_file, password + "\n")
+    hashed = home / "pwfile"
+    write_private(hashed, "md5" + hashlib.md5((password + DB_USER).encode()).hexdigest() + "\n",
+                  run_as)
+    log_path = workdir / "postgres.log"
+    try:
+        initdb = subprocess.run(
+            [str(bindir / "initdb"), "-D", str(datadir), "--no-sync", "-U", DB_USER,
+             f"--pwfile={hashed}", "--auth=md5", "-E", "UTF8", "--locale=C"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=home, start_new_session=True, timeout=120,
+            **(run_as.popen_kwargs() if run_as else {}))
+    finally:
+        hashed.unlink(missing_ok=True)
+    stop.check()
+    if initdb.returncode != 0:
+        raise ReproError(f"initdb failed (code {initdb.returncode}):\n"
+                         f"{initdb.stdout.decode(errors='replace')[-2000:]}")
+    # Only repro's user, only over loopback TCP or the owner-only socket
+    # directory, only with the password: no replication, no other role.
+    (datadir / "pg_hba.conf").write_text(PG_HBA.format(user=DB_USER))
+    major = postgres_major_version(bindir)
+    for attempt in range(3):
+        port = free_port()
+        dsn = f"postgresql://{DB_USER}:{password}@127.0.0.1:{port}/postgres"
+        argv = [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-k", str(sockdir),
+                "-c", "listen_addresses=127.0.0.1", "-c", f"max_connections={max_connections}"]
+        if major >= 18:
+            # 18 and later warn on every md5 login; nobody reads those here.
+            argv += ["-c", "md5_password_warnings=off"]
+        # SIGINT is PostgreSQL's fast shutdown.
+        with managed_process("PostgreSQL", argv, log_path, stop_signal=signal.SIGINT,
+                             cwd=home, run_as=run_as, stop=stop) as proc:
+            started = _wait_for_postgres(proc, dsn, stop, last_try=attempt == 2)
+            if started:
+                version, actual_max = query_database(dsn)  # it just accepted a connection
+                yield Database(dsn, f"private throwaway cluster from {bindir}, md5 password "
+                                    f"auth", version, actual_max, password_file, proc.popen.pid)
+                return
+
+
+PG_HBA = """\
+# repro's private cluster: its own user, with this run's password, only.
+local all {user} md5
+host  all {user} 127.0.0.1/32 md5
+"""
+
+
+def write_private(path: Path, text: str, owner: Optional[RunAs] = None) -> None:
+    """A file only its owner can read, from its first byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        if owner is not None:
+            os.fchown(f.fileno(), owner.uid, owner.gid)
+        f.write(text)
+
+
+def postgres_major_version(bindir: Path) -> int:
+    """From 'postgres (PostgreSQL) 15.18'; 0 if it cannot tell."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,
+                             text=True, timeout=30).stdout
+        found = re.search(r"\)\s*(\d+)", out)
+        if found:
+            return int(found.group(1))
+    return 0
+
+
+def _wait_for_postgres(proc: ManagedProcess, dsn: str, stop: StopFlag, last_try: bool) -> bool:
+    """True once it accepts connections; False if another process took its
+    port in the meantime (worth another try with a new port)."""
+    try:
+        wait_until(lambda: _accepts_connections(dsn), proc, POSTGRES_START_SECONDS, stop,
+                   "PostgreSQL")
+        return True
+    except ReproError:
+        if not last_try and not proc.alive() and "could not bind" in tail(proc.log_path):
+            return False
+        raise
+
+
+def _accepts_connections(dsn: str) -> bool:
+    import psycopg2
+    try:
+        psycopg2.connect(dsn, connect_timeout=2).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+@contextlib.contextmanager
+def open_database(config: Config, workdir: Path, stop: StopFlag,
+                  say: Callable[[str], None]) -> Iterator[Database]:
+    if config.dsn:
+        yield external_database(config.dsn, config.dsn_origin or "--dsn")
+    else:
+        with private_postgres(workdir, config.max_connections, stop, say) as db:
+            yield db
+
+
+@dataclass
+class RunningServer:
+    process: ManagedProcess
+    base_url: str
+
+
+def _view_answers(url: str) -> Optional[int]:
+    """The HTTP status our server answers with, None while nothing answers."""
+    got = http_get(url, 5)
+    # An error is an answer; a success only with the header that repro's
+    # views send, not from some other server.
+    return got.status if got.status != 200 or got.headers.get("X-Repro-Worker") else None
+
+
+@contextlib.contextmanager
+def running_server(server: Server, view: View, app: AppSettings, db: Database, workers: int,
+                   threads: int, log_path: Path, stop: StopFlag,
+                   port: Optional[int] = None) -> Iterator[RunningServer]:
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items()
+           # The servers' own settings from the environment could change the
+           # server measured, or daemonize it out of repro's reach.
+           if k != "GUNICORN_CMD_ARGS" and not k.startswith("GRANIAN_")}
+    env[ENV_DSN] = db.dsn
+    env[ENV_SECRET] = secrets.token_urlsafe(50)
+    env[ENV_APP] = app.to_json()
+    # The 2021 image ran with asyncio debug mode on; by default it is off
+    # (the report says so), so an inherited setting must not leak in.
+    env.pop("PYTHONASYNCIODEBUG", None)
+    if app.cell.as_2021:
+        env["PYTHONASYNCIODEBUG"] = "1"
+    argv = server.argv(port, workers, threads)
+    base_url = f"http://127.0.0.1:{port}"
+    status: list[Optional[int]] = [None]
+
+    def answers() -> bool:
+        status[0] = _view_answers(base_url + view.path)
+        return status[0] is not None
+
+    # SIGTERM: a graceful stop, so requests still queued when the load ends
+    # finish instead of leaving tracebacks that look like errors.
+    with managed_process(f"{server.description} ({view.name} view)", argv, log_path,
+                         stop_signal=signal.SIGTERM, env=env, stop=stop,
+                         cwd=Path(__file__).resolve().parent) as proc:
+        wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
+        if status[0] != 200:
+            raise ReproError(f"{proc.name} answers {view.path} with HTTP {status[0]}; "
+                             f"last lines of its log:\n{tail(log_path)}")
+        yield RunningServer(proc, base_url)
+
+
+def upstream_main(port: int, delay_ms: float) -> None:
+    """Entry point of the upstream API process (see upstream_api()): it
+    answers every GET after delay_ms, on loopback, many at a time."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # repro stops it
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+    class Answer(asyncio.Protocol):
+        def connection_made(self, transport) -> None:
+            self.transport, self.buffer = transport, b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while b"\r\n\r\n" in self.buffer:
+                _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+                asyncio.get_running_loop().call_later(delay_ms / 1000.0, self.reply)
+
+        def reply(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.write(answer)
+
+    async def answer_forever() -> None:
+        server = await asyncio.get_running_loop().create_server(Answer, "127.0.0.1", port,
+                                                                backlog=4096)
+        await server.serve_forever()
+
+    asyncio.run(answer_forever())
+
+
+@dataclass
+class Upstream:
+    process: ManagedProcess
+    url: str
+
+
+@contextlib.contextmanager
+def upstream_api(delay_ms: float, workdir: Path, stop: StopFlag) -> Iterator[Upstream]:
+    """The slow HTTP API that the upstream workload's views call, started
+    and stopped like the servers."""
+    port = free_port()
+    script = Path(__file__).resolve()
+    code = (f"import sys; sys.path.insert(0, {str(script.parent)!r}); import {script.stem}; "
+            f"{script.stem}.upstream_main({port}, {delay_ms!r})")
+    url = f"http://127.0.0.1:{port}/api"
+
+    def answers() -> bool:
+        return http_get(url, 5 + delay_ms / 1000.0).body == b"ok"
+
+    with managed_process("the upstream API", [sys.executable, "-c", code],
+                         workdir / "upstream.log", stop_signal=signal.SIGTERM, stop=stop) as proc:
+        wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
+        yield Upstream(proc, url)
+
+
+def tree_cpu_seconds(root: int) -> Optional[float]:
+    """CPU time of a process, of its live descendants, and of the children
+    each has waited for (PostgreSQL's exited backends, Gunicorn's replaced
+    workers), where /proc tells."""
+    stats = proc_stats() or {}
+    if root not in stats:
+        return None
+    children: dict[int, list[int]] = {}
+    for pid, p in stats.items():
+        children.setdefault(p.ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats[pid].cpu_ticks
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def log_findings(log_path: Path) -> dict[str, int]:
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return {}
+    return {pattern: text.count(pattern) for pattern in LOG_FINDINGS}
+
+
+# ---------------------------------------------------------------------------
+# The load generator: its own process(es), it only records.  A minimal
+# HTTP/1.1 client on non-blocking sockets: aiohttp spent 0.8-0.9 ms of CPU
+# per request here and Locust's FastHttpUser 0.55-0.86 ms; this spends
+# about a third of Locust's, so that the client disturbs the two shared
+# cores as little as possible.
+# ---------------------------------------------------------------------------
+
+class ProtocolError(Exception):
+    """A response that cannot be read as HTTP/1.x."""
+
+
+MAX_HEAD = 65536
+
+
+@dataclass(frozen=True)
+class HttpTarget:
+    host: str
+    port: int
+    path: str
+
+    @classmethod
+    def parse(cls, url: str) -> "HttpTarget":
+        try:
+            parts = urllib.parse.urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            raise UsageError(f"{url!r} is not a valid URL; give one like "
+                             f"http://staging.example:8000/path/") from None
+        if parts.username is not None or parts.password is not None:
+            raise UsageError("a URL with a user or password in it is not supported; ramp an "
+                             "endpoint that needs no login")
+        if not url.isascii() or any(c.isspace() for c in url):
+            raise UsageError(f"{url!r} has characters that must be percent-encoded (spaces, "
+                             f"non-ASCII)")
+        if parts.scheme == "https":
+            raise UsageError(f"{url}: repro's load generator speaks plain HTTP/1.1, not https; "
+                             f"ramp the http:// address behind the TLS terminator")
+        if parts.scheme != "http" or not host:
+            raise UsageError(f"{url!r} is not an http:// URL; give one like "
+                             f"http://staging.example:8000/path/")
+        try:
+            port = parts.port
+        except ValueError:
+            raise UsageError(f"{url!r} has no valid port") from None
+        if port == 0:
+            raise UsageError(f"{url!r}: port 0 is no port; give the one the server listens on")
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(host, 80 if port is None else port, path)
+
+    @property
+    def request(self) -> bytes:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (f"GET {self.path} HTTP/1.1\r\nHost: {host}:{self.port}\r\n"
+                f"User-Agent: repro\r\nAccept: */*\r\n\r\n").encode()
+
+
+class ResponseReader:
+    """An HTTP/1.x response, fed as it arrives: its status, whether the
+    connection stays open, and when it is complete (by Content-Length,
+    chunks, or the server closing the connection)."""
+    __slots__ = ("head", "status", "keep_alive", "left", "chunked", "until_close", "buf",
+                 "skip", "last", "got_bytes")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.head = self.buf = b""
+        self.status, self.keep_alive, self.left = 0, False, -1  # -1: reading the head
+        self.chunked = self.until_close = self.last = self.got_bytes = False
+        self.skip = 0
+
+    def feed(self, data: bytes) -> bool:
+        """True once the response is complete."""
+        self.got_bytes = True
+        if self.left == -1:
+            data = self.head + data
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                if len(data) > MAX_HEAD:
+                    raise ProtocolError("response head too long")
+                self.head = data
+                return False
+            self.head = b""
+            self._read_head(data[:end])
+            data = data[end + 4:]
+            if self.left == -2:  # an interim 1xx response: the real one follows
+                self.left = -1
+                return self.feed(data) if data else False
+        if self.chunked:
+            return self._read_chunks(data)
+        if self.until_close:
+            return False
+        self.left -= len(data)
+        if self.left < 0:
+            raise ProtocolError("more bytes than Content-Length")
+        return self.left == 0
+
+    def closed(self) -> bool:
+        """The server closed the connection: was that the end of the body?"""
+        return self.until_close
+
+    def _read_head(self, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        if not version.startswith(b"HTTP/1."):
+            raise ProtocolError("not an HTTP/1.x status line")
+        try:
+            self.status = int(rest[:3])
+        except ValueError:
+            raise ProtocolError("no status code") from None
+        length, connection, chunked = None, b"", False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    raise ProtocolError("bad Content-Length") from None
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                connection = value.strip().lower()
+        self.keep_alive = (connection != b"close" if version == b"HTTP/1.1"
+                           else connection == b"keep-alive")
+        if 100 <= self.status < 200:
+            self.left = -2
+        elif self.status in (204, 304):
+            self.left = 0
+        elif chunked:
+            self.chunked, self.left = True, 0
+        elif length is not None:
+            self.left = length
+        else:
+            self.until_close, self.keep_alive, self.left = True, False, 0
+
+    def _read_chunks(self, data: bytes) -> bool:
+        buf = self.buf + data if self.buf else data
+        while True:
+            if self.skip:
+                n = min(self.skip, len(buf))
+                self.skip -= n
+                buf = buf[n:]
+                if self.skip:
+                    self.buf = b""
+                    return False
+            end = buf.find(b"\r\n")
+            if end < 0:
+                if len(buf) > MAX_HEAD:
+                    raise ProtocolError("chunk size line too long")
+                self.buf = buf
+                return False
+            line, buf = buf[:end], buf[end + 2:]
+            if self.last:  # trailers, up to an empty line
+                if not line:
+                    self.buf = b""
+                    return True
+                continue
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise ProtocolError("bad chunk size") from None
+            if size == 0:
+                self.last = True
+            else:
+                self.skip = size + 2  # the chunk and its CRLF
+
+
+class Request:
+    """One GET, from when it was due (its start) to its outcome."""
+    __slots__ = ("start", "callback", "conn", "done", "retried")
+
+    def __init__(self, start: float, callback: Callable) -> None:
+        self.start, self.callback = start, callback
+        self.conn: Optional[Connection] = None
+        self.done = self.retried = False
+
+
+class Connection:
+    """One TCP connection to the server, carrying one request at a time."""
+    __slots__ = ("gen", "sock", "reader", "out", "connecting", "req", "used", "events")
+
+    def __init__(self, gen: "LoadGenerator") -> None:
+        self.gen, self.reader, self.req, self.used, self.out = gen, ResponseReader(), None, 0, b""
+        self.sock: Optional[socket.socket] = socket.socket(gen.family, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connecting = True
+        self.events = selectors.EVENT_WRITE
+        err = self.sock.connect_ex(gen.address)
+        if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            self.sock.close()
+            raise OSError(err, os.strerror(err))
+        gen.selector.register(self.sock, self.events, self)
+
+    def begin(self, req: Request) -> None:
+        self.req, req.conn = req, self
+        self.reader.reset()
+        self.used += 1
+        self.out = self.gen.request_bytes
+        if not self.connecting:
+            self._write()
+
+    def _want(self, events: int) -> None:
+        if events != self.events:
+            self.events = events
+            self.gen.selector.modify(self.sock, events, self)
+
+    def _write(self) -> None:
+        try:
+            sent = self.sock.send(self.out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return self.broken()
+        self.out = self.out[sent:]
+        self._want(selectors.EVENT_WRITE if self.out else selectors.EVENT_READ)
+
+    def on_event(self, mask: int) -> None:
+        if self.sock is None:  # closed earlier in the same batch of events
+            return
+        if self.connecting:
+            if self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                return self.broken()
+            self.connecting = False
+            return self._write() if self.req is not None else self._want(selectors.EVENT_READ)
+        if self.out:
+            return self._write()
+        try:
+            data = self.sock.recv(262144)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return self.broken()
+        if self.req is None:  # the server closed (or spoke on) an idle connection
+            return self.close()
+        if not data:
+            return self.complete() if self.reader.closed() else self.broken()
+        try:
+            done = self.reader.feed(data)
+        except ProtocolError:
+            req = self.req
+            self.close()
+            return self.gen.finish(req, "protocol")
+        if done:
+            self.complete()
+
+    def complete(self) -> None:
+        req, status = self.req, self.reader.status
+        self.req = None
+        if not self.reader.keep_alive:
+            self.close()
+        self.gen.finish(req, "ok" if status == 200 else f"http_{status}")
+
+    def broken(self) -> None:
+        """Refused, reset or closed before the response was complete."""
+        req = self.req
+        reused_and_silent = self.used > 1 and not self.reader.got_bytes
+        self.close()
+        if req is None or req.done:
+            return
+        if reused_and_silent and not req.retried:
+            # The server closed a kept-alive connection just as it was
+            # reused: like any HTTP client, try once more on a new one.
+            req.retried = True
+            return self.gen.transmit(req, None)
+        self.gen.finish(req, "connection")
+
+    def close(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.gen.selector.unregister(self.sock)
+            self.sock.close()
+            self.sock = None
+        self.req = None
+
+
+class User:
+    """A closed-loop user, like a Locust user with wait_time = between(t, t):
+    request, wait for the response, think, repeat; one connection, kept."""
+    __slots__ = ("gen", "conn", "active", "retiring", "busy")
+
+    def __init__(self, gen: "LoadGenerator") -> None:
+        self.gen, self.conn, self.active, self.retiring, self.busy = gen, None, True, False, False
+
+    def fire(self) -> None:
+        if self.active:
+            self.busy = True
+            self.gen.send(self.gen.clock(), self.conn, self.done)
+
+    def done(self, _req: Request, _outcome: str, conn: Optional[Connection]) -> None:
+        self.busy, self.conn = False, conn
+        if self.retiring:
+            self.stop()
+            self.gen.retiring.discard(self)
+        elif self.active:
+            self.gen.at(self.gen.clock() + self.gen.think_time, self.fire)
+
+    def retire(self) -> None:
+        """Stop after the request in flight, if any: the server is left with
+        nothing abandoned."""
+        if self.busy:
+            self.retiring = True
+            self.gen.retiring.add(self)
+        else:
+            self.stop()
+
+    def stop(self) -> None:
+        self.active = False
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+# What repro and a load generator process tell each other through their
+# pipe: small records, sent as (name, values) so that either side may be
+# __main__ or the imported module.
+@dataclass(frozen=True)
+class SetUsers:
+    """Run this many closed-loop users; new ones start spread over `spread`
+    seconds, offset by `phase` of it (the share of the processes before)."""
+    count: int
+    spread: float
+    phase: float
+    command: int  # numbered, so that a Tick can say it was carried out
+
+    def apply(self, gen: "LoadGenerator") -> None:
+        gen.set_users(self.count, self.spread, self.phase)
+        gen.applied = self.command
+
+
+@dataclass(frozen=True)
+class SetRate:
+    """Send requests at this rate, on a schedule offset by `phase`."""
+    rate: float
+    phase: float
+    command: int
+
+    def apply(self, gen: "LoadGenerator") -> None:
+        gen.set_rate(self.rate, self.phase)
+        gen.applied = self.command
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Abandon what is in flight, report once more and end."""
+
+    def apply(self, gen: "LoadGenerator") -> None:
+        gen.running = False
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A load generator's report, every TICK: the requests that ended since
+    the last, as (start, end, outcome) tuples, and where it stands."""
+    as_of: float  # its clock when it sent this
+    samples: list
+    started: int  # requests sent so far
+    oldest: Optional[float]  # when the oldest request in flight (or waiting) was due
+    retiring: int  # users told to stop, still finishing a request
+    cpu: float  # its CPU seconds so far
+    applied: int  # the last command it carried out
+
+
+MESSAGES = {m.__name__: m for m in (SetUsers, SetRate, Stop, Tick)}
+
+
+def send_message(pipe, message: object) -> None:
+    pipe.send((type(message).__name__,
+               tuple(getattr(message, f.name) for f in dataclasses.fields(message))))
+
+
+def receive_message(pipe) -> object:
+    name, values = pipe.recv()
+    return MESSAGES[name](*values)
+
+
+class LoadGenerator:
+    """The event loop of one load generator process.  It obeys the commands
+    that come through its pipe (a number of users, or an arrival rate) and
+    sends back, every TICK, what it recorded."""
+
+    def __init__(self, target: HttpTarget, timeout: float, think_time: float,
+                 max_in_flight: int, pipe, clock: Callable[[], float] = time.perf_counter):
+        self.clock, self.pipe = clock, pipe
+        info = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)[0]
+        self.family, self.address = info[0], info[4]
+        self.request_bytes = target.request
+        self.timeout, self.think_time, self.max_in_flight = timeout, think_time, max_in_flight
+        self.selector = selectors.DefaultSelector()
+        self.timers: list = []  # (when, seq, callback)
+        self.deadlines: list = []  # (when, seq, request)
+        self.seq = itertools.count()
+        self.batch: list[tuple[float, float, str]] = []
+        self.started = 0
+        self.in_flight: dict[Request, float] = {}
+        self.users: list[User] = []
+        self.retiring: set[User] = set()
+        self.idle: list[Connection] = []  # open loop: kept-alive, not in use
+        self.waiting: collections.deque = collections.deque()  # open loop: due beyond the cap
+        self.rate_epoch, self.interval, self.next_due = 0, 0.0, 0.0
+        self.applied = 0  # the last command carried out
+        self.running = True
+
+    # Timers and requests ------------------------------------------------
+
+    def at(self, when: float, callback: Callable[[], None]) -> None:
+        heapq.heappush(self.timers, (when, next(self.seq), callback))
+
+    def send(self, start: float, conn: Optional[Connection], callback: Callable) -> None:
+        req = Request(start, callback)
+        self.started += 1
+        self.in_flight[req] = start
+        heapq.heappush(self.deadlines, (start + self.timeout, next(self.seq), req))
+        self.transmit(req, conn)
+
+    def transmit(self, req: Request, conn: Optional[Connection]) -> None:
+        if conn is None or conn.sock is None:
+            try:
+                conn = Connection(self)
+            except OSError:
+                return self.finish(req, "connection")
+        conn.begin(req)
+
+    def finish(self, req: Request, outcome: str) -> None:
+        if req.done:
+            return
+        req.done = True
+        del self.in_flight[req]
+        self.batch.append((req.start, self.clock(), outcome))
+        conn = req.conn
+        reusable = conn if conn is not None and conn.sock is not None and conn.req is None else None
+        req.callback(req, outcome, reusable)
+
+    def expire(self, now: float) -> None:
+        while self.deadlines and self.deadlines[0][0] <= now:
+            req = heapq.heappop(self.deadlines)[2]
+            if not req.done:
+                if req.conn is not None:
+                    req.conn.close()
+                self.finish(req, "timeout")
+
+    # Closed loop ----------------------------------------------------------
+
+    def set_users(self, count: int, spread: float, phase: float) -> None:
+        if count > len(self.users):
+            new, now = count - len(self.users), self.clock()
+            for j in range(new):
+                user = User(self)
+                self.users.append(user)
+                # Evenly spread over one think time, as if each had just had
+                # a response: the arrival rate is the steady state's at once.
+                self.at(now + spread * (j + phase) / new, user.fire)
+        else:
+            for user in self.users[count:]:
+                user.retire()
+            del self.users[count:]
+
+    # Open loop --------------------------------------------------------------
+
+    def set_rate(self, rate: float, phase: float) -> None:
+        self.rate_epoch += 1
+        # Requests still waiting for a place were due at the old rate: they
+        # are abandoned, not sent to what may be a new server.
+        self.waiting.clear()
+        if rate <= 0:
+            return
+        self.interval = 1.0 / rate
+        self.next_due = self.clock() + phase * self.interval
+        epoch = self.rate_epoch
+        self.at(self.next_due, lambda: self._due(epoch))
+
+    def _due(self, epoch: int) -> None:
+        if epoch != self.rate_epoch:
+            return
+        now = self.clock()
+        while self.next_due <= now:
+            self.started += 1
+            self._launch(self.next_due)
+            self.next_due += self.interval
+        self.at(self.next_due, lambda: self._due(epoch))
+
+    def _launch(self, due: float) -> None:
+        if len(self.in_flight) >= self.max_in_flight:
+            self.waiting.append(due)
+            return
+        if due + self.timeout <= self.clock():  # waited out its whole timeout
+            # Ended now: a sample never ends before the tick that reports it.
+            self.batch.append((due, self.clock(), "timeout"))
+            return
+        conn = None
+        while self.idle and conn is None:
+            candidate = self.idle.pop()
+            conn = candidate if candidate.sock is not None else None
+        self.started -= 1  # send() counts it again
+        self.send(due, conn, self._open_done)
+
+    def _open_done(self, _req: Request, _outcome: str, conn: Optional[Connection]) -> None:
+        if conn is not None:
+            self.idle.append(conn)
+        while self.waiting and len(self.in_flight) < self.max_in_flight:
+            self._launch(self.waiting.popleft())
+
+    # The loop -------------------------------------------------------------
+
+    def command(self) -> None:
+        while self.pipe.poll():
+            receive_message(self.pipe).apply(self)
+
+    def report(self) -> None:
+        oldest = min(self.in_flight.values(), default=None)
+        if self.waiting:
+            oldest = self.waiting[0] if oldest is None else min(oldest, self.waiting[0])
+        send_message(self.pipe, Tick(self.clock(), self.batch, self.started, oldest,
+                                     len(self.retiring), time.process_time(), self.applied))
+        self.batch = []
+
+    def run(self) -> None:
+        self.selector.register(self.pipe.fileno(), selectors.EVENT_READ, None)
+        next_report = self.clock()
+        while self.running:
+            now = self.clock()
+            while self.timers and self.timers[0][0] <= now:
+                heapq.heappop(self.timers)[2]()
+            self.expire(now)
+            if now >= next_report:
+                self.report()
+                next_report = now + TICK
+            wake = next_report
+            if self.timers:
+                wake = min(wake, self.timers[0][0])
+            if self.deadlines:
+                wake = min(wake, self.deadlines[0][0])
+            for key, mask in self.selector.select(max(0.0, wake - self.clock())):
+                if key.data is None:
+                    self.command()
+                else:
+                    key.data.on_event(mask)
+        # The ramp is over: what is still in flight is abandoned, not recorded.
+        for req in list(self.in_flight):
+            if req.conn is not None:
+                req.conn.close()
+        self.in_flight.clear()
+        for user in self.users:
+            user.stop()
+        for conn in self.idle:
+            conn.close()
+        self.report()
+
+
+def load_generator_main(fd: int, spec: str) -> None:
+    """Entry point of a load generator process (see load_generator())."""
+    from multiprocessing.connection import Connection as Pipe
+    # repro stops it through its pipe, or with SIGTERM; a Ctrl-C is repro's.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = json.loads(spec)
+    pipe = Pipe(fd)
+    generator = LoadGenerator(HttpTarget(**settings["target"]), settings["timeout"],
+                              settings["think_time"], settings["max_in_flight"], pipe)
+    with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
+        generator.run()
+
+
+class LoadDriver:
+    """repro's side of the load generator processes: it tells them the
+    level and gathers what they recorded, as one."""
+
+    def __init__(self, pipes: list, processes: list[ManagedProcess], open_loop: bool) -> None:
+        self.pipes, self.processes, self.open_loop = pipes, processes, open_loop
+        self.samples: list[Sample] = []
+        self.ticks: list[Optional[Tick]] = [None] * len(pipes)  # each process's latest
+        self.commands = 0
+
+    def set_level(self, level: int, spread: float) -> None:
+        self.commands += 1
+        count = len(self.pipes)
+        for i, pipe in enumerate(self.pipes):
+            share = level // count + (1 if i < level % count else 0)
+            message = (SetRate(level / count, i / count, self.commands) if self.open_loop else
+                       SetUsers(share, spread, i / count, self.commands))
+            try:
+                send_message(pipe, message)
+            except OSError:
+                raise self._died(i) from None
+
+    def poll(self, timeout: float) -> None:
+        from multiprocessing.connection import wait
+        for pipe in wait(self.pipes, timeout):
+            i = self.pipes.index(pipe)
+            try:
+                for _ in range(1000):
+                    if not pipe.poll():
+                        break
+                    tick = receive_message(pipe)
+                    self.samples.extend(Sample(*s) for s in tick.samples)
+                    self.ticks[i] = tick
+            except (EOFError, OSError):
+                raise self._died(i) from None
+
+    def _died(self, i: int) -> ReproError:
+        proc = self.processes[i]
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.popen.wait(1)
+        return ReproError(f"the load generator stopped: {proc.died_message()}")
+
+    def _all(self, name: str) -> list:
+        return [getattr(t, name) for t in self.ticks if t is not None]
+
+    @property
+    def current(self) -> bool:
+        """Every process has reported since carrying out the last command."""
+        return all(t is not None and t.applied == self.commands for t in self.ticks)
+
+    @property
+    def as_of(self) -> float:
+        """Every sample that ended before this is in (each process reports
+        its samples before the tick that moves its time past them)."""
+        return min(self._all("as_of")) if self.current else -math.inf
+
+    @property
+    def newest(self) -> float:
+        """The time of the latest report of any process."""
+        return max(self._all("as_of")) if self.current else -math.inf
+
+    @property
+    def started(self) -> int:
+        return sum(self._all("started"))
+
+    @property
+    def oldest_in_flight(self) -> Optional[float]:
+        return min((o for o in self._all("oldest") if o is not None), default=None)
+
+    @property
+    def retiring(self) -> int:
+        return sum(self._all("retiring"))
+
+    @property
+    def cpu_each(self) -> list[float]:
+        """CPU seconds so far of each process."""
+        return [t.cpu if t is not None else 0.0 for t in self.ticks]
+
+    def wait_ready(self, stop: StopFlag) -> None:
+        deadline = time.monotonic() + LOADGEN_START_SECONDS
+        while not all(t is not None for t in self.ticks):
+            stop.check()
+            self.poll(TICK)
+            for proc in self.processes:
+                if not proc.alive():
+                    raise ReproError(f"the load generator did not start: {proc.died_message()}")
+            if time.monotonic() > deadline:
+                raise ReproError(f"the load generator did not start within "
+                                 f"{LOADGEN_START_SECONDS:.0f} s")
+
+
+def stop_generator(pipe) -> None:
+    with contextlib.suppress(OSError):
+        send_message(pipe, Stop())
+    pipe.close()
+
+
+def load_processes(config: Config) -> int:
+    """Enough processes that none needs much more than half a core."""
+    if config.ramp.load_processes:
+        return config.ramp.load_processes
+    most = config.ramp.top if config.ramp.open_loop else (
+        config.ramp.top / config.ramp.think_time if config.ramp.think_time > 0 else math.inf)
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, math.ceil(most / RATE_PER_LOAD_PROCESS) if math.isfinite(most)
+                      else cores))
+
+
+@contextlib.contextmanager
+def load_generator(url: str, config: Config, workdir: Path,
+                   stop: StopFlag) -> Iterator[LoadDriver]:
+    """The load generator processes, each started like the servers (its
+    own process group, gone with repro) and talked to through a socket
+    pair."""
+    from multiprocessing.connection import Connection as Pipe
+    target = HttpTarget.parse(url)
+    count = load_processes(config)
+    script = Path(__file__).resolve()
+    with contextlib.ExitStack() as stack:
+        pipes, processes = [], []
+        for i in range(count):
+            ours, theirs = socket.socketpair()
+            spec = json.dumps({"target": dataclasses.asdict(target), "timeout": config.ramp.timeout,
+                               "think_time": config.ramp.think_time,
+                               "max_in_flight": max(1, config.ramp.max_in_flight // count)})
+            code = (f"import sys; sys.path.insert(0, {str(script.parent)!r}); "
+                    f"import {script.stem}; {script.stem}.load_generator_main("
+                    f"{theirs.fileno()}, {spec!r})")
+            try:
+                proc = stack.enter_context(managed_process(
+                    f"load generator {i + 1}", [sys.executable, "-c", code],
+                    workdir / f"loadgen-{i + 1}.log", stop_signal=signal.SIGTERM,
+                    pass_fds=[theirs.fileno()], stop=stop))
+            except BaseException:
+                ours.close()
+                raise
+            finally:
+                theirs.close()
+            pipe = Pipe(ours.detach())
+            # First of all: told to stop, and its pipe closed, so that it stops
+            # even if it missed the word.
+            stack.callback(stop_generator, pipe)
+            pipes.append(pipe)
+            processes.append(proc)
+        driver = LoadDriver(pipes, processes, config.ramp.open_loop)
+        driver.wait_ready(stop)
+        yield driver
+
+
+def warm_up(url: str, workers: int, server: ManagedProcess,
+            stop: StopFlag) -> tuple[str, str]:
+    """Send requests on fresh connections until every worker has answered a
+    few; none of them is counted.  They run in daemon threads, so that a
+    signal ends the warm-up at once, whatever they still wait for.  What it
+    saw, and the database driver the view said it used."""
+    drivers: set[str] = set()
+
+    def fetch(answers: list, i: int) -> None:
+        got = http_get(url, WARMUP_SECONDS)
+        if got.status == 200:
+            answers[i] = got.headers.get("X-Repro-Worker")
+            drivers.add(got.headers.get("X-Repro-Driver", ""))
+
+    seen: dict[str, int] = {}
+    sent = 0
+    deadline = time.monotonic() + WARMUP_SECONDS
+    while time.monotonic() < deadline:
+        answers: list[Optional[str]] = [None] * (2 * workers)
+        threads = [threading.Thread(target=fetch, args=(answers, i), daemon=True)
+                   for i in range(len(answers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                stop.check()
+                thread.join(TICK)
+        if not server.alive():
+            raise ReproError(f"during warm-up, {server.died_message()}")
+        sent += len(answers)
+        for worker in filter(None, answers):
+            seen[worker] = seen.get(worker, 0) + 1
+        if len(seen) >= workers and min(seen.values()) >= 3:
+            break
+    text = f"{sent} requests, {len(seen)} of {workers} workers answered"
+    if len(seen) < workers:
+        text += " (not every worker was warmed up)"
+    return text, ", ".join(sorted(filter(None, drivers)))
+
+
+# ---------------------------------------------------------------------------
 # The ramp's plan: which level to measure next (pure functions of the steps)
 # ---------------------------------------------------------------------------
 
@@ -1606,6 +2930,213 @@ RAMPS = {
     "linear": RampKind("linear", _fixed(linear_plan), linear_plan,
                        "every --step up, one after the other", percent_steps=False),
 }
+
+
+# ---------------------------------------------------------------------------
+# The measuring method: a step, a ramp on the plan just above, and when
+# the server must start afresh
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StepRules:
+    """How a step is timed: the settling, then the window."""
+    spread: float  # new users start over this long (one think time); in open loop, settle this long
+    seconds: float  # the window lasts at least this long,
+    min_requests: int  # and until this many requests have ended in it,
+    max_seconds: float  # but no longer than this; settling gets as long again at most,
+    timeout: float = 0.0  # or until the requests time out, if that is longer
+    cycle: float = 0.0  # closed loop: the think time; a window lasts a user's whole cycle
+
+
+class RampStopped(Exception):
+    """The ramp cannot go on: the server died (error) or a signal came."""
+
+    def __init__(self, reason: str, error: Optional[str] = None, interrupted: bool = False):
+        super().__init__(reason)
+        self.reason, self.error, self.interrupted = reason, error, interrupted
+
+
+def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
+                 previous: Optional[StepStats], clock: Callable[[], float],
+                 check: Callable[[], None],
+                 again: Callable[[StepWindow], bool] = lambda window: False) -> StepWindow:
+    """Move the load to `level` and measure it.
+
+    The step settles for one think time (the new users' first requests are
+    spread over it) plus the previous step's median latency, and until
+    every request still in flight was sent after that think time: the queue
+    has turned over once at the new level, however long it has grown or
+    shrunk.  After a ramp down it also waits for the retired users' last
+    requests to end.  It gives up after rules.max_seconds or the request
+    timeout, whichever is longer: by then every request of the previous
+    level has ended, if only by timing out, so what ends in the window was
+    sent at this level (requests that never end are the exception).
+
+    The window then lasts rules.seconds, and at least one user cycle: one
+    think time plus the median latency of the requests that ended in the
+    window so far.  With a fixed think time, closed-loop users come back in
+    waves, one per cycle, and a window shorter than a cycle would count a
+    wave's crest or trough.  (The requests that ended while settling would
+    not tell the cycle: right after a step up, most of them were sent at
+    the lower level, and those sent at this one are the quick ones.)  It
+    also lasts until enough requests have ended in it, but no longer than
+    rules.max_seconds (or one cycle, if that is longer).  What ended in the
+    window is the step's: the next step begins at once, with no wait for
+    the requests still in flight (they were sent at this level, but are
+    like those that ended in the window, which were too).
+
+    Where `again` says so of the window, it goes on for as long and as many
+    requests again, and the step counts both: near the slowdown threshold,
+    where one window's median may fall on either side (NEAR_SLOWDOWN)."""
+    start = clock()
+    cpu_start = driver.cpu_each
+    driver.set_level(level, rules.spread)
+    spread_end = start + rules.spread
+    settled = spread_end + ((previous.p50_ms or 0.0) / 1000.0 if previous else 0.0)
+    give_up = spread_end + max(rules.max_seconds, rules.timeout)
+    window_start = None
+    first_started, seconds, longest = 0, rules.seconds, rules.max_seconds
+    windows, need = 1, rules.min_requests
+    scanned = len(driver.samples)  # samples looked at
+    latencies: list[float] = []  # of the requests that ended in the window
+    pending: list[tuple[float, float]] = []  # (end, latency): in the window, but after as_of
+    while True:
+        check()
+        driver.poll(TICK)
+        if window_start is None:
+            oldest = driver.oldest_in_flight
+            turned_over = oldest is None or oldest >= spread_end
+            reported = driver.as_of  # what the conditions below were true at
+            if reported >= start and ((reported >= settled and driver.retiring == 0
+                                       and turned_over) or reported >= give_up):
+                # At the newest report: each process had turned over by its
+                # own, and a request that ended before it may have been one
+                # sent earlier.  The count of requests sent is as of then.
+                window_start, first_started = driver.newest, driver.started
+        else:
+            # Those that ended by as_of are all in; later ones wait their turn.
+            pending.extend((s.end, s.end - s.start) for s in driver.samples[scanned:]
+                           if s.end >= window_start)
+            scanned = len(driver.samples)
+            latencies.extend(latency for end, latency in pending if end < driver.as_of)
+            pending = [(end, latency) for end, latency in pending if end >= driver.as_of]
+            held = driver.as_of - window_start
+            if (held >= seconds and (len(latencies) >= need or held >= longest)
+                    and held >= windows * _cycle(rules, latencies)):
+                used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
+                window = StepWindow(level, order, start, window_start, driver.as_of,
+                                    driver.as_of, sum(used), max(used, default=0.0),
+                                    sent=driver.started - first_started, windows=windows)
+                if windows > 1 or not again(window):
+                    return window
+                windows += 1
+                seconds, longest, need = 2 * seconds, 2 * longest, 2 * need
+
+
+def _cycle(rules: StepRules, latencies: list[float]) -> float:
+    """A closed-loop user's cycle, by the latencies so far: think time plus
+    their median (0 in open loop, or before any request ended)."""
+    if not rules.cycle or not latencies:
+        return 0.0
+    return rules.cycle + sorted(latencies)[len(latencies) // 2]
+
+
+def needs_fresh_server(steps: Sequence[StepStats], on_this_server: Sequence[StepStats],
+                       level: int, step: int = DEFAULT_STEP) -> bool:
+    """Whether `level` must wait for a restarted server: it lies below a
+    level this server was already measured at, this server has been
+    slowed down or has failed since it started, and `level` lies below the
+    slowdown threshold, if one is confirmed.  A level is measured as a ramp
+    that only went up would find it: a server can stay slower for a while
+    after an overload, but a ramp reaches a level past its slowdown
+    threshold on a server overloaded since that threshold, not on a fresh
+    one (docs/measurements.md, "Hysteresis")."""
+    if not any(level < s.level for s in on_this_server):
+        return False
+    by_level = sorted(steps, key=lambda s: s.level)
+    slowdown = find_thresholds(by_level, step, last_counts=False).slowdown
+    if slowdown is not None and level >= slowdown:
+        return False
+    baseline = baseline_of(by_level)
+    return any(is_slowed(s, baseline) or is_erring(s) for s in on_this_server)
+
+
+@dataclass
+class RampRun:
+    """What run_ramp saw: its steps, why it ended, the server's death (or
+    None), whether a signal cut it short, how often the server restarted for
+    a lower level, and the CPU seconds of each process group the meter
+    reads, with the successful requests, over the measured steps."""
+    steps: tuple[StepStats, ...]
+    reason: str
+    short: str = ""  # the reason in a few words
+    error: Optional[str] = None
+    interrupted: bool = False
+    restarts: int = 0
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    ok_requests: int = 0
+
+    def cpu_ms(self) -> dict[str, float]:
+        return ({group: 1000.0 * seconds / self.ok_requests
+                 for group, seconds in self.cpu_seconds.items()} if self.ok_requests else {})
+
+
+def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
+             check: Callable[[], None], on_step: Callable[[StepStats], None],
+             restart: Optional[Callable[[], None]] = None,
+             meter: Callable[[], dict[str, Optional[float]]] = dict) -> RampRun:
+    """Steps chosen by the ramp's plan, until it has none left."""
+    kind = RAMPS[config.ramp.kind]
+    rules = StepRules(spread=OPEN_LOOP_SETTLE if config.ramp.open_loop else config.ramp.think_time,
+                      seconds=config.ramp.step_seconds, min_requests=config.ramp.min_requests,
+                      max_seconds=MAX_WINDOW_FACTOR * config.ramp.step_seconds,
+                      timeout=config.ramp.timeout,
+                      cycle=0.0 if config.ramp.open_loop else config.ramp.think_time)
+    run = RampRun(steps=(), reason="completed")
+    steps: list[StepStats] = []
+    on_this_server: list[StepStats] = []
+    level = None
+    try:
+        while (level := kind.next_level(steps, config.ramp.top, config.ramp.step)) is not None:
+            # None: a server repro did not start, which it cannot restart.
+            if restart is not None and needs_fresh_server(steps, on_this_server, level,
+                                                          config.ramp.step):
+                # Users off, the server killed with whatever it still does
+                # (nothing of it is measured), a new one on the same port.
+                driver.set_level(0, 0.0)
+                restart()
+                run.restarts += 1
+                on_this_server = []
+            before = meter()
+            baseline = baseline_of(sorted(steps, key=lambda s: s.level))
+            window = measure_step(
+                driver, level, len(steps) + 1, rules,
+                on_this_server[-1] if on_this_server else None, clock, check,
+                again=lambda w: is_near_slowdown(step_stats(w, driver.samples), baseline))
+            for group, seconds in meter().items():
+                if seconds is not None and before.get(group) is not None:
+                    run.cpu_seconds[group] = run.cpu_seconds.get(group, 0.0) + seconds - before[group]
+            run.ok_requests += sum(1 for s in driver.samples
+                                   if window.start <= s.end < window.end and s.outcome == "ok")
+            steps.append(step_stats(window, driver.samples))
+            on_this_server.append(steps[-1])
+            on_step(steps[-1])
+        early = early_stop_reason(steps)
+        run.reason = early or "completed"
+        run.short = f"stopped at {steps[-1].level}" if early else "completed"
+    except RampStopped as e:
+        run.short = f"{e.reason} at {level} {config.ramp.unit}"
+        run.error, run.interrupted = e.error, e.interrupted
+    except Interrupted:  # while a server restarted
+        run.short, run.interrupted = f"interrupted at {level} {config.ramp.unit}", True
+    except ReproError as e:  # the load generator or a restart failed: keep what was measured
+        run.short, run.error = f"stopped at {level} {config.ramp.unit}", str(e)
+    else:
+        run.steps = tuple(steps)
+        return run
+    run.reason = f"{run.short} (that step is not counted)"
+    run.steps = tuple(steps)
+    return run
 
 
 # ---------------------------------------------------------------------------
@@ -3759,7 +5290,6 @@ def load_run(path: str) -> Report:
     return report_from_json(data, path)
 
 
-
 # ---------------------------------------------------------------------------
 # The progress display (stderr)
 # ---------------------------------------------------------------------------
@@ -3855,1539 +5385,6 @@ class Progress:
             self.out.write("\n")
             self.out.flush()
         self.status = ""
-
-
-
-
-# ---------------------------------------------------------------------------
-# Process management: PostgreSQL, the servers, the upstream API
-# ---------------------------------------------------------------------------
-
-def _split_userinfo(dsn: str) -> Optional[tuple[str, str, str, str]]:
-    """(scheme, user, password, '@' and the rest) of a URL that carries a
-    password, else None.  The user info ends at the last '@': a password
-    may hold an unescaped '@', '/' or '?'.  A '/' before the ':' means the
-    '@' belongs to the path or query, not to a password."""
-    scheme, sep, rest = dsn.partition("://")
-    at = rest.rfind("@")
-    user, colon, password = rest[:max(at, 0)].partition(":")
-    if not sep or at < 0 or not colon or "/" in user:
-        return None
-    return scheme, user, password, rest[at:]
-
-
-def mask_dsn(dsn: str) -> str:
-    """The DSN with its password, in any of the places one can be, as ***.
-    Masking a little too much beats leaking."""
-    masked = re.sub(r"(password\s*=\s*)('[^']*'|[^&\s]*)", r"\1***", dsn, flags=re.I)
-    parts = _split_userinfo(masked)
-    if parts is None:
-        return masked
-    scheme, user, _, tail = parts
-    return f"{scheme}://{user}:***{tail}"
-
-
-def dsn_password(dsn: str) -> Optional[str]:
-    parts = _split_userinfo(dsn)
-    return None if parts is None else parts[2]
-
-
-def scrub(text: str, dsn: str) -> str:
-    """A driver's error message with every form of the DSN's password, and
-    every piece of it a parser could have split off, replaced by ***."""
-    password = dsn_password(dsn)
-    if not password:
-        return text
-    forms = {password, urllib.parse.unquote(password)}
-    forms |= {piece for form in list(forms) for piece in re.split(r"[@/?#:]", form)}
-    for form in sorted((f for f in forms if len(f) >= 2), key=len, reverse=True):
-        text = text.replace(form, "***")
-    return text
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tail(path: Path, lines: int = 25) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def _die_with_parent(sig: int) -> Optional[Callable[[], None]]:
-    """A preexec_fn that makes the child get `sig` if repro itself dies
-    (even by SIGKILL), so no server outlives it.  Linux only."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os.kill(os.getpid(), sig)
-    return preexec
-
-
-@dataclass
-class ManagedProcess:
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def died_message(self) -> str:
-        return (f"{self.name} exited with code {self.popen.returncode}; "
-                f"last lines of its log:\n{tail(self.log_path)}")
-
-
-@dataclass(frozen=True)
-class RunAs:
-    """The unprivileged user PostgreSQL runs as when repro runs as root."""
-    uid: int
-    gid: int
-    name: str
-
-    def popen_kwargs(self) -> dict:
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
-
-
-def _reachable_by(path: Path, who: RunAs) -> bool:
-    """Whether `who` may enter path and every directory above it."""
-    import stat
-    for directory in (path, *path.parents):
-        st = directory.stat()
-        if st.st_uid == who.uid:
-            bit = stat.S_IXUSR
-        elif st.st_gid == who.gid:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not st.st_mode & bit:
-            return False
-    return True
-
-
-def unprivileged_user() -> Optional[RunAs]:
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return None
-    import pwd
-    for name in ("postgres", "nobody"):
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        return RunAs(entry.pw_uid, entry.pw_gid, name)
-    raise ReproError("PostgreSQL refuses to run as root, and there is no 'postgres' or "
-                     "'nobody' user to run it as; run repro as a normal user")
-
-
-@contextlib.contextmanager
-def managed_process(name: str, argv: Sequence[str], log_path: Path, *, stop_signal: int,
-                    env: Optional[dict] = None, cwd: Optional[Path] = None,
-                    run_as: Optional[RunAs] = None, pass_fds: Sequence[int] = (),
-                    stop: Optional[StopFlag] = None) -> Iterator[ManagedProcess]:
-    """Start a process in its own process group (so a terminal's Ctrl-C
-    reaches repro only, which then stops things in order) and always stop
-    it, and anything it started, on the way out."""
-    extra = run_as.popen_kwargs() if run_as else {}
-    # Owner-only: a server's log may quote what it was connected with.
-    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
-        popen = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=env, cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds),
-            preexec_fn=_die_with_parent(stop_signal), **extra)
-    try:
-        yield ManagedProcess(name, popen, log_path)
-    finally:
-        stop_process(popen, stop_signal, stop)
-
-
-def stop_process(popen: subprocess.Popen, stop_signal: int, stop: Optional[StopFlag] = None) -> None:
-    """Ask it to stop, give it STOP_GRACE_SECONDS (none after a second
-    Ctrl-C), then kill its whole group and wait until the group is gone."""
-    if popen.poll() is None and not (stop is not None and stop.hurry):
-        with contextlib.suppress(ProcessLookupError):
-            popen.send_signal(stop_signal)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while (popen.poll() is None and time.monotonic() < deadline
-               and not (stop is not None and stop.hurry)):
-            time.sleep(0.01)
-    # Whatever is left of the group (workers, backends) goes too, and is
-    # gone, not merely signalled, when this returns.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(popen.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        popen.wait(STOP_GRACE_SECONDS)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while _group_alive(popen.pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-@dataclass(frozen=True)
-class ProcStat:
-    """What /proc/<pid>/stat says of a process that repro needs."""
-    ppid: int
-    pgrp: int
-    zombie: bool
-    cpu_ticks: int  # its own CPU time and that of the children it waited for
-
-
-def proc_stats() -> Optional[dict[int, ProcStat]]:
-    """Every process of the machine, from /proc; None where there is none."""
-    if not os.path.isdir("/proc"):
-        return None
-    stats = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            # The command name, in parentheses, may hold spaces and parentheses.
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone since the listing
-        stats[int(pid)] = ProcStat(ppid=int(fields[1]), pgrp=int(fields[2]),
-                                   zombie=fields[0] == "Z",
-                                   cpu_ticks=sum(int(f) for f in fields[11:15]))
-    return stats
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group still runs (zombies do not count:
-    they hold nothing, and an init that does not reap would keep them)."""
-    stats = proc_stats()
-    if stats is None:
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except (ProcessLookupError, PermissionError):
-            return False
-    return any(p.pgrp == pgid and not p.zombie for p in stats.values())
-
-
-def wait_until(ready: Callable[[], bool], proc: ManagedProcess, deadline_seconds: float,
-               stop: StopFlag, what: str) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        stop.check()
-        # Dead first: a port race could let some other server answer.
-        if not proc.alive():
-            raise ReproError(f"{what} did not start: {proc.died_message()}")
-        if ready():
-            return
-        if time.monotonic() > deadline:
-            raise ReproError(f"{what} did not answer within {deadline_seconds:.0f} s; "
-                             f"last lines of its log:\n{tail(proc.log_path)}")
-        time.sleep(TICK)
-
-
-@dataclass(frozen=True)
-class Database:
-    dsn: str
-    source: str  # where it came from, for the report (password masked)
-    version: str
-    max_connections: int
-    password_file: Optional[Path] = None  # the private cluster's, readable by its owner only
-    pid: Optional[int] = None  # the private cluster's postmaster, whose CPU repro can read
-
-
-POSTGRES_GLOBS = (
-    "/usr/lib/postgresql/*/bin",            # Debian, Ubuntu
-    "/usr/pgsql-*/bin",                     # RHEL, Fedora (PGDG)
-    "/opt/homebrew/opt/postgresql*/bin",    # Homebrew, Apple silicon
-    "/usr/local/opt/postgresql*/bin",       # Homebrew, Intel
-    "/opt/homebrew/bin", "/usr/local/bin",
-    "/Applications/Postgres.app/Contents/Versions/*/bin",
-    "/usr/local/pgsql/bin",
-)
-
-
-def find_postgres_bindir() -> Optional[Path]:
-    """Where initdb and postgres are: PATH, pg_config --bindir, usual places."""
-    candidates: list[Path] = []
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(Path(initdb).resolve().parent)
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                                 timeout=10).stdout.strip()
-            if out:
-                candidates.append(Path(out))
-    for pattern in POSTGRES_GLOBS:
-        candidates += [Path(p) for p in sorted(glob.glob(pattern), key=_version_key, reverse=True)]
-    for bindir in candidates:
-        if all(os.access(bindir / exe, os.X_OK) for exe in ("initdb", "postgres")):
-            return bindir
-    return None
-
-
-def query_database(dsn: str) -> tuple[str, int]:
-    import psycopg2
-    conn = psycopg2.connect(dsn, connect_timeout=5)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW server_version")
-            version = cur.fetchone()[0]
-            cur.execute("SHOW max_connections")
-            max_connections = int(cur.fetchone()[0])
-    finally:
-        conn.close()
-    return version.split(" ")[0], max_connections
-
-
-def external_database(dsn: str, origin: str) -> Database:
-    import psycopg2
-    try:
-        version, max_connections = query_database(dsn)
-    except psycopg2.Error as e:
-        raise UsageError(f"cannot connect to the database given by {origin} "
-                         f"({mask_dsn(dsn)}): {scrub(first_line(str(e)), dsn)}; check the URL "
-                         f"and that the server is running") from None
-    return Database(dsn, f"given by {origin}: {mask_dsn(dsn)}", version, max_connections)
-
-
-NO_POSTGRES = (
-    "no PostgreSQL found: no DSN given (--dsn or DATABASE_URL) and no initdb/postgres "
-    "binaries on PATH or in the usual places. Either install PostgreSQL's server "
-    "(e.g. apt-get install postgresql, brew install postgresql), or run "
-    "'docker compose up -d' and pass the DSN the README shows, or pass --dsn URL"
-)
-
-
-@contextlib.contextmanager
-def private_postgres(workdir: Path, max_connections: int, stop: StopFlag,
-                     say: Callable[[str], None] = lambda _line: None) -> Iterator[Database]:
-    """A throwaway cluster in workdir, on a free loopback port, stopped on exit."""
-    bindir = find_postgres_bindir()
-    if bindir is None:
-        raise UsageError(NO_POSTGRES)
-    run_as = unprivileged_user()
-    if run_as is not None and not _reachable_by(workdir.parent, run_as):
-        raise UsageError(f"repro runs as root, so PostgreSQL runs as '{run_as.name}', who cannot "
-                         f"reach the temp dir {workdir.parent}; set TMPDIR to a directory that "
-                         f"user can reach, e.g. TMPDIR=/tmp")
-    home = workdir / "postgres"
-    datadir, sockdir = home / "data", home / "socket"
-    # PostgreSQL reads -k as a comma-separated list, and a Unix socket's
-    # path has room for about 107 bytes.
-    if "," in str(sockdir) or len(str(sockdir / ".s.PGSQL.65535.lock")) > 107:
-        raise UsageError(f"PostgreSQL cannot put its socket under the temp dir {workdir.parent} "
-                         f"(a comma, or too long a path); set TMPDIR to a short directory, "
-                         f"e.g. TMPDIR=/tmp")
-    say(f"starting a private PostgreSQL from {bindir}")
-    home.mkdir()
-    sockdir.mkdir(mode=0o700)
-    if run_as is not None:
-        # The cluster's owner must reach its directory, and nothing more.
-        workdir.chmod(0o711)
-        for d in (home, sockdir):
-            os.chown(d, run_as.uid, run_as.gid)
-    # Anyone on the machine can reach a loopback port: only a client that
-    # knows this run's password gets in (no 'trust' anywhere).  md5, as the
-    # 2021 postgres image used: SCRAM would add client CPU to each of the
-    # views' connections, a cost 2021 never paid.
-    password = secrets.token_hex(24)
-    password_file = workdir / "postgres-password"
-    write_private(password_file, password + "\n")
-    hashed = home / "pwfile"
-    write_private(hashed, "md5" + hashlib.md5((password + DB_USER).encode()).hexdigest() + "\n",
-                  run_as)
-    log_path = workdir / "postgres.log"
-    try:
-        initdb = subprocess.run(
-            [str(bindir / "initdb"), "-D", str(datadir), "--no-sync", "-U", DB_USER,
-             f"--pwfile={hashed}", "--auth=md5", "-E", "UTF8", "--locale=C"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            cwd=home, start_new_session=True, timeout=120,
-            **(run_as.popen_kwargs() if run_as else {}))
-    finally:
-        hashed.unlink(missing_ok=True)
-    stop.check()
-    if initdb.returncode != 0:
-        raise ReproError(f"initdb failed (code {initdb.returncode}):\n"
-                         f"{initdb.stdout.decode(errors='replace')[-2000:]}")
-    # Only repro's user, only over loopback TCP or the owner-only socket
-    # directory, only with the password: no replication, no other role.
-    (datadir / "pg_hba.conf").write_text(PG_HBA.format(user=DB_USER))
-    major = postgres_major_version(bindir)
-    for attempt in range(3):
-        port = free_port()
-        dsn = f"postgresql://{DB_USER}:{password}@127.0.0.1:{port}/postgres"
-        argv = [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-k", str(sockdir),
-                "-c", "listen_addresses=127.0.0.1", "-c", f"max_connections={max_connections}"]
-        if major >= 18:
-            # 18 and later warn on every md5 login; nobody reads those here.
-            argv += ["-c", "md5_password_warnings=off"]
-        # SIGINT is PostgreSQL's fast shutdown.
-        with managed_process("PostgreSQL", argv, log_path, stop_signal=signal.SIGINT,
-                             cwd=home, run_as=run_as, stop=stop) as proc:
-            started = _wait_for_postgres(proc, dsn, stop, last_try=attempt == 2)
-            if started:
-                version, actual_max = query_database(dsn)  # it just accepted a connection
-                yield Database(dsn, f"private throwaway cluster from {bindir}, md5 password "
-                                    f"auth", version, actual_max, password_file, proc.popen.pid)
-                return
-
-
-PG_HBA = """\
-# repro's private cluster: its own user, with this run's password, only.
-local all {user} md5
-host  all {user} 127.0.0.1/32 md5
-"""
-
-
-def write_private(path: Path, text: str, owner: Optional[RunAs] = None) -> None:
-    """A file only its owner can read, from its first byte."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        if owner is not None:
-            os.fchown(f.fileno(), owner.uid, owner.gid)
-        f.write(text)
-
-
-def postgres_major_version(bindir: Path) -> int:
-    """From 'postgres (PostgreSQL) 15.18'; 0 if it cannot tell."""
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,
-                             text=True, timeout=30).stdout
-        found = re.search(r"\)\s*(\d+)", out)
-        if found:
-            return int(found.group(1))
-    return 0
-
-
-def _wait_for_postgres(proc: ManagedProcess, dsn: str, stop: StopFlag, last_try: bool) -> bool:
-    """True once it accepts connections; False if another process took its
-    port in the meantime (worth another try with a new port)."""
-    try:
-        wait_until(lambda: _accepts_connections(dsn), proc, POSTGRES_START_SECONDS, stop,
-                   "PostgreSQL")
-        return True
-    except ReproError:
-        if not last_try and not proc.alive() and "could not bind" in tail(proc.log_path):
-            return False
-        raise
-
-
-def _accepts_connections(dsn: str) -> bool:
-    import psycopg2
-    try:
-        psycopg2.connect(dsn, connect_timeout=2).close()
-        return True
-    except psycopg2.OperationalError:
-        return False
-
-
-@contextlib.contextmanager
-def open_database(config: Config, workdir: Path, stop: StopFlag,
-                  say: Callable[[str], None]) -> Iterator[Database]:
-    if config.dsn:
-        yield external_database(config.dsn, config.dsn_origin or "--dsn")
-    else:
-        with private_postgres(workdir, config.max_connections, stop, say) as db:
-            yield db
-
-
-@dataclass
-class RunningServer:
-    process: ManagedProcess
-    base_url: str
-
-
-def _view_answers(url: str) -> Optional[int]:
-    """The HTTP status our server answers with, None while nothing answers."""
-    got = http_get(url, 5)
-    # An error is an answer; a success only with the header that repro's
-    # views send, not from some other server.
-    return got.status if got.status != 200 or got.headers.get("X-Repro-Worker") else None
-
-
-@contextlib.contextmanager
-def running_server(server: Server, view: View, app: AppSettings, db: Database, workers: int,
-                   threads: int, log_path: Path, stop: StopFlag,
-                   port: Optional[int] = None) -> Iterator[RunningServer]:
-    port = port or free_port()
-    env = {k: v for k, v in os.environ.items()
-           # The servers' own settings from the environment could change the
-           # server measured, or daemonize it out of repro's reach.
-           if k != "GUNICORN_CMD_ARGS" and not k.startswith("GRANIAN_")}
-    env[ENV_DSN] = db.dsn
-    env[ENV_SECRET] = secrets.token_urlsafe(50)
-    env[ENV_APP] = app.to_json()
-    # The 2021 image ran with asyncio debug mode on; by default it is off
-    # (the report says so), so an inherited setting must not leak in.
-    env.pop("PYTHONASYNCIODEBUG", None)
-    if app.cell.as_2021:
-        env["PYTHONASYNCIODEBUG"] = "1"
-    argv = server.argv(port, workers, threads)
-    base_url = f"http://127.0.0.1:{port}"
-    status: list[Optional[int]] = [None]
-
-    def answers() -> bool:
-        status[0] = _view_answers(base_url + view.path)
-        return status[0] is not None
-
-    # SIGTERM: a graceful stop, so requests still queued when the load ends
-    # finish instead of leaving tracebacks that look like errors.
-    with managed_process(f"{server.description} ({view.name} view)", argv, log_path,
-                         stop_signal=signal.SIGTERM, env=env, stop=stop,
-                         cwd=Path(__file__).resolve().parent) as proc:
-        wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
-        if status[0] != 200:
-            raise ReproError(f"{proc.name} answers {view.path} with HTTP {status[0]}; "
-                             f"last lines of its log:\n{tail(log_path)}")
-        yield RunningServer(proc, base_url)
-
-
-def upstream_main(port: int, delay_ms: float) -> None:
-    """Entry point of the upstream API process (see upstream_api()): it
-    answers every GET after delay_ms, on loopback, many at a time."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # repro stops it
-    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
-
-    class Answer(asyncio.Protocol):
-        def connection_made(self, transport) -> None:
-            self.transport, self.buffer = transport, b""
-
-        def data_received(self, data: bytes) -> None:
-            self.buffer += data
-            while b"\r\n\r\n" in self.buffer:
-                _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-                asyncio.get_running_loop().call_later(delay_ms / 1000.0, self.reply)
-
-        def reply(self) -> None:
-            if not self.transport.is_closing():
-                self.transport.write(answer)
-
-    async def answer_forever() -> None:
-        server = await asyncio.get_running_loop().create_server(Answer, "127.0.0.1", port,
-                                                                backlog=4096)
-        await server.serve_forever()
-
-    asyncio.run(answer_forever())
-
-
-@dataclass
-class Upstream:
-    process: ManagedProcess
-    url: str
-
-
-@contextlib.contextmanager
-def upstream_api(delay_ms: float, workdir: Path, stop: StopFlag) -> Iterator[Upstream]:
-    """The slow HTTP API that the upstream workload's views call, started
-    and stopped like the servers."""
-    port = free_port()
-    script = Path(__file__).resolve()
-    code = (f"import sys; sys.path.insert(0, {str(script.parent)!r}); import {script.stem}; "
-            f"{script.stem}.upstream_main({port}, {delay_ms!r})")
-    url = f"http://127.0.0.1:{port}/api"
-
-    def answers() -> bool:
-        return http_get(url, 5 + delay_ms / 1000.0).body == b"ok"
-
-    with managed_process("the upstream API", [sys.executable, "-c", code],
-                         workdir / "upstream.log", stop_signal=signal.SIGTERM, stop=stop) as proc:
-        wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
-        yield Upstream(proc, url)
-
-
-def tree_cpu_seconds(root: int) -> Optional[float]:
-    """CPU time of a process, of its live descendants, and of the children
-    each has waited for (PostgreSQL's exited backends, Gunicorn's replaced
-    workers), where /proc tells."""
-    stats = proc_stats() or {}
-    if root not in stats:
-        return None
-    children: dict[int, list[int]] = {}
-    for pid, p in stats.items():
-        children.setdefault(p.ppid, []).append(pid)
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += stats[pid].cpu_ticks
-        todo += children.get(pid, [])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def log_findings(log_path: Path) -> dict[str, int]:
-    try:
-        text = log_path.read_text(errors="replace")
-    except OSError:
-        return {}
-    return {pattern: text.count(pattern) for pattern in LOG_FINDINGS}
-
-
-# ---------------------------------------------------------------------------
-# The load generator: its own process(es), it only records.  A minimal
-# HTTP/1.1 client on non-blocking sockets: aiohttp spent 0.8-0.9 ms of CPU
-# per request here and Locust's FastHttpUser 0.55-0.86 ms; this spends
-# about a third of Locust's, so that the client disturbs the two shared
-# cores as little as possible.
-# ---------------------------------------------------------------------------
-
-class ProtocolError(Exception):
-    """A response that cannot be read as HTTP/1.x."""
-
-
-MAX_HEAD = 65536
-
-
-@dataclass(frozen=True)
-class HttpTarget:
-    host: str
-    port: int
-    path: str
-
-    @classmethod
-    def parse(cls, url: str) -> "HttpTarget":
-        try:
-            parts = urllib.parse.urlsplit(url)
-            host = parts.hostname
-        except ValueError:
-            raise UsageError(f"{url!r} is not a valid URL; give one like "
-                             f"http://staging.example:8000/path/") from None
-        if parts.username is not None or parts.password is not None:
-            raise UsageError("a URL with a user or password in it is not supported; ramp an "
-                             "endpoint that needs no login")
-        if not url.isascii() or any(c.isspace() for c in url):
-            raise UsageError(f"{url!r} has characters that must be percent-encoded (spaces, "
-                             f"non-ASCII)")
-        if parts.scheme == "https":
-            raise UsageError(f"{url}: repro's load generator speaks plain HTTP/1.1, not https; "
-                             f"ramp the http:// address behind the TLS terminator")
-        if parts.scheme != "http" or not host:
-            raise UsageError(f"{url!r} is not an http:// URL; give one like "
-                             f"http://staging.example:8000/path/")
-        try:
-            port = parts.port
-        except ValueError:
-            raise UsageError(f"{url!r} has no valid port") from None
-        if port == 0:
-            raise UsageError(f"{url!r}: port 0 is no port; give the one the server listens on")
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return cls(host, 80 if port is None else port, path)
-
-    @property
-    def request(self) -> bytes:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return (f"GET {self.path} HTTP/1.1\r\nHost: {host}:{self.port}\r\n"
-                f"User-Agent: repro\r\nAccept: */*\r\n\r\n").encode()
-
-
-class ResponseReader:
-    """An HTTP/1.x response, fed as it arrives: its status, whether the
-    connection stays open, and when it is complete (by Content-Length,
-    chunks, or the server closing the connection)."""
-    __slots__ = ("head", "status", "keep_alive", "left", "chunked", "until_close", "buf",
-                 "skip", "last", "got_bytes")
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.head = self.buf = b""
-        self.status, self.keep_alive, self.left = 0, False, -1  # -1: reading the head
-        self.chunked = self.until_close = self.last = self.got_bytes = False
-        self.skip = 0
-
-    def feed(self, data: bytes) -> bool:
-        """True once the response is complete."""
-        self.got_bytes = True
-        if self.left == -1:
-            data = self.head + data
-            end = data.find(b"\r\n\r\n")
-            if end < 0:
-                if len(data) > MAX_HEAD:
-                    raise ProtocolError("response head too long")
-                self.head = data
-                return False
-            self.head = b""
-            self._read_head(data[:end])
-            data = data[end + 4:]
-            if self.left == -2:  # an interim 1xx response: the real one follows
-                self.left = -1
-                return self.feed(data) if data else False
-        if self.chunked:
-            return self._read_chunks(data)
-        if self.until_close:
-            return False
-        self.left -= len(data)
-        if self.left < 0:
-            raise ProtocolError("more bytes than Content-Length")
-        return self.left == 0
-
-    def closed(self) -> bool:
-        """The server closed the connection: was that the end of the body?"""
-        return self.until_close
-
-    def _read_head(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        version, _, rest = lines[0].partition(b" ")
-        if not version.startswith(b"HTTP/1."):
-            raise ProtocolError("not an HTTP/1.x status line")
-        try:
-            self.status = int(rest[:3])
-        except ValueError:
-            raise ProtocolError("no status code") from None
-        length, connection, chunked = None, b"", False
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    raise ProtocolError("bad Content-Length") from None
-            elif name == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif name == b"connection":
-                connection = value.strip().lower()
-        self.keep_alive = (connection != b"close" if version == b"HTTP/1.1"
-                           else connection == b"keep-alive")
-        if 100 <= self.status < 200:
-            self.left = -2
-        elif self.status in (204, 304):
-            self.left = 0
-        elif chunked:
-            self.chunked, self.left = True, 0
-        elif length is not None:
-            self.left = length
-        else:
-            self.until_close, self.keep_alive, self.left = True, False, 0
-
-    def _read_chunks(self, data: bytes) -> bool:
-        buf = self.buf + data if self.buf else data
-        while True:
-            if self.skip:
-                n = min(self.skip, len(buf))
-                self.skip -= n
-                buf = buf[n:]
-                if self.skip:
-                    self.buf = b""
-                    return False
-            end = buf.find(b"\r\n")
-            if end < 0:
-                if len(buf) > MAX_HEAD:
-                    raise ProtocolError("chunk size line too long")
-                self.buf = buf
-                return False
-            line, buf = buf[:end], buf[end + 2:]
-            if self.last:  # trailers, up to an empty line
-                if not line:
-                    self.buf = b""
-                    return True
-                continue
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise ProtocolError("bad chunk size") from None
-            if size == 0:
-                self.last = True
-            else:
-                self.skip = size + 2  # the chunk and its CRLF
-
-
-class Request:
-    """One GET, from when it was due (its start) to its outcome."""
-    __slots__ = ("start", "callback", "conn", "done", "retried")
-
-    def __init__(self, start: float, callback: Callable) -> None:
-        self.start, self.callback = start, callback
-        self.conn: Optional[Connection] = None
-        self.done = self.retried = False
-
-
-class Connection:
-    """One TCP connection to the server, carrying one request at a time."""
-    __slots__ = ("gen", "sock", "reader", "out", "connecting", "req", "used", "events")
-
-    def __init__(self, gen: "LoadGenerator") -> None:
-        self.gen, self.reader, self.req, self.used, self.out = gen, ResponseReader(), None, 0, b""
-        self.sock: Optional[socket.socket] = socket.socket(gen.family, socket.SOCK_STREAM)
-        self.sock.setblocking(False)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.connecting = True
-        self.events = selectors.EVENT_WRITE
-        err = self.sock.connect_ex(gen.address)
-        if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
-            self.sock.close()
-            raise OSError(err, os.strerror(err))
-        gen.selector.register(self.sock, self.events, self)
-
-    def begin(self, req: Request) -> None:
-        self.req, req.conn = req, self
-        self.reader.reset()
-        self.used += 1
-        self.out = self.gen.request_bytes
-        if not self.connecting:
-            self._write()
-
-    def _want(self, events: int) -> None:
-        if events != self.events:
-            self.events = events
-            self.gen.selector.modify(self.sock, events, self)
-
-    def _write(self) -> None:
-        try:
-            sent = self.sock.send(self.out)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            return self.broken()
-        self.out = self.out[sent:]
-        self._want(selectors.EVENT_WRITE if self.out else selectors.EVENT_READ)
-
-    def on_event(self, mask: int) -> None:
-        if self.sock is None:  # closed earlier in the same batch of events
-            return
-        if self.connecting:
-            if self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-                return self.broken()
-            self.connecting = False
-            return self._write() if self.req is not None else self._want(selectors.EVENT_READ)
-        if self.out:
-            return self._write()
-        try:
-            data = self.sock.recv(262144)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            return self.broken()
-        if self.req is None:  # the server closed (or spoke on) an idle connection
-            return self.close()
-        if not data:
-            return self.complete() if self.reader.closed() else self.broken()
-        try:
-            done = self.reader.feed(data)
-        except ProtocolError:
-            req = self.req
-            self.close()
-            return self.gen.finish(req, "protocol")
-        if done:
-            self.complete()
-
-    def complete(self) -> None:
-        req, status = self.req, self.reader.status
-        self.req = None
-        if not self.reader.keep_alive:
-            self.close()
-        self.gen.finish(req, "ok" if status == 200 else f"http_{status}")
-
-    def broken(self) -> None:
-        """Refused, reset or closed before the response was complete."""
-        req = self.req
-        reused_and_silent = self.used > 1 and not self.reader.got_bytes
-        self.close()
-        if req is None or req.done:
-            return
-        if reused_and_silent and not req.retried:
-            # The server closed a kept-alive connection just as it was
-            # reused: like any HTTP client, try once more on a new one.
-            req.retried = True
-            return self.gen.transmit(req, None)
-        self.gen.finish(req, "connection")
-
-    def close(self) -> None:
-        if self.sock is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self.gen.selector.unregister(self.sock)
-            self.sock.close()
-            self.sock = None
-        self.req = None
-
-
-class User:
-    """A closed-loop user, like a Locust user with wait_time = between(t, t):
-    request, wait for the response, think, repeat; one connection, kept."""
-    __slots__ = ("gen", "conn", "active", "retiring", "busy")
-
-    def __init__(self, gen: "LoadGenerator") -> None:
-        self.gen, self.conn, self.active, self.retiring, self.busy = gen, None, True, False, False
-
-    def fire(self) -> None:
-        if self.active:
-            self.busy = True
-            self.gen.send(self.gen.clock(), self.conn, self.done)
-
-    def done(self, _req: Request, _outcome: str, conn: Optional[Connection]) -> None:
-        self.busy, self.conn = False, conn
-        if self.retiring:
-            self.stop()
-            self.gen.retiring.discard(self)
-        elif self.active:
-            self.gen.at(self.gen.clock() + self.gen.think_time, self.fire)
-
-    def retire(self) -> None:
-        """Stop after the request in flight, if any: the server is left with
-        nothing abandoned."""
-        if self.busy:
-            self.retiring = True
-            self.gen.retiring.add(self)
-        else:
-            self.stop()
-
-    def stop(self) -> None:
-        self.active = False
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
-# What repro and a load generator process tell each other through their
-# pipe: small records, sent as (name, values) so that either side may be
-# __main__ or the imported module.
-@dataclass(frozen=True)
-class SetUsers:
-    """Run this many closed-loop users; new ones start spread over `spread`
-    seconds, offset by `phase` of it (the share of the processes before)."""
-    count: int
-    spread: float
-    phase: float
-    command: int  # numbered, so that a Tick can say it was carried out
-
-    def apply(self, gen: "LoadGenerator") -> None:
-        gen.set_users(self.count, self.spread, self.phase)
-        gen.applied = self.command
-
-
-@dataclass(frozen=True)
-class SetRate:
-    """Send requests at this rate, on a schedule offset by `phase`."""
-    rate: float
-    phase: float
-    command: int
-
-    def apply(self, gen: "LoadGenerator") -> None:
-        gen.set_rate(self.rate, self.phase)
-        gen.applied = self.command
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Abandon what is in flight, report once more and end."""
-
-    def apply(self, gen: "LoadGenerator") -> None:
-        gen.running = False
-
-
-@dataclass(frozen=True)
-class Tick:
-    """A load generator's report, every TICK: the requests that ended since
-    the last, as (start, end, outcome) tuples, and where it stands."""
-    as_of: float  # its clock when it sent this
-    samples: list
-    started: int  # requests sent so far
-    oldest: Optional[float]  # when the oldest request in flight (or waiting) was due
-    retiring: int  # users told to stop, still finishing a request
-    cpu: float  # its CPU seconds so far
-    applied: int  # the last command it carried out
-
-
-MESSAGES = {m.__name__: m for m in (SetUsers, SetRate, Stop, Tick)}
-
-
-def send_message(pipe, message: object) -> None:
-    pipe.send((type(message).__name__,
-               tuple(getattr(message, f.name) for f in dataclasses.fields(message))))
-
-
-def receive_message(pipe) -> object:
-    name, values = pipe.recv()
-    return MESSAGES[name](*values)
-
-
-class LoadGenerator:
-    """The event loop of one load generator process.  It obeys the commands
-    that come through its pipe (a number of users, or an arrival rate) and
-    sends back, every TICK, what it recorded."""
-
-    def __init__(self, target: HttpTarget, timeout: float, think_time: float,
-                 max_in_flight: int, pipe, clock: Callable[[], float] = time.perf_counter):
-        self.clock, self.pipe = clock, pipe
-        info = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)[0]
-        self.family, self.address = info[0], info[4]
-        self.request_bytes = target.request
-        self.timeout, self.think_time, self.max_in_flight = timeout, think_time, max_in_flight
-        self.selector = selectors.DefaultSelector()
-        self.timers: list = []  # (when, seq, callback)
-        self.deadlines: list = []  # (when, seq, request)
-        self.seq = itertools.count()
-        self.batch: list[tuple[float, float, str]] = []
-        self.started = 0
-        self.in_flight: dict[Request, float] = {}
-        self.users: list[User] = []
-        self.retiring: set[User] = set()
-        self.idle: list[Connection] = []  # open loop: kept-alive, not in use
-        self.waiting: collections.deque = collections.deque()  # open loop: due beyond the cap
-        self.rate_epoch, self.interval, self.next_due = 0, 0.0, 0.0
-        self.applied = 0  # the last command carried out
-        self.running = True
-
-    # Timers and requests ------------------------------------------------
-
-    def at(self, when: float, callback: Callable[[], None]) -> None:
-        heapq.heappush(self.timers, (when, next(self.seq), callback))
-
-    def send(self, start: float, conn: Optional[Connection], callback: Callable) -> None:
-        req = Request(start, callback)
-        self.started += 1
-        self.in_flight[req] = start
-        heapq.heappush(self.deadlines, (start + self.timeout, next(self.seq), req))
-        self.transmit(req, conn)
-
-    def transmit(self, req: Request, conn: Optional[Connection]) -> None:
-        if conn is None or conn.sock is None:
-            try:
-                conn = Connection(self)
-            except OSError:
-                return self.finish(req, "connection")
-        conn.begin(req)
-
-    def finish(self, req: Request, outcome: str) -> None:
-        if req.done:
-            return
-        req.done = True
-        del self.in_flight[req]
-        self.batch.append((req.start, self.clock(), outcome))
-        conn = req.conn
-        reusable = conn if conn is not None and conn.sock is not None and conn.req is None else None
-        req.callback(req, outcome, reusable)
-
-    def expire(self, now: float) -> None:
-        while self.deadlines and self.deadlines[0][0] <= now:
-            req = heapq.heappop(self.deadlines)[2]
-            if not req.done:
-                if req.conn is not None:
-                    req.conn.close()
-                self.finish(req, "timeout")
-
-    # Closed loop ----------------------------------------------------------
-
-    def set_users(self, count: int, spread: float, phase: float) -> None:
-        if count > len(self.users):
-            new, now = count - len(self.users), self.clock()
-            for j in range(new):
-                user = User(self)
-                self.users.append(user)
-                # Evenly spread over one think time, as if each had just had
-                # a response: the arrival rate is the steady state's at once.
-                self.at(now + spread * (j + phase) / new, user.fire)
-        else:
-            for user in self.users[count:]:
-                user.retire()
-            del self.users[count:]
-
-    # Open loop --------------------------------------------------------------
-
-    def set_rate(self, rate: float, phase: float) -> None:
-        self.rate_epoch += 1
-        # Requests still waiting for a place were due at the old rate: they
-        # are abandoned, not sent to what may be a new server.
-        self.waiting.clear()
-        if rate <= 0:
-            return
-        self.interval = 1.0 / rate
-        self.next_due = self.clock() + phase * self.interval
-        epoch = self.rate_epoch
-        self.at(self.next_due, lambda: self._due(epoch))
-
-    def _due(self, epoch: int) -> None:
-        if epoch != self.rate_epoch:
-            return
-        now = self.clock()
-        while self.next_due <= now:
-            self.started += 1
-            self._launch(self.next_due)
-            self.next_due += self.interval
-        self.at(self.next_due, lambda: self._due(epoch))
-
-    def _launch(self, due: float) -> None:
-        if len(self.in_flight) >= self.max_in_flight:
-            self.waiting.append(due)
-            return
-        if due + self.timeout <= self.clock():  # waited out its whole timeout
-            # Ended now: a sample never ends before the tick that reports it.
-            self.batch.append((due, self.clock(), "timeout"))
-            return
-        conn = None
-        while self.idle and conn is None:
-            candidate = self.idle.pop()
-            conn = candidate if candidate.sock is not None else None
-        self.started -= 1  # send() counts it again
-        self.send(due, conn, self._open_done)
-
-    def _open_done(self, _req: Request, _outcome: str, conn: Optional[Connection]) -> None:
-        if conn is not None:
-            self.idle.append(conn)
-        while self.waiting and len(self.in_flight) < self.max_in_flight:
-            self._launch(self.waiting.popleft())
-
-    # The loop -------------------------------------------------------------
-
-    def command(self) -> None:
-        while self.pipe.poll():
-            receive_message(self.pipe).apply(self)
-
-    def report(self) -> None:
-        oldest = min(self.in_flight.values(), default=None)
-        if self.waiting:
-            oldest = self.waiting[0] if oldest is None else min(oldest, self.waiting[0])
-        send_message(self.pipe, Tick(self.clock(), self.batch, self.started, oldest,
-                                     len(self.retiring), time.process_time(), self.applied))
-        self.batch = []
-
-    def run(self) -> None:
-        self.selector.register(self.pipe.fileno(), selectors.EVENT_READ, None)
-        next_report = self.clock()
-        while self.running:
-            now = self.clock()
-            while self.timers and self.timers[0][0] <= now:
-                heapq.heappop(self.timers)[2]()
-            self.expire(now)
-            if now >= next_report:
-                self.report()
-                next_report = now + TICK
-            wake = next_report
-            if self.timers:
-                wake = min(wake, self.timers[0][0])
-            if self.deadlines:
-                wake = min(wake, self.deadlines[0][0])
-            for key, mask in self.selector.select(max(0.0, wake - self.clock())):
-                if key.data is None:
-                    self.command()
-                else:
-                    key.data.on_event(mask)
-        # The ramp is over: what is still in flight is abandoned, not recorded.
-        for req in list(self.in_flight):
-            if req.conn is not None:
-                req.conn.close()
-        self.in_flight.clear()
-        for user in self.users:
-            user.stop()
-        for conn in self.idle:
-            conn.close()
-        self.report()
-
-
-def load_generator_main(fd: int, spec: str) -> None:
-    """Entry point of a load generator process (see load_generator())."""
-    from multiprocessing.connection import Connection as Pipe
-    # repro stops it through its pipe, or with SIGTERM; a Ctrl-C is repro's.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    settings = json.loads(spec)
-    pipe = Pipe(fd)
-    generator = LoadGenerator(HttpTarget(**settings["target"]), settings["timeout"],
-                              settings["think_time"], settings["max_in_flight"], pipe)
-    with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
-        generator.run()
-
-
-class LoadDriver:
-    """repro's side of the load generator processes: it tells them the
-    level and gathers what they recorded, as one."""
-
-    def __init__(self, pipes: list, processes: list[ManagedProcess], open_loop: bool) -> None:
-        self.pipes, self.processes, self.open_loop = pipes, processes, open_loop
-        self.samples: list[Sample] = []
-        self.ticks: list[Optional[Tick]] = [None] * len(pipes)  # each process's latest
-        self.commands = 0
-
-    def set_level(self, level: int, spread: float) -> None:
-        self.commands += 1
-        count = len(self.pipes)
-        for i, pipe in enumerate(self.pipes):
-            share = level // count + (1 if i < level % count else 0)
-            message = (SetRate(level / count, i / count, self.commands) if self.open_loop else
-                       SetUsers(share, spread, i / count, self.commands))
-            try:
-                send_message(pipe, message)
-            except OSError:
-                raise self._died(i) from None
-
-    def poll(self, timeout: float) -> None:
-        from multiprocessing.connection import wait
-        for pipe in wait(self.pipes, timeout):
-            i = self.pipes.index(pipe)
-            try:
-                for _ in range(1000):
-                    if not pipe.poll():
-                        break
-                    tick = receive_message(pipe)
-                    self.samples.extend(Sample(*s) for s in tick.samples)
-                    self.ticks[i] = tick
-            except (EOFError, OSError):
-                raise self._died(i) from None
-
-    def _died(self, i: int) -> ReproError:
-        proc = self.processes[i]
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.popen.wait(1)
-        return ReproError(f"the load generator stopped: {proc.died_message()}")
-
-    def _all(self, name: str) -> list:
-        return [getattr(t, name) for t in self.ticks if t is not None]
-
-    @property
-    def current(self) -> bool:
-        """Every process has reported since carrying out the last command."""
-        return all(t is not None and t.applied == self.commands for t in self.ticks)
-
-    @property
-    def as_of(self) -> float:
-        """Every sample that ended before this is in (each process reports
-        its samples before the tick that moves its time past them)."""
-        return min(self._all("as_of")) if self.current else -math.inf
-
-    @property
-    def newest(self) -> float:
-        """The time of the latest report of any process."""
-        return max(self._all("as_of")) if self.current else -math.inf
-
-    @property
-    def started(self) -> int:
-        return sum(self._all("started"))
-
-    @property
-    def oldest_in_flight(self) -> Optional[float]:
-        return min((o for o in self._all("oldest") if o is not None), default=None)
-
-    @property
-    def retiring(self) -> int:
-        return sum(self._all("retiring"))
-
-    @property
-    def cpu_each(self) -> list[float]:
-        """CPU seconds so far of each process."""
-        return [t.cpu if t is not None else 0.0 for t in self.ticks]
-
-    def wait_ready(self, stop: StopFlag) -> None:
-        deadline = time.monotonic() + LOADGEN_START_SECONDS
-        while not all(t is not None for t in self.ticks):
-            stop.check()
-            self.poll(TICK)
-            for proc in self.processes:
-                if not proc.alive():
-                    raise ReproError(f"the load generator did not start: {proc.died_message()}")
-            if time.monotonic() > deadline:
-                raise ReproError(f"the load generator did not start within "
-                                 f"{LOADGEN_START_SECONDS:.0f} s")
-
-
-def stop_generator(pipe) -> None:
-    with contextlib.suppress(OSError):
-        send_message(pipe, Stop())
-    pipe.close()
-
-
-def load_processes(config: Config) -> int:
-    """Enough processes that none needs much more than half a core."""
-    if config.ramp.load_processes:
-        return config.ramp.load_processes
-    most = config.ramp.top if config.ramp.open_loop else (
-        config.ramp.top / config.ramp.think_time if config.ramp.think_time > 0 else math.inf)
-    cores = os.cpu_count() or 1
-    return max(1, min(cores, math.ceil(most / RATE_PER_LOAD_PROCESS) if math.isfinite(most)
-                      else cores))
-
-
-@contextlib.contextmanager
-def load_generator(url: str, config: Config, workdir: Path,
-                   stop: StopFlag) -> Iterator[LoadDriver]:
-    """The load generator processes, each started like the servers (its
-    own process group, gone with repro) and talked to through a socket
-    pair."""
-    from multiprocessing.connection import Connection as Pipe
-    target = HttpTarget.parse(url)
-    count = load_processes(config)
-    script = Path(__file__).resolve()
-    with contextlib.ExitStack() as stack:
-        pipes, processes = [], []
-        for i in range(count):
-            ours, theirs = socket.socketpair()
-            spec = json.dumps({"target": dataclasses.asdict(target), "timeout": config.ramp.timeout,
-                               "think_time": config.ramp.think_time,
-                               "max_in_flight": max(1, config.ramp.max_in_flight // count)})
-            code = (f"import sys; sys.path.insert(0, {str(script.parent)!r}); "
-                    f"import {script.stem}; {script.stem}.load_generator_main("
-                    f"{theirs.fileno()}, {spec!r})")
-            try:
-                proc = stack.enter_context(managed_process(
-                    f"load generator {i + 1}", [sys.executable, "-c", code],
-                    workdir / f"loadgen-{i + 1}.log", stop_signal=signal.SIGTERM,
-                    pass_fds=[theirs.fileno()], stop=stop))
-            except BaseException:
-                ours.close()
-                raise
-            finally:
-                theirs.close()
-            pipe = Pipe(ours.detach())
-            # First of all: told to stop, and its pipe closed, so that it stops
-            # even if it missed the word.
-            stack.callback(stop_generator, pipe)
-            pipes.append(pipe)
-            processes.append(proc)
-        driver = LoadDriver(pipes, processes, config.ramp.open_loop)
-        driver.wait_ready(stop)
-        yield driver
-
-
-def warm_up(url: str, workers: int, server: ManagedProcess,
-            stop: StopFlag) -> tuple[str, str]:
-    """Send requests on fresh connections until every worker has answered a
-    few; none of them is counted.  They run in daemon threads, so that a
-    signal ends the warm-up at once, whatever they still wait for.  What it
-    saw, and the database driver the view said it used."""
-    drivers: set[str] = set()
-
-    def fetch(answers: list, i: int) -> None:
-        got = http_get(url, WARMUP_SECONDS)
-        if got.status == 200:
-            answers[i] = got.headers.get("X-Repro-Worker")
-            drivers.add(got.headers.get("X-Repro-Driver", ""))
-
-    seen: dict[str, int] = {}
-    sent = 0
-    deadline = time.monotonic() + WARMUP_SECONDS
-    while time.monotonic() < deadline:
-        answers: list[Optional[str]] = [None] * (2 * workers)
-        threads = [threading.Thread(target=fetch, args=(answers, i), daemon=True)
-                   for i in range(len(answers))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                stop.check()
-                thread.join(TICK)
-        if not server.alive():
-            raise ReproError(f"during warm-up, {server.died_message()}")
-        sent += len(answers)
-        for worker in filter(None, answers):
-            seen[worker] = seen.get(worker, 0) + 1
-        if len(seen) >= workers and min(seen.values()) >= 3:
-            break
-    text = f"{sent} requests, {len(seen)} of {workers} workers answered"
-    if len(seen) < workers:
-        text += " (not every worker was warmed up)"
-    return text, ", ".join(sorted(filter(None, drivers)))
-
-
-# ---------------------------------------------------------------------------
-# The measuring method: a step, a ramp (on the plan above), and when the
-# server must start afresh
-# ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StepRules:
-    """How a step is timed: the settling, then the window."""
-    spread: float  # new users start over this long (one think time); in open loop, settle this long
-    seconds: float  # the window lasts at least this long,
-    min_requests: int  # and until this many requests have ended in it,
-    max_seconds: float  # but no longer than this; settling gets as long again at most,
-    timeout: float = 0.0  # or until the requests time out, if that is longer
-    cycle: float = 0.0  # closed loop: the think time; a window lasts a user's whole cycle
-
-
-class RampStopped(Exception):
-    """The ramp cannot go on: the server died (error) or a signal came."""
-
-    def __init__(self, reason: str, error: Optional[str] = None, interrupted: bool = False):
-        super().__init__(reason)
-        self.reason, self.error, self.interrupted = reason, error, interrupted
-
-
-def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
-                 previous: Optional[StepStats], clock: Callable[[], float],
-                 check: Callable[[], None],
-                 again: Callable[[StepWindow], bool] = lambda window: False) -> StepWindow:
-    """Move the load to `level` and measure it.
-
-    The step settles for one think time (the new users' first requests are
-    spread over it) plus the previous step's median latency, and until
-    every request still in flight was sent after that think time: the queue
-    has turned over once at the new level, however long it has grown or
-    shrunk.  After a ramp down it also waits for the retired users' last
-    requests to end.  It gives up after rules.max_seconds or the request
-    timeout, whichever is longer: by then every request of the previous
-    level has ended, if only by timing out, so what ends in the window was
-    sent at this level (requests that never end are the exception).
-
-    The window then lasts rules.seconds, and at least one user cycle: one
-    think time plus the median latency of the requests that ended in the
-    window so far.  With a fixed think time, closed-loop users come back in
-    waves, one per cycle, and a window shorter than a cycle would count a
-    wave's crest or trough.  (The requests that ended while settling would
-    not tell the cycle: right after a step up, most of them were sent at
-    the lower level, and those sent at this one are the quick ones.)  It
-    also lasts until enough requests have ended in it, but no longer than
-    rules.max_seconds (or one cycle, if that is longer).  What ended in the
-    window is the step's: the next step begins at once, with no wait for
-    the requests still in flight (they were sent at this level, but are
-    like those that ended in the window, which were too).
-
-    Where `again` says so of the window, it goes on for as long and as many
-    requests again, and the step counts both: near the slowdown threshold,
-    where one window's median may fall on either side (NEAR_SLOWDOWN)."""
-    start = clock()
-    cpu_start = driver.cpu_each
-    driver.set_level(level, rules.spread)
-    spread_end = start + rules.spread
-    settled = spread_end + ((previous.p50_ms or 0.0) / 1000.0 if previous else 0.0)
-    give_up = spread_end + max(rules.max_seconds, rules.timeout)
-    window_start = None
-    first_started, seconds, longest = 0, rules.seconds, rules.max_seconds
-    windows, need = 1, rules.min_requests
-    scanned = len(driver.samples)  # samples looked at
-    latencies: list[float] = []  # of the requests that ended in the window
-    pending: list[tuple[float, float]] = []  # (end, latency): in the window, but after as_of
-    while True:
-        check()
-        driver.poll(TICK)
-        if window_start is None:
-            oldest = driver.oldest_in_flight
-            turned_over = oldest is None or oldest >= spread_end
-            reported = driver.as_of  # what the conditions below were true at
-            if reported >= start and ((reported >= settled and driver.retiring == 0
-                                       and turned_over) or reported >= give_up):
-                # At the newest report: each process had turned over by its
-                # own, and a request that ended before it may have been one
-                # sent earlier.  The count of requests sent is as of then.
-                window_start, first_started = driver.newest, driver.started
-        else:
-            # Those that ended by as_of are all in; later ones wait their turn.
-            pending.extend((s.end, s.end - s.start) for s in driver.samples[scanned:]
-                           if s.end >= window_start)
-            scanned = len(driver.samples)
-            latencies.extend(latency for end, latency in pending if end < driver.as_of)
-            pending = [(end, latency) for end, latency in pending if end >= driver.as_of]
-            held = driver.as_of - window_start
-            if (held >= seconds and (len(latencies) >= need or held >= longest)
-                    and held >= windows * _cycle(rules, latencies)):
-                used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
-                window = StepWindow(level, order, start, window_start, driver.as_of,
-                                    driver.as_of, sum(used), max(used, default=0.0),
-                                    sent=driver.started - first_started, windows=windows)
-                if windows > 1 or not again(window):
-                    return window
-                windows += 1
-                seconds, longest, need = 2 * seconds, 2 * longest, 2 * need
-
-
-def _cycle(rules: StepRules, latencies: list[float]) -> float:
-    """A closed-loop user's cycle, by the latencies so far: think time plus
-    their median (0 in open loop, or before any request ended)."""
-    if not rules.cycle or not latencies:
-        return 0.0
-    return rules.cycle + sorted(latencies)[len(latencies) // 2]
-
-
-def needs_fresh_server(steps: Sequence[StepStats], on_this_server: Sequence[StepStats],
-                       level: int, step: int = DEFAULT_STEP) -> bool:
-    """Whether `level` must wait for a restarted server: it lies below a
-    level this server was already measured at, this server has been
-    slowed down or has failed since it started, and `level` lies below the
-    slowdown threshold, if one is confirmed.  A level is measured as a ramp
-    that only went up would find it: a server can stay slower for a while
-    after an overload, but a ramp reaches a level past its slowdown
-    threshold on a server overloaded since that threshold, not on a fresh
-    one (docs/measurements.md, "Hysteresis")."""
-    if not any(level < s.level for s in on_this_server):
-        return False
-    by_level = sorted(steps, key=lambda s: s.level)
-    slowdown = find_thresholds(by_level, step, last_counts=False).slowdown
-    if slowdown is not None and level >= slowdown:
-        return False
-    baseline = baseline_of(by_level)
-    return any(is_slowed(s, baseline) or is_erring(s) for s in on_this_server)
-
-
-@dataclass
-class RampRun:
-    """What run_ramp saw: its steps, why it ended, the server's death (or
-    None), whether a signal cut it short, how often the server restarted for
-    a lower level, and the CPU seconds of each process group the meter
-    reads, with the successful requests, over the measured steps."""
-    steps: tuple[StepStats, ...]
-    reason: str
-    short: str = ""  # the reason in a few words
-    error: Optional[str] = None
-    interrupted: bool = False
-    restarts: int = 0
-    cpu_seconds: dict[str, float] = field(default_factory=dict)
-    ok_requests: int = 0
-
-    def cpu_ms(self) -> dict[str, float]:
-        return ({group: 1000.0 * seconds / self.ok_requests
-                 for group, seconds in self.cpu_seconds.items()} if self.ok_requests else {})
-
-
-def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
-             check: Callable[[], None], on_step: Callable[[StepStats], None],
-             restart: Optional[Callable[[], None]] = None,
-             meter: Callable[[], dict[str, Optional[float]]] = dict) -> RampRun:
-    """Steps chosen by the ramp's plan, until it has none left."""
-    kind = RAMPS[config.ramp.kind]
-    rules = StepRules(spread=OPEN_LOOP_SETTLE if config.ramp.open_loop else config.ramp.think_time,
-                      seconds=config.ramp.step_seconds, min_requests=config.ramp.min_requests,
-                      max_seconds=MAX_WINDOW_FACTOR * config.ramp.step_seconds,
-                      timeout=config.ramp.timeout,
-                      cycle=0.0 if config.ramp.open_loop else config.ramp.think_time)
-    run = RampRun(steps=(), reason="completed")
-    steps: list[StepStats] = []
-    on_this_server: list[StepStats] = []
-    level = None
-    try:
-        while (level := kind.next_level(steps, config.ramp.top, config.ramp.step)) is not None:
-            # None: a server repro did not start, which it cannot restart.
-            if restart is not None and needs_fresh_server(steps, on_this_server, level,
-                                                          config.ramp.step):
-                # Users off, the server killed with whatever it still does
-                # (nothing of it is measured), a new one on the same port.
-                driver.set_level(0, 0.0)
-                restart()
-                run.restarts += 1
-                on_this_server = []
-            before = meter()
-            baseline = baseline_of(sorted(steps, key=lambda s: s.level))
-            window = measure_step(
-                driver, level, len(steps) + 1, rules,
-                on_this_server[-1] if on_this_server else None, clock, check,
-                again=lambda w: is_near_slowdown(step_stats(w, driver.samples), baseline))
-            for group, seconds in meter().items():
-                if seconds is not None and before.get(group) is not None:
-                    run.cpu_seconds[group] = run.cpu_seconds.get(group, 0.0) + seconds - before[group]
-            run.ok_requests += sum(1 for s in driver.samples
-                                   if window.start <= s.end < window.end and s.outcome == "ok")
-            steps.append(step_stats(window, driver.samples))
-            on_this_server.append(steps[-1])
-            on_step(steps[-1])
-        early = early_stop_reason(steps)
-        run.reason = early or "completed"
-        run.short = f"stopped at {steps[-1].level}" if early else "completed"
-    except RampStopped as e:
-        run.short = f"{e.reason} at {level} {config.ramp.unit}"
-        run.error, run.interrupted = e.error, e.interrupted
-    except Interrupted:  # while a server restarted
-        run.short, run.interrupted = f"interrupted at {level} {config.ramp.unit}", True
-    except ReproError as e:  # the load generator or a restart failed: keep what was measured
-        run.short, run.error = f"stopped at {level} {config.ramp.unit}", str(e)
-    else:
-        run.steps = tuple(steps)
-        return run
-    run.reason = f"{run.short} (that step is not counted)"
-    run.steps = tuple(steps)
-    return run
 
 
 # ---------------------------------------------------------------------------
