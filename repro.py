@@ -1141,7 +1141,8 @@ def check_pools(config: Config, max_connections: int) -> None:
     room = max_connections - RESERVED_CONNECTIONS
     if config.server.workers * config.server.pool_size > room:
         raise UsageError(f"pools of --pool-size {config.server.pool_size} in --workers "
-                         f"{config.server.workers} could open {config.server.workers * config.server.pool_size} "
+                         f"{config.server.workers} could open "
+                         f"{config.server.workers * config.server.pool_size} "
                          f"connections, more than the {room} that max_connections "
                          f"{max_connections} leaves; lower --pool-size or --workers"
                          + ("" if config.dsn else ", or raise --max-connections"))
@@ -3949,7 +3950,8 @@ def difference_rule(st: Settings) -> str:
     """When two setups differ, as every comparison's text applies it."""
     return (f"- Two setups differ substantially when the smaller value is more than "
             f"{SIMILAR_WITHIN:.0%} below the larger and, for thresholds, more than one step "
-            f"({st.ramp.step} {st.ramp.unit}) away. Throughput counts as a setup's capacity only if the "
+            f"({st.ramp.step} {st.ramp.unit}) away. Throughput counts as a setup's capacity "
+            "only if the "
             f"load slowed it down; the most a setup served without slowing down is a lower "
             f"bound, which decides nothing unless even it is substantially higher.")
 
@@ -4046,7 +4048,8 @@ def threshold_rules(st: Settings, records: Records = REPRO_RECORDS) -> list[str]
                      f"{ERROR_RATE:.0%} errors); the users it corresponds to are that rate "
                      f"times (think time + its median latency).")
     if st.ramp.repeat > 1:
-        lines.append(f"- With {st.ramp.repeat} repeats (run interleaved, one setup after the other), "
+        lines.append(f"- With {st.ramp.repeat} repeats (run interleaved, one setup after the "
+                     "other), "
                      f"each value is the median (the lower middle one of an even count) with "
                      f"the range in brackets; a comparison names a winner only when every "
                      f"repeat does.")
@@ -4062,18 +4065,19 @@ def machine_kind(env: Environment) -> str:
 
 def render_environment(report: Report) -> list[str]:
     env, st = report.environment, report.settings
+    ramping, servers = st.ramp, st.server
     packages = ", ".join(f"{name} {version}" for name, version in env.packages.items())
-    processes = f"{st.ramp.load_processes} process{'es' if st.ramp.load_processes > 1 else ''}"
-    load = (f"open loop, up to {st.ramp.max_in_flight} in flight" if st.ramp.open_loop else
-            f"closed loop, think time {st.ramp.think_time:g} s") + (
-        f", timeout {st.ramp.timeout:g} s; repro's HTTP/1.1 client in {processes}")
+    processes = f"{ramping.load_processes} process{'es' if ramping.load_processes > 1 else ''}"
+    load = (f"open loop, up to {ramping.max_in_flight} in flight" if ramping.open_loop else
+            f"closed loop, think time {ramping.think_time:g} s") + (
+        f", timeout {ramping.timeout:g} s; repro's HTTP/1.1 client in {processes}")
     if st.plan:
-        ramp = f"{st.ramp.kind}, {len(st.plan)} steps: {' '.join(map(str, st.plan))} {st.ramp.unit}"
+        ramp = f"{ramping.kind}, {len(st.plan)} steps: {' '.join(map(str, st.plan))} {ramping.unit}"
     else:
-        ramp = (f"{st.ramp.kind} from {st.ramp.step} to {st.ramp.top} {st.ramp.unit}, fine step {st.ramp.step} "
-                f"{st.ramp.unit} or {RESOLUTION:.0%}")
-    if st.ramp.repeat > 1:
-        ramp += f"; {st.ramp.repeat} repeats, interleaved"
+        ramp = (f"{ramping.kind} from {ramping.step} to {ramping.top} {ramping.unit}, fine step "
+                f"{ramping.step} {ramping.unit} or {RESOLUTION:.0%}")
+    if ramping.repeat > 1:
+        ramp += f"; {ramping.repeat} repeats, interleaved"
     rows = [
         ["CPU", f"{env.cpu_model} ({env.cpu_count} cores)"],
         ["Memory", env.memory],
@@ -4084,7 +4088,8 @@ def render_environment(report: Report) -> list[str]:
         ["Uvicorn stack", env.uvicorn_stack],
         ["PostgreSQL", f"{env.postgres_version}, {env.postgres_source}, "
                        f"max_connections {env.max_connections}"],
-        ["Servers", f"{st.server.workers} workers per server ({st.server.threads} threads each for gthread); "
+        ["Servers", f"{servers.workers} workers per server ({servers.threads} threads each for "
+                    f"gthread); "
                     f"startproject middleware; Django DEBUG and asyncio debug mode off "
                     f"(on for +2021 setups)"],
         ["Load", load],
@@ -4099,20 +4104,24 @@ def render_environment(report: Report) -> list[str]:
 
 def render_method(st: Settings) -> list[str]:
     """How the load was made and each step measured, in words."""
-    if st.ramp.open_loop:
+    ramping = st.ramp
+    if ramping.open_loop:
         load = (f"- **Load**: open loop. GETs go out on a fixed schedule whatever the answers, "
-                f"at most {st.ramp.max_in_flight} in flight; a request due beyond that waits, and "
+                f"at most {ramping.max_in_flight} in flight; a request due beyond that waits, and "
                 f"its latency counts from when it was due.")
     else:
         load = (f"- **Load**: closed loop, like Locust's users: each user sends a GET, waits "
-                f"for the answer and thinks {st.ramp.think_time:g} s, on one connection kept alive "
+                f"for the answer and thinks {ramping.think_time:g} s, on one connection kept alive "
                 f"where the server allows. New users start evenly spread over one think time.")
     if st.plan:
-        ramp = f"- **Ramp**: {RAMPS[st.ramp.kind].description}: {' '.join(map(str, st.plan))} {st.ramp.unit}."
+        ramp = (f"- **Ramp**: {RAMPS[ramping.kind].description}: "
+                f"{' '.join(map(str, st.plan))} {ramping.unit}.")
     else:
-        ramp = (f"- **Ramp**: a search from {st.ramp.step} to {st.ramp.top} {st.ramp.unit}. From the lowest level "
+        ramp = (f"- **Ramp**: a search from {ramping.step} to {ramping.top} {ramping.unit}. "
+                "From the lowest level "
                 f"it jumps to four times it, then doubles the level until a threshold shows. "
-                f"Bisection narrows the gap below it to one fine step ({st.ramp.step} {st.ramp.unit} or "
+                f"Bisection narrows the gap below it to one fine step ({ramping.step} "
+                f"{ramping.unit} or "
                 f"{RESOLUTION:.0%}, whichever is more), and a fine step above the lowest level "
                 f"over the threshold confirms it, unless a level measured within two fine steps "
                 f"above did; then the doubling goes on for the other threshold. Twice the "
@@ -4128,23 +4137,25 @@ def render_method(st: Settings) -> list[str]:
                     "while after an overload, unless it lies at or above a slowdown threshold "
                     "already confirmed: a ramp that only went up would reach it on an "
                     "overloaded server too."))
-    longest = MAX_WINDOW_FACTOR * st.ramp.step_seconds  # of a window, and of settling
-    gives_up = max(longest, st.ramp.timeout)  # settling, as measure_step has it
-    if st.ramp.open_loop:
+    longest = MAX_WINDOW_FACTOR * ramping.step_seconds  # of a window, and of settling
+    gives_up = max(longest, ramping.timeout)  # settling, as measure_step has it
+    if ramping.open_loop:
         step = (f"- **Each step** settles for {OPEN_LOOP_SETTLE:g} s plus the previous step's "
                 f"median latency, and until every request in flight was sent after that (it "
-                f"gives up after {gives_up:g} s). Its window then lasts {st.ramp.step_seconds:g} s "
-                f"and until {st.ramp.min_requests} requests have ended in it, at most {longest:g} s.")
+                f"gives up after {gives_up:g} s). Its window then lasts {ramping.step_seconds:g} s "
+                f"and until {ramping.min_requests} requests have ended in it, at most "
+                f"{longest:g} s.")
     else:
         step = (f"- **Each step** settles for one think time plus the previous step's median "
                 f"latency, and until every request in flight was sent after that think time: "
                 f"the queue has turned over once at the new level (after a ramp down, the "
                 f"retired users' last requests have ended too); it gives up after "
                 f"{gives_up:g} s. Its window then lasts "
-                f"{st.ramp.step_seconds:g} s, and at least one user cycle (think time plus the median "
+                f"{ramping.step_seconds:g} s, and at least one user cycle (think time plus the "
+                "median "
                 f"latency of what ended in it, failures too): with a fixed think time users "
                 f"come back in waves, and a shorter window would catch a crest or a trough. It "
-                f"also lasts until {st.ramp.min_requests} requests have ended in it, at most "
+                f"also lasts until {ramping.min_requests} requests have ended in it, at most "
                 f"{longest:g} s (or one cycle).")
     again = (f" A step whose median lies near the slowdown rule's latency (from "
              f"{NEAR_SLOWDOWN:.0%} of it to {1 / NEAR_SLOWDOWN:.0%}, by the baseline "
@@ -4326,7 +4337,8 @@ def verdict_lines(report: Report) -> list[str]:
     else:
         if len(measured) == 2:
             a, b = measured
-            said = headline(outcome_of(compare_setups(a, b, st.ramp.step, st.ramp.unit), *sides(a, b)),
+            said = headline(outcome_of(compare_setups(a, b, st.ramp.step, st.ramp.unit),
+                                       *sides(a, b)),
                             where)
         else:
             best = rank_by_capacity(measured, SIMILAR_WITHIN)[0]
@@ -4922,7 +4934,8 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
     out += ["", f"The rules are a run's own: two values differ substantially when the smaller "
                 f"is more than {SIMILAR_WITHIN:.0%} below the larger and more than one step "
                 f"({step} {st.ramp.unit}) away; a throughput counts as a capacity only where the "
-                f"load slowed the setup down. A single run is one sample: runs with --repeat say how far "
+                f"load slowed the setup down. A single run is one sample: runs with --repeat "
+                "say how far "
                 f"a setup moves by itself."]
     return "\n".join(out) + "\n"
 
@@ -5143,7 +5156,8 @@ RAMP_SETTINGS_FIELDS = tuple(
     JsonField("ramp", one_of(RAMPS), "kind") if f.key == "kind" else f
     for f in fields_of(RampSettings, top=json_int(1), step=json_int(1), min_requests=json_int(1),
                        repeat=json_int(1), max_in_flight=json_int(1),
-                       load_processes=json_optional(json_int(1)), step_seconds=json_number(0, above=True)))
+                       load_processes=json_optional(json_int(1)),
+                       step_seconds=json_number(0, above=True)))
 SERVER_SETTINGS_FIELDS = fields_of(ServerSettings, workers=json_int(1), threads=json_int(1),
                                    pool_size=json_int(1))
 SETTINGS_FIELDS = fields_of(Settings, skip=("ramp", "server"))
@@ -5162,8 +5176,9 @@ RAMP_FIELDS = (
     JsonField("log_findings", mapping_of(json_int())),
 )
 REPORT_FIELDS = (
-    JsonField("command", json_text), JsonField("started", json_text), JsonField("seconds", json_number()),
-    JsonField("interrupted", json_optional(json_text)), JsonField("db_limit_rps", json_optional(json_number())),
+    JsonField("command", json_text), JsonField("started", json_text),
+    JsonField("seconds", json_number()), JsonField("interrupted", json_optional(json_text)),
+    JsonField("db_limit_rps", json_optional(json_number())),
     JsonField("connect_ms", json_optional(json_number())),
 )
 QUESTION_FIELDS = (
@@ -5180,7 +5195,8 @@ def report_to_json(report: Report) -> dict:
     setups = []
     for r in report.setups:
         t = r.thresholds
-        entry = {"name": r.name, **({"url": r.url} if r.cell is None else json_write(r.cell, CELL_FIELDS)),
+        axes = {"url": r.url} if r.cell is None else json_write(r.cell, CELL_FIELDS)
+        entry = {"name": r.name, **axes,
                  "driver": r.driver, **_thresholds_json(t),
                  "limited_by": limits[r.name].kind if r.name in limits else None,
                  "max_db_connections": r.max_db_connections,
@@ -5930,7 +5946,8 @@ def serve(config: Config, stop: StopFlag, progress: Progress) -> None:
                     if cell.workload == "upstream" else None)
         running = stack.enter_context(running_server(
             server, view, app_settings(cell, config, upstream.url if upstream else None), db,
-            config.server.workers, config.server.threads, workdir / "server.log", stop, config.port))
+            config.server.workers, config.server.threads, workdir / "server.log", stop,
+            config.port))
         processes = [running.process] + ([upstream.process] if upstream else [])
         print(f"{cell.name}: {describe_cell(cell)}; {config.server.workers} workers; PostgreSQL "
               f"{db.version} ({db.source})\n"
@@ -6233,7 +6250,8 @@ def locust_report(sources: Sequence[tuple[str, Iterator[str]]],
     levels = sorted({s.level for r in setups for s in r.ramps[0].steps})
     # Only the levels are in the CSV: the settings of the load are Locust's.
     settings = Settings(setups=tuple(r.name for r in setups),
-                        ramp=RampSettings(top=levels[-1], step=min(r.ramps[0].step for r in setups)),
+                        ramp=RampSettings(top=levels[-1],
+                                          step=min(r.ramps[0].step for r in setups)),
                         server=ServerSettings(), plan=tuple(levels),
                         urls=tuple(r.name for r in setups))
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(min(a for a, _ in spans)))
