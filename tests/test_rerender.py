@@ -376,3 +376,17 @@ def test_a_locust_history_draws_a_chart(tmp_path):
     chart = tmp_path / "locust.png"
     assert repro.main(["report", "--locust", str(SYNC_CSV), "--chart", str(chart)]) == 0
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_renderer_bug_is_a_traceback_not_bad_input(tmp_path, monkeypatch):
+    """The loader checks every field itself: what it lets through renders.
+    A renderer that fails on a valid file is a bug, and says so with its
+    traceback, not with "not a run that repro wrote"."""
+    good = write(tmp_path, GOOD)
+
+    def broken(_report):
+        return {}["a renderer's bug"]
+
+    monkeypatch.setattr(repro, "render_markdown", broken)
+    with pytest.raises(KeyError, match="a renderer's bug"):
+        repro.main(["report", good])
