@@ -5062,7 +5062,7 @@ def json_bool(v: object, where: str) -> bool:
 
 def one_of(registry: Mapping) -> Kind:
     def check(v: object, where: str) -> object:
-        if isinstance(v, bool) or v not in registry:
+        if isinstance(v, bool) or not isinstance(v, (str, int)) or v not in registry:
             raise BadField(f"{where} is {v!r}, not one of {', '.join(map(str, registry))}")
         return v
     return check
@@ -5156,7 +5156,7 @@ RAMP_SETTINGS_FIELDS = tuple(
     JsonField("ramp", one_of(RAMPS), "kind") if f.key == "kind" else f
     for f in fields_of(RampSettings, top=json_int(1), step=json_int(1), min_requests=json_int(1),
                        repeat=json_int(1), max_in_flight=json_int(1),
-                       load_processes=json_optional(json_int(1)),
+                       load_processes=json_int(1),
                        step_seconds=json_number(0, above=True)))
 SERVER_SETTINGS_FIELDS = fields_of(ServerSettings, workers=json_int(1), threads=json_int(1),
                                    pool_size=json_int(1))
@@ -5231,8 +5231,14 @@ def report_to_json(report: Report) -> dict:
     }
 
 
+def json_get(data: dict, key: str, where: str) -> object:
+    if key not in data:
+        raise BadField(f"{where} has no field {key}")
+    return data[key]
+
+
 def _report_from(data: dict) -> Report:
-    st = json_record(data.get("settings"), "settings")
+    st = json_record(json_get(data, "settings", "the run"), "settings")
     settings = Settings(ramp=RampSettings(**json_read(st, RAMP_SETTINGS_FIELDS, "settings")),
                         server=ServerSettings(**json_read(st, SERVER_SETTINGS_FIELDS, "settings")),
                         **json_read(st, SETTINGS_FIELDS, "settings"))
@@ -5243,10 +5249,12 @@ def _report_from(data: dict) -> Report:
         where = f"setups[{i}]"
         driver = json_read(entry, [JsonField("driver", json_text)], where)["driver"]
         ramps = []
-        for k, ramp in enumerate(tuple_of(json_record)(entry.get("repeats"), f"{where}.repeats")):
+        repeats = tuple_of(json_record)(json_get(entry, "repeats", where), f"{where}.repeats")
+        for k, ramp in enumerate(repeats):
             at = f"{where}.repeats[{k}]"
+            records = tuple_of(json_record)(json_get(ramp, "steps", at), f"{at}.steps")
             steps = [StepStats(**json_read(s, (level, *STEP_FIELDS), f"{at}.steps[{n}]"))
-                     for n, s in enumerate(tuple_of(json_record)(ramp.get("steps"), f"{at}.steps"))]
+                     for n, s in enumerate(records)]
             ramps.append(RampResult(steps=tuple(sorted(steps, key=lambda s: s.order)),
                                     step=settings.ramp.step, driver=driver,
                                     **json_read(ramp, RAMP_FIELDS, at)))
@@ -5263,8 +5271,8 @@ def _report_from(data: dict) -> Report:
         except UsageError as e:
             raise BadField(f"questions[{i}].cells: {e}") from None
         questions.append(Asked(asked["id"], cells, asked["skipped"]))
-    return Report(environment=Environment(**json_read(data.get("environment"), ENVIRONMENT_FIELDS,
-                                                 "environment")),
+    env = json_read(json_get(data, "environment", "the run"), ENVIRONMENT_FIELDS, "environment")
+    return Report(environment=Environment(**env),
                   settings=settings, setups=tuple(setups), questions=tuple(questions),
                   **json_read(data, REPORT_FIELDS, "the run"))
 
@@ -5626,6 +5634,7 @@ class SetupServer:
     afresh when the ramp asks for it."""
 
     restartable = True
+    warning = ""
 
     def __init__(self, cell: Cell, db: Database, config: Config, workdir: Path,
                  stop: StopFlag, repeat: int, upstream: Optional[Upstream] = None) -> None:
@@ -5710,6 +5719,7 @@ class ForeignServer:
 
     restartable = False
     driver = ""
+    warning = ""  # what the warm-up found wrong, said after it
 
     def __init__(self, url: str, stop: StopFlag) -> None:
         self.url, self.stop = url, stop
@@ -5719,9 +5729,9 @@ class ForeignServer:
 
     def start(self, say: Callable[[str], None]) -> str:
         warmup, answered = warm_up_url(self.url, self.stop)
-        if not answered:
-            say("warning: no request of the warm-up got 200; every step will count errors "
-                "(is the path right?)")
+        self.warning = "" if answered else (
+            "warning: no request of the warm-up got 200; every step will count errors "
+            "(is the path right?)")
         return warmup
 
     def check(self) -> None:
@@ -5762,6 +5772,8 @@ def ramp_once(server, label: str, config: Config, workdir: Path, stop: StopFlag,
                 load_generator(server.url, config, workdir, stop) as driver:
             warmup = server.start(say)
             say(f"warm-up: {warmup}; ramping up to {config.ramp.top} {config.ramp.unit}")
+            if server.warning:
+                say(server.warning)
             with server.sampler() as sampler:
                 run = run_ramp(driver, config, time.perf_counter, server.check,
                                lambda s: progress.step(label, s, config.ramp.unit),
@@ -5866,7 +5878,7 @@ def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Repo
         stack.callback(remove_tree, workdir)
         stack.callback(progress.finish)
         progress.planned = config.ramp.repeat * len(config.setups or config.urls)
-        if config.setups:
+        if not config.urls:
             db = stack.enter_context(prepared_database(config, workdir, stop, progress))
         environment = collect_environment(db)
         if db is not None:

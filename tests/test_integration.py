@@ -708,7 +708,7 @@ class Endpoint:
     """An HTTP server of the test's own, in threads: a team's endpoint that
     repro did not start and cannot restart."""
 
-    def __init__(self, delay):
+    def __init__(self, delay, status=200):
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         class Handler(BaseHTTPRequestHandler):
@@ -717,7 +717,7 @@ class Endpoint:
             def do_GET(self):
                 time.sleep(delay)
                 body = b"ok"
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -756,6 +756,20 @@ def test_ramp_points_the_same_method_at_your_own_endpoints(sandbox):
     assert f"<details><summary>{fast.url}: what it is" in proc.stdout
     assert proc.stdout.splitlines()[2].startswith("**Against these endpoints, ")
     assert "PostgreSQL" not in proc.stdout and "2021" not in proc.stdout
+    sandbox.assert_clean()
+
+
+def test_ramp_warns_after_the_warm_up_when_no_request_got_200(sandbox):
+    missing = Endpoint(0.001, status=404)
+    try:
+        proc, data = sandbox.run_json("ramp", missing.url, *SMALL)
+    finally:
+        missing.close()
+    lines = proc.stderr.splitlines()
+    warm = next(i for i, x in enumerate(lines) if "warm-up: 10 requests" in x)
+    assert "0 answered 200" in lines[warm]
+    assert "no request of the warm-up got 200" in lines[warm + 1], proc.stderr
+    assert all(s["failures"] == s["requests"] > 0 for s in data["setups"][0]["repeats"][0]["steps"])
     sandbox.assert_clean()
 
 

@@ -212,6 +212,9 @@ def wrong(path, value):
     (("settings", "step"), 0, "settings.step is 0, not a whole number of at least 1"),
     (("settings", "ramp"), "fast", "settings.ramp is 'fast', not one of search"),
     (("questions",), [{"id": 99, "cells": [], "skipped": []}], "questions[0].id is 99"),
+    (("questions",), [{"id": [1], "cells": [], "skipped": []}], "questions[0].id is [1], not one"),
+    (("setups", 0, "server"), {"x": 1}, "setups[0].server is {'x': 1}, not one of"),
+    (("settings", "load_processes"), None, "settings.load_processes is None, not a whole number"),
 ])
 def test_a_saved_run_with_a_field_of_the_wrong_kind_is_one_line_naming_it_and_exit_2(
         tmp_path, capsys, path, value, named):
@@ -221,6 +224,27 @@ def test_a_saved_run_with_a_field_of_the_wrong_kind_is_one_line_naming_it_and_ex
         err = capsys.readouterr().err
         assert "is not a run that repro wrote" in err and err.count("\n") == 1, err
         assert named in err, err
+
+
+@pytest.mark.parametrize("path, named", [
+    (("settings",), "the run has no field settings"),
+    (("environment",), "the run has no field environment"),
+    (("setups", 0, "repeats"), "setups[0] has no field repeats"),
+    (("setups", 0, "repeats", 0, "steps"), "setups[0].repeats[0] has no field steps"),
+    (("setups", 0, "repeats", 0, "steps", 0, "p95_ms"),
+     "setups[0].repeats[0].steps[0] has no field p95_ms"),
+])
+def test_a_saved_run_missing_a_field_is_one_line_naming_it_and_exit_2(
+        tmp_path, capsys, path, named):
+    data = wrong(path, None)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    assert repro.main(["report", write(tmp_path, data)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a run that repro wrote" in err and err.count("\n") == 1, err
+    assert named in err, err
 
 
 def test_a_chart_of_a_run_where_nothing_succeeded_is_drawn(tmp_path):
