@@ -8,10 +8,11 @@
 #     "psycopg[binary]>=3.2",
 #     "psycopg-pool>=3.2",
 #     "gunicorn>=23",
-#     "uvicorn>=0.30",
+#     "uvicorn[standard]>=0.30",
 #     "uvicorn-worker>=0.2",
 #     "aiohttp>=3.9",
 #     "matplotlib>=3.7",
+#     "granian>=2.0; platform_python_implementation == 'CPython' and platform_machine in 'x86_64 AMD64 aarch64 arm64'",
 # ]
 # ///
 """Do async Django views make my app faster?  The 2021 experiment, in one command.
@@ -92,7 +93,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 
 # ---------------------------------------------------------------------------
@@ -100,7 +101,7 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence
 # ---------------------------------------------------------------------------
 
 PROG = "repro.py"
-SCHEMA = 5  # of the JSON that --json writes (5: capacity, limits, how a ramp ended)
+SCHEMA = 6  # of the JSON that --json writes (6: a cell's own wait, the sweep)
 
 # The one table repro ever creates, fills or drops in a database.
 TABLE = "repro_pokemon"
@@ -160,6 +161,10 @@ DEFAULT_POOL_SIZE = 10  # connections per worker process, pooled cells
 DEFAULT_THREADS = 8  # per gthread worker
 DEFAULT_UPSTREAM_MS = 100.0  # the upstream workload's slow HTTP API
 DEFAULT_DB_MS = 20.0  # the slow-db workload's wait per query
+MAX_WAIT_MS = 60_000  # a wait longer than a minute is not a view's
+# Persistent connections' CONN_MAX_AGE, in seconds: a common production value
+# (dj-database-url's default); any value longer than a run does the same.
+PERSISTENT_MAX_AGE = 600
 # Connections of max_connections that repro keeps for itself (seeding, the
 # readiness checks) and PostgreSQL for superusers; pools get the rest.
 RESERVED_CONNECTIONS = 5
@@ -394,35 +399,42 @@ def http_get(url: str, timeout: float) -> Got:
 # servers come with their code, below
 # ---------------------------------------------------------------------------
 
-# The axes of a cell that are not a view or a server (those registries come
-# with their code, below).  Each key is what the CLI, the report and the
-# JSON call it.
+# The workload is the axis of a cell whose registry comes first: the
+# connections, views and servers come with their code, below.  Each key is
+# what the CLI, the report and the JSON call it.
 @dataclass(frozen=True)
-class Connections:
+class Workload:
     name: str
-    sql: str  # what the SQL views do
-    orm: str  # what the ORM views do
+    description: str
+    table: str = TABLE  # what its queries read
+    waits_on: str = ""  # what a request waits on beyond its work, if anything
+    # (the servers' settings, the cell's own wait or None) -> how long, in ms
+    wait_ms: Callable[[Any, Optional[float]], float] = lambda _server, _own: 0.0
+    calls_upstream: bool = False  # the views call the upstream API
+    own_wait: bool = False  # a cell may give its own wait (+upstream=300)
+
+    def note(self, wait_ms: float, view_is_async: bool, cpu_ms: Optional[float]) -> str:
+        """What a request waits on, for a cell's notes (cpu_ms: the upstream
+        API's, per request)."""
+        if self.calls_upstream:
+            return (f"The upstream API answers after {wait_ms:g} ms"
+                    + (f"; it used {cpu_ms:.2f} ms of CPU per request" if cpu_ms is not None
+                       else "")
+                    + (" (the async views call it alongside their queries)" if view_is_async
+                       else " (after the queries)") + ".")
+        if self.waits_on:  # in each of the two queries
+            return f"Each query waits {wait_ms / 2:g} ms in PostgreSQL first."
+        return ""
 
 
-CONNECTIONS = {c.name: c for c in (
-    Connections("per-query", "a new connection for each query",
-                "a new connection for each request (Django's default)"),
-    Connections("pooled", "a connection pool per worker process (psycopg2's; asyncpg's, made "
-                          "in the worker's event loop)",
-                "Django's psycopg 3 connection pool, one per worker process"),
+WORKLOADS = {w.name: w for w in (
+    Workload("db", "the two queries"),
+    Workload("upstream", "the two queries and one call to a slow HTTP API",
+             waits_on="upstream API", calls_upstream=True, own_wait=True,
+             wait_ms=lambda server, own: server.upstream_ms if own is None else own),
+    Workload("slow-db", "the two queries, each waiting in PostgreSQL first (pg_sleep)",
+             table=SLOW_TABLE, waits_on="database", wait_ms=lambda server, _own: 2 * server.db_ms),
 )}
-WORKLOADS = {
-    "db": "the two queries",
-    "upstream": "the two queries and one call to a slow HTTP API",
-    "slow-db": "the two queries, each waiting in PostgreSQL first (pg_sleep)",
-}
-# What a request of each workload waits on beyond its work, and how long,
-# from the servers' settings.
-WORKLOAD_WAITS: dict[str, Callable[..., tuple[str, float]]] = {
-    "db": lambda _server: ("", 0.0),
-    "upstream": lambda server: ("upstream API", server.upstream_ms),
-    "slow-db": lambda server: ("database", 2 * server.db_ms),
-}
 
 
 @dataclass(frozen=True)
@@ -433,6 +445,7 @@ class Cell:
     connections: str = "per-query"
     workload: str = "db"
     as_2021: bool = False  # DEBUG and asyncio debug mode on, as the original ran
+    wait_ms: Optional[float] = None  # its workload's own wait; None: the run's
 
     @property
     def name(self) -> str:
@@ -440,8 +453,11 @@ class Cell:
         base = next((alias for alias, cell in NAMED_CELLS.items()
                      if (cell.view, cell.server) == (self.view, self.server)),
                     f"{self.view}@{self.server}")
-        extras = [self.connections] if self.connections != "per-query" else []
-        extras += [self.workload] if self.workload != "db" else []
+        extras = [self.connections] if self.connections != Cell.connections else []
+        if self.wait_ms is not None:
+            extras.append(f"{self.workload}={self.wait_ms:g}")
+        elif self.workload != Cell.workload:
+            extras.append(self.workload)
         extras += ["2021"] if self.as_2021 else []
         return "+".join([base, *extras])
 
@@ -578,11 +594,7 @@ class AppSettings:
 
     @property
     def table(self) -> str:
-        return SLOW_TABLE if self.cell.workload == "slow-db" else TABLE
-
-    @property
-    def pooled(self) -> bool:
-        return self.cell.connections == "pooled"
+        return WORKLOADS[self.cell.workload].table
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -613,11 +625,7 @@ def configure_django(dsn: str, secret_key: str, app: AppSettings) -> None:
         "USER": urllib.parse.unquote(parts.username or ""),
         "PASSWORD": urllib.parse.unquote(parts.password or ""),
         "HOST": parts.hostname or "", "PORT": parts.port or 5432,
-        # Django's default: a connection per request.  Pooled: its own
-        # psycopg 3 pool, which wants CONN_MAX_AGE 0 as well.
-        "CONN_MAX_AGE": 0,
-        "OPTIONS": {"pool": {"min_size": 1, "max_size": app.pool_size, "timeout": 30}}
-        if app.pooled else {},
+        **CONNECTIONS[app.cell.connections].django(app.pool_size),
     }
     settings.configure(
         DEBUG=app.cell.as_2021,
@@ -677,6 +685,7 @@ class ServerState:
     sync_slots: Optional[threading.BoundedSemaphore] = None
     async_pools: dict = field(default_factory=dict)
     sessions: dict = field(default_factory=dict)
+    kept: threading.local = field(default_factory=threading.local)
     model: object = None
     drivers: dict = field(default_factory=dict)
 
@@ -687,17 +696,19 @@ def server_state() -> ServerState:
 
 
 @contextlib.contextmanager
-def sync_connection(dsn: str, app: AppSettings):
-    """psycopg2: a new connection for the query (2021), or one from this
-    process's pool."""
+def _new_sync(dsn: str, _app: AppSettings):
+    """psycopg2: a new connection for the query (2021)."""
     import psycopg2
-    if not app.pooled:
-        conn = psycopg2.connect(dsn)
-        try:
-            yield conn
-        finally:
-            conn.close()
-        return
+    conn = psycopg2.connect(dsn)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _pooled_sync(dsn: str, app: AppSettings):
+    """psycopg2: a connection of this process's pool."""
     from psycopg2.pool import ThreadedConnectionPool
     state = server_state()
     with state.lock:
@@ -720,18 +731,39 @@ def sync_connection(dsn: str, app: AppSettings):
         state.sync_slots.release()
 
 
+@contextlib.contextmanager
+def _kept_sync(dsn: str, _app: AppSettings):
+    """psycopg2: the connection this thread keeps open, as Django keeps one
+    per thread with CONN_MAX_AGE; one found closed is replaced (as
+    CONN_HEALTH_CHECKS does), one that failed is closed."""
+    import psycopg2
+    kept = server_state().kept
+    conn = getattr(kept, "conn", None)
+    if conn is None or conn.closed:
+        conn = kept.conn = psycopg2.connect(dsn)
+    try:
+        yield conn
+        conn.rollback()
+    except Exception:
+        conn.close()
+        raise
+
+
 @contextlib.asynccontextmanager
-async def async_connection(dsn: str, app: AppSettings):
-    """asyncpg: a new connection for the query (2021), or one from a pool
-    made in this event loop."""
+async def _new_async(dsn: str, _app: AppSettings):
+    """asyncpg: a new connection for the query (2021)."""
     import asyncpg
-    if not app.pooled:
-        conn = await asyncpg.connect(dsn)
-        try:
-            yield conn
-        finally:
-            await conn.close()
-        return
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def _pooled_async(dsn: str, app: AppSettings):
+    """asyncpg: a connection of a pool made in this event loop."""
+    import asyncpg
     loop, state = asyncio.get_running_loop(), server_state()
     making = state.async_pools.get(loop)
     if making is None:
@@ -748,6 +780,64 @@ async def async_connection(dsn: str, app: AppSettings):
         raise
     async with pool.acquire() as conn:
         yield conn
+
+
+@dataclass(frozen=True)
+class Connections:
+    """How a cell's views get their connections: each entry carries what the
+    SQL views do and the settings Django's ORM gets."""
+    name: str
+    sql: str  # what the SQL views do, in words
+    orm: str  # what the ORM views do, in words
+    sync: Callable  # (dsn, app) -> a context manager giving a psycopg2 connection
+    async_: Callable  # (dsn, app) -> an async one giving an asyncpg connection
+    django: Callable[[int], dict]  # the pool size -> the DATABASES entry's settings
+    pools: bool = False  # a pool of --pool-size in each worker process
+    # (view) -> why this view cannot have these connections, or ""
+    refuses: Callable[[Any], str] = lambda _view: ""
+    # (view, server) -> what Django's documentation says against it, or ""
+    advised_against: Callable[[Any, Any], str] = lambda _view, _server: ""
+
+
+def _no_kept_asyncpg(view) -> str:
+    return ("" if not view.is_async or view.orm else
+            "+persistent keeps one connection per worker thread, and asyncpg runs one query "
+            "at a time on a connection while an event loop serves many requests at once: "
+            "give +pooled for the async SQL view")
+
+
+def _kept_under_asgi(view, server) -> str:
+    return ("Django's documentation advises against persistent connections under ASGI: each "
+            "request runs in a thread of its own, so they are not reused and may leak; it "
+            "points to the pool instead" if view.orm and server.interface == "asgi" else "")
+
+
+CONNECTIONS = {c.name: c for c in (
+    Connections("per-query", "a new connection for each query",
+                "a new connection for each request (Django's default)", _new_sync, _new_async,
+                lambda _size: {"CONN_MAX_AGE": 0}),
+    # Django's pool wants CONN_MAX_AGE 0 as well.
+    Connections("pooled", "a connection pool per worker process (psycopg2's; asyncpg's, made "
+                          "in the worker's event loop)",
+                "Django's psycopg 3 connection pool, one per worker process", _pooled_sync,
+                _pooled_async,
+                lambda size: {"CONN_MAX_AGE": 0,
+                              "OPTIONS": {"pool": {"min_size": 1, "max_size": size,
+                                                   "timeout": 30}}}, pools=True),
+    Connections("persistent", "one connection kept open per worker thread (psycopg2)",
+                f"Django's persistent connections (CONN_MAX_AGE {PERSISTENT_MAX_AGE}, "
+                f"CONN_HEALTH_CHECKS on)", _kept_sync, _new_async,
+                lambda _size: {"CONN_MAX_AGE": PERSISTENT_MAX_AGE, "CONN_HEALTH_CHECKS": True},
+                refuses=_no_kept_asyncpg, advised_against=_kept_under_asgi),
+)}
+
+
+def sync_connection(dsn: str, app: AppSettings):
+    return CONNECTIONS[app.cell.connections].sync(dsn, app)
+
+
+def async_connection(dsn: str, app: AppSettings):
+    return CONNECTIONS[app.cell.connections].async_(dsn, app)
 
 
 def fetch_list_sync(dsn: str, app: AppSettings) -> list[dict]:
@@ -841,7 +931,7 @@ def driver_of(view: str) -> str:
             from django.db import connection
             module, prefix = connection.Database, "Django ORM over "
         else:
-            module = importlib.import_module("psycopg2" if view == "sync-sql" else "asyncpg")
+            module = importlib.import_module(VIEWS[view].driver)
             prefix = ""
         version = str(getattr(module, "__version__", "")).split(" ")[0]
         state.drivers[view] = f"{prefix}{module.__name__} {version}".strip()
@@ -919,6 +1009,7 @@ class View:
     is_async: bool
     orm: bool
     description: str
+    driver: str = ""  # the module of the SQL views' driver (the ORM's is Django's)
 
     @property
     def path(self) -> str:
@@ -927,10 +1018,10 @@ class View:
 
 VIEWS = {v.name: v for v in (
     View("sync-sql", sync_sql_view, False, False,
-         "sync view, psycopg2: the list query, then the detail query"),
+         "sync view, psycopg2: the list query, then the detail query", "psycopg2"),
     View("async-sql", async_sql_view, True, False,
          "async view, asyncpg: both queries at once (asyncio.gather), each in a transaction "
-         "through a cursor"),
+         "through a cursor", "asyncpg"),
     View("sync-orm", sync_orm_view, False, True,
          "sync view, the Django ORM: order_by(\"number\"), then get(number=25)"),
     View("async-orm", async_orm_view, True, True,
@@ -971,7 +1062,8 @@ class Server:
     slot_name: str = "workers"
 
 
-def _gunicorn(worker_class: str, threads: bool = False) -> Callable[[int, int, int], list[str]]:
+def _gunicorn(worker_class: str, interface: str,
+             threads: bool = False) -> Callable[[int, int, int], list[str]]:
     def argv(port: int, workers: int, thread_count: int) -> list[str]:
         script = Path(__file__).resolve()
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
@@ -982,7 +1074,6 @@ def _gunicorn(worker_class: str, threads: bool = False) -> Callable[[int, int, i
         if tuple(_version_key(package_version("gunicorn") or "0")) >= (25, 1):
             # Two servers at once would collide on $HOME/.gunicorn/gunicorn.ctl.
             command.append("--no-control-socket")
-        interface = "asgi" if worker_class in ("asgi", "uvicorn_worker.UvicornWorker") else "wsgi"
         return command + [f"{script.stem}:make_app({interface!r})"]
     return argv
 
@@ -1005,6 +1096,13 @@ def _gunicorn_at_least(version: tuple[int, ...]) -> Callable[[], Optional[str]]:
     return missing
 
 
+def _uvicorn_standard_missing() -> Optional[str]:
+    import importlib.util
+    absent = [m for m in ("uvloop", "httptools") if not importlib.util.find_spec(m)]
+    return (f"{' and '.join(absent)} {'is' if len(absent) == 1 else 'are'} not installed: pip "
+            f"install 'uvicorn[standard]'" if absent else None)
+
+
 def _granian_missing() -> Optional[str]:
     import importlib.util
     return None if importlib.util.find_spec("granian") else "granian is not installed: pip " \
@@ -1012,16 +1110,24 @@ def _granian_missing() -> Optional[str]:
 
 
 SERVERS = {s.name: s for s in (
-    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync"),
+    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync", "wsgi"),
            slots=lambda workers, _threads: workers),
     Server("gunicorn-gthread", "Gunicorn, gthread workers (WSGI)", "wsgi",
-           _gunicorn("gthread", threads=True), slots=lambda workers, threads: workers * threads,
-           slot_name="threads"),
-    Server("uvicorn", "Gunicorn + uvicorn_worker.UvicornWorker (ASGI)", "asgi",
-           _gunicorn("uvicorn_worker.UvicornWorker")),
-    Server("gunicorn-asgi", "Gunicorn's own ASGI worker, -k asgi, beta (ASGI)", "asgi",
-           _gunicorn("asgi"), _gunicorn_at_least((24,))),
-    Server("granian", "Granian (ASGI)", "asgi", _granian, _granian_missing),
+           _gunicorn("gthread", "wsgi", threads=True),
+           slots=lambda workers, threads: workers * threads, slot_name="threads"),
+    # As in 2021: plain uvicorn, whatever else is installed.
+    Server("uvicorn", "Gunicorn + uvicorn_worker.UvicornH11Worker (ASGI; the asyncio loop, "
+                      "the h11 parser)", "asgi",
+           _gunicorn("uvicorn_worker.UvicornH11Worker", "asgi")),
+    # What `pip install 'uvicorn[standard]'` gives, and most deployments run.
+    Server("uvicorn-standard", "Gunicorn + uvicorn_worker.UvicornWorker (ASGI; the uvloop loop, "
+                               "the httptools parser)", "asgi",
+           _gunicorn("uvicorn_worker.UvicornWorker", "asgi"), _uvicorn_standard_missing),
+    Server("gunicorn-asgi", "Gunicorn's own ASGI worker, -k asgi, beta (ASGI; uvloop where "
+                            "installed)", "asgi",
+           _gunicorn("asgi", "asgi"), _gunicorn_at_least((24,))),
+    Server("granian", "Granian (ASGI; its own HTTP stack in Rust, uvloop where installed)",
+           "asgi", _granian, _granian_missing),
 )}
 
 
@@ -1029,7 +1135,7 @@ SERVERS = {s.name: s for s in (
 # Naming a setup: what the CLI, the report and the JSON call a cell
 # ---------------------------------------------------------------------------
 
-CELL_SYNTAX = "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021]"
+CELL_SYNTAX = "VIEW@SERVER[+pooled|+persistent][+upstream[=MS]|+slow-db][+2021]"
 
 
 def parse_cell(text: str) -> Cell:
@@ -1056,14 +1162,17 @@ def cell_named(text: str) -> Cell:
                          f"of {', '.join(SERVERS)}")
     given: dict[str, str] = {}  # axis -> the option that set it
     for option in options:
+        name, has_wait, wait = option.partition("=")
         if option in CONNECTIONS:
             axis, cell = "connections", dataclasses.replace(cell, connections=option)
-        elif option in WORKLOADS:
-            axis, cell = "workload", dataclasses.replace(cell, workload=option)
+        elif name in WORKLOADS and (not has_wait or WORKLOADS[name].own_wait):
+            axis, cell = "workload", dataclasses.replace(
+                cell, workload=name, wait_ms=_wait_of(wait, text) if has_wait else None)
         elif option == "2021":
             axis, cell = "2021", dataclasses.replace(cell, as_2021=True)
         else:
-            choices = [*CONNECTIONS, *WORKLOADS, "2021"]
+            choices = [*CONNECTIONS, *(w.name + ("[=MS]" if w.own_wait else "")
+                                       for w in WORKLOADS.values()), "2021"]
             raise UsageError(f"unknown option +{option} in setup {text!r}; choose from "
                              f"{', '.join('+' + c for c in choices)}")
         if axis in given:
@@ -1076,7 +1185,21 @@ def cell_named(text: str) -> Cell:
                              f"+{option}), and a setup has one; to measure both, give two "
                              f"setups: --setups {one},{other}")
         given[axis] = option
+    refusal = CONNECTIONS[cell.connections].refuses(VIEWS[cell.view])
+    if refusal:
+        raise UsageError(f"setup {text!r}: {refusal}")
     return cell
+
+
+def _wait_of(text: str, setup: str) -> float:
+    try:
+        wait = float(text)
+    except ValueError:
+        wait = -1.0
+    if not math.isfinite(wait) or wait <= 0 or wait > MAX_WAIT_MS:
+        raise UsageError(f"setup {setup!r} gives the wait {text!r}; give milliseconds, more "
+                         f"than 0 and at most {MAX_WAIT_MS}, as in +upstream=300")
+    return wait
 
 
 # ---------------------------------------------------------------------------
@@ -1136,7 +1259,7 @@ class Config:
 def check_pools(config: Config, max_connections: int) -> None:
     """Pools that all workers together could fill past max_connections are
     refused: the run would measure PostgreSQL refusing them."""
-    if not any(c.connections == "pooled" for c in config.setups):
+    if not any(CONNECTIONS[c.connections].pools for c in config.setups):
         return
     room = max_connections - RESERVED_CONNECTIONS
     if config.server.workers * config.server.pool_size > room:
@@ -1995,11 +2118,17 @@ def running_server(server: Server, view: View, app: AppSettings, db: Database, w
         yield RunningServer(proc, base_url)
 
 
-def upstream_main(port: int, delay_ms: float) -> None:
+def upstream_main(port: int) -> None:
     """Entry point of the upstream API process (see upstream_api()): it
-    answers every GET after delay_ms, on loopback, many at a time."""
+    answers every GET of /api/MS after MS milliseconds, on loopback, many at
+    a time."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # repro stops it
     answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+    wrong = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+
+    def delay_of(head: bytes) -> Optional[float]:
+        match = re.match(rb"GET /api/(\d+(?:\.\d+)?) ", head)
+        return float(match.group(1)) / 1000.0 if match else None
 
     class Answer(asyncio.Protocol):
         def connection_made(self, transport) -> None:
@@ -2008,12 +2137,14 @@ def upstream_main(port: int, delay_ms: float) -> None:
         def data_received(self, data: bytes) -> None:
             self.buffer += data
             while b"\r\n\r\n" in self.buffer:
-                _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-                asyncio.get_running_loop().call_later(delay_ms / 1000.0, self.reply)
+                head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+                delay = delay_of(head)
+                asyncio.get_running_loop().call_later(
+                    delay or 0.0, self.reply, wrong if delay is None else answer)
 
-        def reply(self) -> None:
+        def reply(self, what: bytes) -> None:
             if not self.transport.is_closing():
-                self.transport.write(answer)
+                self.transport.write(what)
 
     async def answer_forever() -> None:
         server = await asyncio.get_running_loop().create_server(Answer, "127.0.0.1", port,
@@ -2026,26 +2157,30 @@ def upstream_main(port: int, delay_ms: float) -> None:
 @dataclass
 class Upstream:
     process: ManagedProcess
-    url: str
+    base_url: str
+
+    def url_for(self, wait_ms: float) -> str:
+        """Where the API answers after wait_ms."""
+        return f"{self.base_url}/api/{wait_ms:g}"
 
 
 @contextlib.contextmanager
-def upstream_api(delay_ms: float, workdir: Path, stop: StopFlag) -> Iterator[Upstream]:
+def upstream_api(workdir: Path, stop: StopFlag) -> Iterator[Upstream]:
     """The slow HTTP API that the upstream workload's views call, started
-    and stopped like the servers."""
+    and stopped like the servers; each request's path says how slow."""
     port = free_port()
     script = Path(__file__).resolve()
     code = (f"import sys; sys.path.insert(0, {str(script.parent)!r}); import {script.stem}; "
-            f"{script.stem}.upstream_main({port}, {delay_ms!r})")
-    url = f"http://127.0.0.1:{port}/api"
+            f"{script.stem}.upstream_main({port})")
+    base_url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
-        return http_get(url, 5 + delay_ms / 1000.0).body == b"ok"
+        return http_get(f"{base_url}/api/0", 5).body == b"ok"
 
     with managed_process("the upstream API", [sys.executable, "-c", code],
                          workdir / "upstream.log", stop_signal=signal.SIGTERM, stop=stop) as proc:
         wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
-        yield Upstream(proc, url)
+        yield Upstream(proc, base_url)
 
 
 def tree_cpu_seconds(root: int) -> Optional[float]:
@@ -3610,7 +3745,8 @@ def _slots_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
     if server.slots is None or not baseline:
         return None
     slots = server.slots(ctx.server.workers, ctx.server.threads)
-    wait, wait_ms = WORKLOAD_WAITS[r.cell.workload](ctx.server)
+    workload = WORKLOADS[r.cell.workload]
+    wait, wait_ms = workload.waits_on, workload.wait_ms(ctx.server, r.cell.wait_ms)
     # Mostly waiting: the wait, not the work, is what the slots run out on.
     kind = "wait" if wait and 2 * wait_ms >= baseline else "slots"
     return Limit(kind, bound_rps=1000.0 * slots / baseline, slots=slots,
@@ -3705,7 +3841,8 @@ def best_async_base(measured: Sequence[SetupResult]) -> Cell:
     was measured (the question asked alone)."""
     candidates = [r for r in measured if r.measured and r.cell is not None
                   and VIEWS[r.cell.view].is_async
-                  and r.cell.server == NAMED_CELLS["async"].server and r.cell.workload == "db"
+                  and r.cell.server == NAMED_CELLS["async"].server
+                  and not WORKLOADS[r.cell.workload].waits_on
                   and not r.cell.as_2021]
     if not candidates:
         return _with(NAMED_CELLS["async"], connections="pooled")
@@ -4533,7 +4670,7 @@ def describe_cell(cell: Cell) -> str:
     """What a setup is, in words, from the registries."""
     view, server, connections = VIEWS[cell.view], SERVERS[cell.server], CONNECTIONS[cell.connections]
     return (f"{view.description}; {connections.orm if view.orm else connections.sql}; "
-            f"{WORKLOADS[cell.workload]}; on {server.description}")
+            f"{WORKLOADS[cell.workload].description}; on {server.description}")
 
 
 def cell_notes(r: SetupResult, st: Settings) -> list[str]:
@@ -4547,20 +4684,17 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
     if view.is_async and server.interface == "wsgi":
         notes.append("Under WSGI, Django runs this async view in an event loop of its own for "
                      "each request.")
-    if cell.connections == "pooled":
+    connections, workload = CONNECTIONS[cell.connections], WORKLOADS[cell.workload]
+    if connections.pools:
         notes.append(f"Pools of at most {st.server.pool_size} connections per worker process.")
-    if cell.workload == "upstream":
-        cpu = r.cpu_ms("upstream")
-        notes.append(f"The upstream API answers after {st.server.upstream_ms:g} ms"
-                     + (f"; it used {cpu:.2f} ms of CPU per request" if cpu is not None else "")
-                     + (" (the async views call it alongside their queries)" if view.is_async
-                        else " (after the queries)") + ".")
-    if cell.workload == "slow-db":
-        notes.append(f"Each query waits {st.server.db_ms:g} ms in PostgreSQL first.")
+    if connections.advised_against(view, server):
+        notes.append(connections.advised_against(view, server) + ".")
+    notes.append(workload.note(workload.wait_ms(st.server, cell.wait_ms), view.is_async,
+                               r.cpu_ms("upstream")))
     if cell.as_2021:
         notes.append("As in 2021: Django DEBUG on, and asyncio debug mode on "
                      "(PYTHONASYNCIODEBUG=1).")
-    return notes
+    return [n for n in notes if n]
 
 
 def render_why(report: Report) -> list[str]:
@@ -5584,9 +5718,11 @@ class _ServerFlag(StopFlag):
         return self.restarting or self.stop.hurry
 
 
-def app_settings(cell: Cell, config: Config, upstream_url: Optional[str]) -> AppSettings:
+def app_settings(cell: Cell, config: Config, upstream: Optional[Upstream]) -> AppSettings:
+    workload = WORKLOADS[cell.workload]
     return AppSettings(cell, config.server.pool_size,
-                       upstream_url if cell.workload == "upstream" else None)
+                       upstream.url_for(workload.wait_ms(config.server, cell.wait_ms))
+                       if workload.calls_upstream and upstream else None)
 
 
 class ConnectionSampler:
@@ -5640,7 +5776,7 @@ class SetupServer:
                  stop: StopFlag, repeat: int, upstream: Optional[Upstream] = None) -> None:
         self.cell, self.upstream = cell, upstream
         self.view, self.server = VIEWS[cell.view], SERVERS[cell.server]
-        self.app = app_settings(cell, config, upstream.url if upstream else None)
+        self.app = app_settings(cell, config, upstream)
         self.db, self.config, self.workdir, self.stop = db, config, workdir, stop
         self.flag = _ServerFlag(stop)
         self.prefix = f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cell.name)}-{repeat}-server"
@@ -5688,7 +5824,7 @@ class SetupServer:
         """CPU time so far of each process group that serves a request."""
         groups = {"server": self.running.process.popen.pid if self.running else None,
                   "postgres": self.db.pid}
-        if self.upstream is not None and self.cell.workload == "upstream":
+        if self.upstream is not None and WORKLOADS[self.cell.workload].calls_upstream:
             groups["upstream"] = self.upstream.process.popen.pid
         return {g: None if pid is None else tree_cpu_seconds(pid) for g, pid in groups.items()}
 
@@ -5795,7 +5931,7 @@ def prepared_database(config: Config, workdir: Path, stop: StopFlag,
     """A seeded database, gone on the way out if repro started it."""
     with open_database(config, workdir, stop, progress.line) as db:
         check_pools(config, db.max_connections)
-        slow = any(c.workload == "slow-db" for c in config.setups)
+        slow = any(WORKLOADS[c.workload].table == SLOW_TABLE for c in config.setups)
         try:
             seed_database(db.dsn, config.server.db_ms if slow else None)
         except ReproError as e:
@@ -5886,8 +6022,9 @@ def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Repo
             progress.line(f"PostgreSQL alone: {fmt_rate(db_limit)} pairs of queries a second "
                           f"over {DB_LIMIT_CONNECTIONS} kept connections; a new connection: "
                           f"{fmt_ms(connect_ms)} ms")
-        upstream = (stack.enter_context(upstream_api(config.server.upstream_ms, workdir, stop))
-                    if any(c.workload == "upstream" for c in config.setups) else None)
+        upstream = (stack.enter_context(upstream_api(workdir, stop))
+                    if any(WORKLOADS[c.workload].calls_upstream for c in config.setups)
+                    else None)
 
         def one(setup, repeat: int) -> RampResult:
             name = setup if isinstance(setup, str) else setup.name
@@ -5954,10 +6091,10 @@ def serve(config: Config, stop: StopFlag, progress: Progress) -> None:
         workdir = Path(tempfile.mkdtemp(prefix="repro-"))
         stack.callback(remove_tree, workdir)
         db = stack.enter_context(prepared_database(config, workdir, stop, progress))
-        upstream = (stack.enter_context(upstream_api(config.server.upstream_ms, workdir, stop))
-                    if cell.workload == "upstream" else None)
+        upstream = (stack.enter_context(upstream_api(workdir, stop))
+                    if WORKLOADS[cell.workload].calls_upstream else None)
         running = stack.enter_context(running_server(
-            server, view, app_settings(cell, config, upstream.url if upstream else None), db,
+            server, view, app_settings(cell, config, upstream), db,
             config.server.workers, config.server.threads, workdir / "server.log", stop,
             config.port))
         processes = [running.process] + ([upstream.process] if upstream else [])
@@ -6419,7 +6556,8 @@ port_number = _number(int, lambda v: 1 <= v <= 65535, "a port number from 1 to 6
 max_connections_count = _number(int, lambda v: 10 <= v <= 10000, "a whole number from 10 to 10000")
 pool_count = _number(int, lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000")
 threads_count = _number(int, lambda v: 1 <= v <= 1000, "a whole number from 1 to 1000")
-milliseconds = _number(float, lambda v: 0 <= v <= 60_000, "a number of milliseconds, 0 to 60000")
+milliseconds = _number(float, lambda v: 0 <= v <= MAX_WAIT_MS,
+                       f"a number of milliseconds, 0 to {MAX_WAIT_MS}")
 
 
 def axes_help() -> str:

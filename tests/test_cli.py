@@ -40,14 +40,28 @@ ONE_LEVEL = ("{} is not above --step {}, so the ramp would measure one level, an
                                          "number from 10 to 10000 (see --help)"),
     (["--json", ""], "--json needs a file name"),
     (["--setups", "sync,turbo"], "unknown setup 'turbo': give sync, async or "
-                                 "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021], with VIEW one "
-                                 "of sync-sql, async-sql, sync-orm, async-orm and SERVER one of "
-                                 "gunicorn-sync, gunicorn-gthread, uvicorn, gunicorn-asgi, "
-                                 "granian"),
+                                 "VIEW@SERVER[+pooled|+persistent][+upstream[=MS]|+slow-db][+2021], "
+                                 "with VIEW one of sync-sql, async-sql, sync-orm, async-orm and "
+                                 "SERVER one of gunicorn-sync, gunicorn-gthread, uvicorn, "
+                                 "uvicorn-standard, gunicorn-asgi, granian"),
     (["--setups", "async+turbo"], "unknown option +turbo in setup 'async+turbo'; choose from "
-                                  "+per-query, +pooled, +db, +upstream, +slow-db, +2021"),
+                                  "+per-query, +pooled, +persistent, +db, +upstream[=MS], "
+                                  "+slow-db, +2021"),
+    (["--setups", "async+persistent"],
+     "setup 'async+persistent': +persistent keeps one connection per worker thread, and asyncpg "
+     "runs one query at a time on a connection while an event loop serves many requests at "
+     "once: give +pooled for the async SQL view"),
+    (["--setups", "sync+upstream=soon"], "setup 'sync+upstream=soon' gives the wait 'soon'; give "
+                                         "milliseconds, more than 0 and at most 60000, as in "
+                                         "+upstream=300"),
+    (["--setups", "sync+upstream=0"], "setup 'sync+upstream=0' gives the wait '0'; give "
+                                      "milliseconds, more than 0 and at most 60000, as in "
+                                      "+upstream=300"),
+    (["--setups", "sync+slow-db=5"], "unknown option +slow-db=5 in setup 'sync+slow-db=5'; "
+                                     "choose from +per-query, +pooled, +persistent, +db, "
+                                     "+upstream[=MS], +slow-db, +2021"),
     (["--setups", " , "], "--setups names no setup; give sync, async or "
-                          "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021]"),
+                          "VIEW@SERVER[+pooled|+persistent][+upstream[=MS]|+slow-db][+2021]"),
     (["--setups", "async+pooled", "--pool-size", "30"],
      "pools of --pool-size 30 in --workers 4 could open 120 connections, more than the 95 that "
      "max_connections 100 leaves; lower --pool-size or --workers, or raise --max-connections"),
@@ -58,10 +72,10 @@ ONE_LEVEL = ("{} is not above --step {}, so the ramp would measure one level, an
     (["--bogus"], "unrecognized arguments: --bogus (see --help)"),
     (["serve"], "the following arguments are required: SETUP (see --help)"),
     (["serve", "sync-orm@nginx"], "unknown setup 'sync-orm@nginx': give sync, async or "
-                                  "VIEW@SERVER[+pooled][+upstream|+slow-db][+2021], with VIEW one "
-                                  "of sync-sql, async-sql, sync-orm, async-orm and SERVER one of "
-                                  "gunicorn-sync, gunicorn-gthread, uvicorn, gunicorn-asgi, "
-                                  "granian"),
+                                  "VIEW@SERVER[+pooled|+persistent][+upstream[=MS]|+slow-db][+2021], "
+                                  "with VIEW one of sync-sql, async-sql, sync-orm, async-orm and "
+                                  "SERVER one of gunicorn-sync, gunicorn-gthread, uvicorn, "
+                                  "uvicorn-standard, gunicorn-asgi, granian"),
     (["serve", "sync", "--port", "70000"], "argument --port: '70000' is not a port number from 1 "
                                            "to 65535 (see --help)"),
     (["--dsn", "mysql://x@localhost/db"], "--dsn must be a URL like "
@@ -250,11 +264,13 @@ def test_command_line_in_the_report_masks_the_password():
 
 
 def requirement_lines():
-    """requirements.txt as (distribution, lowest version), extras dropped."""
+    """requirements.txt as (distribution, lowest version), extras dropped.
+    A line with a marker is left out: it installs only where it has wheels,
+    and the server that needs it says when it is missing."""
     pairs = []
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line:
+        if line and ";" not in line:
             name, _, lowest = line.partition(">=")
             pairs.append((name.split("[")[0].strip().lower(), lowest.strip()))
     return pairs
@@ -262,6 +278,18 @@ def requirement_lines():
 
 def test_the_dependency_check_knows_every_line_of_requirements_txt():
     assert [(dist, lowest) for _, dist, lowest in repro.REQUIREMENTS] == requirement_lines()
+
+
+def test_what_installs_only_on_some_machines_is_what_a_server_says_it_misses(monkeypatch):
+    marked = [line.split(">=")[0] for line in (ROOT / "requirements.txt").read_text().splitlines()
+              if ";" in line.split("#")[0]]
+    assert marked == ["granian"]
+    monkeypatch.setitem(sys.modules, "granian", None)
+    assert "pip install granian" in repro.SERVERS["granian"].missing()
+    for module in ("uvloop", "httptools"):  # uvicorn[standard]'s
+        monkeypatch.setitem(sys.modules, module, None)
+    assert repro.SERVERS["uvicorn-standard"].missing() == (
+        "uvloop and httptools are not installed: pip install 'uvicorn[standard]'")
 
 
 @pytest.mark.parametrize("module, dist", [(m, d) for m, d, _ in repro.REQUIREMENTS])
