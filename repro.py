@@ -124,6 +124,21 @@ SIMILAR_WITHIN = 0.15
 # "Study runs").
 RELIABLY_WITHIN = 0.25
 RESOLUTION = 0.10  # a fine step: 10% of the level, or --step if that is more
+# The wait sweep (question 7).  Its probe: closed-loop users with no think
+# time, PROBE_HEADROOM times as many as the lower bound needs in progress,
+# doubled until a doubling gains less than PROBE_GAIN in throughput
+# (saturated).  A capacity more than PREDICTION_WITHIN from the lower of the
+# bounds is a gap the report names.
+DEFAULT_WAITS = (10.0, 30.0, 100.0, 300.0, 1000.0)
+PROBE_GAIN = 0.10
+PROBE_HEADROOM = 1.5
+PROBE_FIRST = 16  # users, where no bound is known yet
+PROBE_TOP = 2048
+PROBE_SECONDS = 2.0
+PROBE_MIN_REQUESTS = 10
+PROBE_LOW_REQUESTS = 5  # at its first level: one user's time varies little
+PROBE_LATENCIES = 3  # a window lasts this many median latencies at least
+PREDICTION_WITHIN = 0.25
 COARSE_FACTOR = 2  # the search's coarse step: the level doubles
 # A window whose arrivals and completions differ by more than this share
 # did not measure a steady state: the report says so.
@@ -1251,6 +1266,7 @@ class Config:
     chart_path: Optional[str] = None  # a PNG of the latencies and req/s
     port: Optional[int] = None  # serve's
     questions: tuple[int, ...] = ()  # a study's: keys of QUESTIONS
+    waits: tuple[float, ...] = DEFAULT_WAITS  # the wait sweep's (question 7), in ms
     run_files: tuple[str, ...] = ()  # report and compare: the JSON of saved runs
     locust_files: tuple[str, ...] = ()  # report --locust: Locust's stats histories
     urls: tuple[str, ...] = ()  # ramp and locustfile: endpoints of servers that are not repro's
@@ -3068,6 +3084,47 @@ RAMPS = {
 }
 
 
+def probe_first_level(low: StepStats, slots: Optional[int], expected_rps: Optional[float]) -> int:
+    """The users a saturation probe goes to after its low-load level: with
+    no think time, users = rate x the time a request takes, so PROBE_HEADROOM
+    times what the lower of its known bounds needs (the slots, one request
+    each for that time; the rate expected from a shorter wait), and one per
+    slot at least."""
+    hold = (low.p50_ms or 0.0) / 1000.0
+    rates = [r for r in (slots / hold if slots and hold else None, expected_rps) if r]
+    if not rates or not hold:
+        return max(PROBE_FIRST, slots or 0)
+    return max(2, slots or 0, math.ceil(PROBE_HEADROOM * min(rates) * hold))
+
+
+def probe_saturated(steps: Sequence[StepStats]) -> bool:
+    """The last doubling (past the low-load level) gained less than PROBE_GAIN."""
+    return len(steps) >= 3 and steps[-1].rps < (1 + PROBE_GAIN) * steps[-2].rps
+
+
+def probe_next(steps: Sequence[StepStats], first: Callable[[StepStats], int],
+               top: int) -> Optional[int]:
+    """A saturation probe's levels: one user (the time a request takes at low
+    load), then first(that step) users, doubled until saturated, erring, or
+    at top."""
+    if not steps:
+        return 1
+    last = steps[-1]
+    if is_erring(last) or last.level >= top or probe_saturated(steps):
+        return None
+    return min(top, max(2, first(last)) if len(steps) == 1 else 2 * last.level)
+
+
+def probe_capacity(steps: Sequence[StepStats]) -> tuple[Optional[float], bool]:
+    """What a probe held once saturated: the higher of its last two levels,
+    and True; unsaturated, the most a level past the first served (a lower
+    bound), and False."""
+    served = [s.rps for s in steps[1:] if not is_erring(s)]
+    if probe_saturated(steps) and not is_erring(steps[-1]):
+        return max(steps[-1].rps, steps[-2].rps), True
+    return (max(served) if served else None), False
+
+
 # ---------------------------------------------------------------------------
 # The measuring method: a step, a ramp on the plan just above, and when
 # the server must start afresh
@@ -3082,6 +3139,9 @@ class StepRules:
     max_seconds: float  # but no longer than this; settling gets as long again at most,
     timeout: float = 0.0  # or until the requests time out, if that is longer
     cycle: float = 0.0  # closed loop: the think time; a window lasts a user's whole cycle
+    # and at least this many median latencies: users with no think time come
+    # back in waves one latency apart, and a few waves average out
+    latencies: int = 0
 
 
 class RampStopped(Exception):
@@ -3158,7 +3218,8 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
             pending = [(end, latency) for end, latency in pending if end >= driver.as_of]
             held = driver.as_of - window_start
             if (held >= seconds and (len(latencies) >= need or held >= longest)
-                    and held >= windows * _cycle(rules, latencies)):
+                    and held >= windows * max(_cycle(rules, latencies),
+                                              rules.latencies * _median(latencies))):
                 used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
                 window = StepWindow(level, order, start, window_start, driver.as_of,
                                     driver.as_of, sum(used), max(used, default=0.0),
@@ -3167,6 +3228,10 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                     return window
                 windows += 1
                 seconds, longest, need = 2 * seconds, 2 * longest, 2 * need
+
+
+def _median(latencies: list[float]) -> float:
+    return sorted(latencies)[len(latencies) // 2] if latencies else 0.0
 
 
 def _cycle(rules: StepRules, latencies: list[float]) -> float:
@@ -3220,9 +3285,17 @@ class RampRun:
 def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
              check: Callable[[], None], on_step: Callable[[StepStats], None],
              restart: Optional[Callable[[], None]] = None,
-             meter: Callable[[], dict[str, Optional[float]]] = dict) -> RampRun:
-    """Steps chosen by the ramp's plan, until it has none left."""
+             meter: Callable[[], dict[str, Optional[float]]] = dict,
+             probe: Optional[Callable[[Sequence[StepStats]], Optional[int]]] = None) -> RampRun:
+    """Steps chosen by the ramp's plan, until it has none left.  With
+    `probe` (a saturation probe's plan, probe_next) the levels are its, none
+    is held for a second window, and the CPU counts from the second level
+    on: the first is its low-load level."""
     kind = RAMPS[config.ramp.kind]
+
+    def next_level(steps: Sequence[StepStats]) -> Optional[int]:
+        return probe(steps) if probe else kind.next_level(steps, config.ramp.top, config.ramp.step)
+
     rules = StepRules(spread=OPEN_LOOP_SETTLE if config.ramp.open_loop else config.ramp.think_time,
                       seconds=config.ramp.step_seconds, min_requests=config.ramp.min_requests,
                       max_seconds=MAX_WINDOW_FACTOR * config.ramp.step_seconds,
@@ -3233,7 +3306,7 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
     on_this_server: list[StepStats] = []
     level = None
     try:
-        while (level := kind.next_level(steps, config.ramp.top, config.ramp.step)) is not None:
+        while (level := next_level(steps)) is not None:
             # None: a server repro did not start, which it cannot restart.
             if restart is not None and needs_fresh_server(steps, on_this_server, level,
                                                           config.ramp.step):
@@ -3246,14 +3319,19 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
             before = meter()
             baseline = baseline_of(sorted(steps, key=lambda s: s.level))
             window = measure_step(
-                driver, level, len(steps) + 1, rules,
+                driver, level, len(steps) + 1,
+                dataclasses.replace(rules, min_requests=PROBE_LOW_REQUESTS) if probe and not steps
+                else dataclasses.replace(rules, latencies=PROBE_LATENCIES) if probe else rules,
                 on_this_server[-1] if on_this_server else None, clock, check,
-                again=lambda w: is_near_slowdown(step_stats(w, driver.samples), baseline))
-            for group, seconds in meter().items():
-                if seconds is not None and before.get(group) is not None:
-                    run.cpu_seconds[group] = run.cpu_seconds.get(group, 0.0) + seconds - before[group]
-            run.ok_requests += sum(1 for s in driver.samples
-                                   if window.start <= s.end < window.end and s.outcome == "ok")
+                again=lambda w: not probe and is_near_slowdown(step_stats(w, driver.samples),
+                                                               baseline))
+            if steps or not probe:
+                for group, seconds in meter().items():
+                    if seconds is not None and before.get(group) is not None:
+                        run.cpu_seconds[group] = (run.cpu_seconds.get(group, 0.0) + seconds
+                                                  - before[group])
+                run.ok_requests += sum(1 for s in driver.samples
+                                       if window.start <= s.end < window.end and s.outcome == "ok")
             steps.append(step_stats(window, driver.samples))
             on_this_server.append(steps[-1])
             on_step(steps[-1])
@@ -3296,6 +3374,12 @@ class RampResult:
     cpu_ms: dict[str, float] = field(default_factory=dict)
     max_db_connections: Optional[int] = None  # the most open at once during the ramp
     ended_as: str = ""  # how it ended, in a few words ("": as stop_reason says)
+    probe: bool = False  # a saturation probe's (probe_next), not a ramp's
+
+    @property
+    def capacity(self) -> tuple[Optional[float], bool]:
+        """A probe's: what it held once saturated, and whether it was."""
+        return probe_capacity(self.steps)
 
     @property
     def ended(self) -> str:
@@ -3361,6 +3445,27 @@ class SetupResult:
     @property
     def error(self) -> Optional[str]:
         return next((r.error for r in self.ramps if r.error), None)
+
+    @property
+    def probed(self) -> bool:
+        """Measured by saturation probes (the wait sweep), not ramps."""
+        return any(r.probe for r in self.ramps)
+
+    @property
+    def probe_capacity(self) -> tuple[Optional[float], bool]:
+        """The probes' capacity, the median over the repeats, and whether
+        each was saturated."""
+        found = [r.capacity for r in self.measured if r.capacity[0] is not None]
+        if not found:
+            return None, False
+        return (statistics.median_low(c for c, _ in found), all(ok for _, ok in found))
+
+    @property
+    def low_load_ms(self) -> Optional[float]:
+        """A probe's first level: the time a request takes with no other in
+        progress, the median over the repeats."""
+        values = [r.steps[0].p50_ms for r in self.measured if r.probe and r.steps[0].p50_ms]
+        return statistics.median_low(values) if values else None
 
     @property
     def interrupted(self) -> bool:
@@ -3813,6 +3918,50 @@ def limit_of(r: SetupResult, ctx: LimitContext) -> Limit:
                                capacity_rps=t.capacity_rps, **errors)
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """What each limit allows a probed setup (the wait sweep), in req/s."""
+    slots: Optional[int]  # requests it serves at once; None: as many as come
+    hold_ms: Optional[float]  # how long a request holds one: its time at low load
+    slots_rps: Optional[float]  # slots x 1000 / hold_ms
+    cpu_ms: Optional[float]  # CPU per request, all processes, saturated
+    cores_rps: Optional[float]  # cores x 1000 / cpu_ms
+
+    @property
+    def predicted_rps(self) -> Optional[float]:
+        known = [x for x in (self.slots_rps, self.cores_rps) if x is not None]
+        return min(known) if known else None
+
+    @property
+    def limited_by(self) -> Optional[str]:
+        """The binding bound: "slots" or "cores"."""
+        if self.predicted_rps is None:
+            return None
+        return "slots" if self.slots_rps == self.predicted_rps else "cores"
+
+
+def bounds_of(r: SetupResult, ctx: LimitContext) -> Bounds:
+    """A probed setup's bounds.  The async view's event loop holds as many
+    requests as come, and its pool holds a connection for a query, not
+    through the wait: it has no slots bound."""
+    server = SERVERS[r.cell.server]
+    slots = server.slots(ctx.server.workers, ctx.server.threads) if server.slots else None
+    hold = r.low_load_ms
+    cores = _cores_bound(r, ctx)
+    return Bounds(slots, hold, 1000.0 * slots / hold if slots and hold else None,
+                  cores.cpu_ms if cores else None, cores.bound_rps if cores else None)
+
+
+def off_prediction(capacity: Optional[float], bounds: Bounds) -> Optional[float]:
+    """How far the capacity lies from the prediction, as a share of it, where
+    that is more than PREDICTION_WITHIN (None: within, or not known)."""
+    predicted = bounds.predicted_rps
+    if capacity is None or not predicted:
+        return None
+    off = capacity / predicted - 1
+    return off if abs(off) > PREDICTION_WITHIN else None
+
+
 # ---------------------------------------------------------------------------
 # The study: each question is data (its cells, and the pairs it weighs on
 # their own); its answer comes from the same comparisons as a run's
@@ -3828,11 +3977,13 @@ class Question:
     id: int
     title: str
     about: str  # what its cells vary, and what they hold equal
-    cells: Callable[[Sequence[SetupResult]], tuple[Cell, ...]]  # of what was measured before
+    # (what was measured before, the sweep's waits) -> its cells
+    cells: Callable[[Sequence[SetupResult], tuple[float, ...]], tuple[Cell, ...]]
     # Pairs weighed on their own, each with a label; where their winners
     # differ, `factor` (what the pairs differ in) changed the outcome.
     pairs: tuple[tuple[str, Cell, Cell], ...] = ()
     factor: str = ""
+    probed: bool = False  # its cells are measured by saturation probes, not ramps
 
 
 def best_async_base(measured: Sequence[SetupResult]) -> Cell:
@@ -3849,8 +4000,8 @@ def best_async_base(measured: Sequence[SetupResult]) -> Cell:
     return max(candidates, key=lambda r: r.thresholds.peak_rps).cell
 
 
-def _fixed_cells(*cells: Cell) -> Callable[[Sequence[SetupResult]], tuple[Cell, ...]]:
-    return lambda _measured: cells
+def _fixed_cells(*cells: Cell) -> Callable[..., tuple[Cell, ...]]:
+    return lambda _measured, _waits: cells
 
 
 def _servers_of(workload: str) -> tuple[Cell, ...]:
@@ -3862,13 +4013,24 @@ def _servers_of(workload: str) -> tuple[Cell, ...]:
             _with(sync, server=NAMED_CELLS["async"].server))
 
 
-def _pooled_or_not(number: int, title: str, about: str, label: str, a: Cell,
-                   b: Cell) -> Question:
-    """Two cells each without and with pools: does the pool change which
-    of them does better?"""
-    pa, pb = _with(a, connections="pooled"), _with(b, connections="pooled")
-    return Question(number, title, about, _fixed_cells(a, b, pa, pb),
-                    pairs=((label, a, b), ("pooled", pa, pb)), factor="the connections")
+def _pooled_or_not(number: int, title: str, about: str, label: str, a: Cell, b: Cell,
+                   *more: str) -> Question:
+    """Two cells each without and with pools (and with the connections
+    `more` names): do the connections change which of them does better?"""
+    kinds = ("pooled", *more)
+    variants = [(k, _with(a, connections=k), _with(b, connections=k)) for k in kinds]
+    return Question(number, title, about,
+                    _fixed_cells(a, b, *(c for _, ca, cb in variants for c in (ca, cb))),
+                    pairs=((label, a, b), *variants), factor="the connections")
+
+
+def _sweep_cells(waits: tuple[float, ...]) -> tuple[Cell, ...]:
+    """Sync workers, gthread and the async view on Uvicorn, pooled, calling
+    the upstream API; each wait in turn, shortest first."""
+    sync = _with(NAMED_CELLS["sync"], connections="pooled", workload="upstream")
+    bases = (sync, _with(sync, server="gunicorn-gthread"),
+             _with(NAMED_CELLS["async"], connections="pooled", workload="upstream"))
+    return tuple(_with(base, wait_ms=w) for w in sorted(waits) for base in bases)
 
 
 _SYNC, _ASYNC = NAMED_CELLS["sync"], NAMED_CELLS["async"]
@@ -3881,14 +4043,16 @@ QUESTIONS = {q.id: q for q in (
     Question(2, "A slow upstream API",
              "Each view also calls an HTTP API that answers after --upstream-ms: sync workers, "
              "gthread workers, the async view on Uvicorn and the sync view on Uvicorn, all "
-             "pooled.", lambda _m: _servers_of("upstream")),
+             "pooled.", lambda _m, _w: _servers_of("upstream")),
     Question(3, "A slow database",
              "Each query also waits --db-ms in PostgreSQL: the servers of question 2, all "
-             "pooled.", lambda _m: _servers_of("slow-db")),
+             "pooled.", lambda _m, _w: _servers_of("slow-db")),
     _pooled_or_not(4, "The ORM today",
                    "The sync ORM on sync workers and the async ORM on Uvicorn, with Django's "
-                   "connection per request and with its psycopg 3 pool.",
-                   "a connection per request", _SYNC_ORM, _ASYNC_ORM),
+                   "connection per request, with its psycopg 3 pool, and with persistent "
+                   "connections (CONN_MAX_AGE), which Django's documentation advises against "
+                   "under ASGI.",
+                   "a connection per request", _SYNC_ORM, _ASYNC_ORM, "persistent"),
     Question(5, "2021's settings",
              "2021's async setup with and without the settings it ran with (DEBUG on, asyncio "
              "debug mode on).",
@@ -3897,8 +4061,13 @@ QUESTIONS = {q.id: q for q in (
     Question(6, "Which ASGI server?",
              "The async cell with the highest peak among those measured for questions 1 and 4 "
              "(async+pooled when neither ran), on each ASGI server available here.",
-             lambda measured: tuple(_with(best_async_base(measured), server=s.name)
-                                    for s in SERVERS.values() if s.interface == "asgi")),
+             lambda measured, _w: tuple(_with(best_async_base(measured), server=s.name)
+                                        for s in SERVERS.values() if s.interface == "asgi")),
+    Question(7, "How long may a request wait?",
+             "The upstream API's wait swept over --waits: sync workers, gthread workers and the "
+             "async view on Uvicorn, all pooled, each at the capacity a saturation probe finds, "
+             "beside what its slots and the cores allow.", lambda _m, waits: _sweep_cells(waits),
+             probed=True),
 )}
 
 
@@ -3909,6 +4078,27 @@ class Asked:
     id: int
     cells: tuple[Cell, ...]
     skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One cell of the sweep at one wait."""
+    name: str
+    base: str  # its name without the wait: the line it lies on
+    wait_ms: float
+    capacity_rps: Optional[float]
+    saturated: bool  # False: the capacity is a lower bound
+    bounds: Bounds
+    users: int  # the most the probe ran
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A probed question's answer: its points, and for each other cell the
+    wait from which the async view beat it by the margin (None: never)."""
+    points: tuple[SweepPoint, ...]
+    faster: Optional[str]  # the async view's cell, by its base name
+    crossovers: tuple[tuple[str, Optional[float]], ...]
 
 
 @dataclass(frozen=True)
@@ -3930,6 +4120,7 @@ class Answer:
     # group's best), best first.
     ranking: tuple[tuple[Rate, ...], ...]
     missing: tuple[str, ...]  # cells the question asked for but nothing measured
+    sweep: Optional[Sweep] = None  # a probed question's
 
     @property
     def answered(self) -> bool:
@@ -3959,6 +4150,47 @@ class Answer:
         """Which of each weighed pair won, by position (0 or 1; None: neither)."""
         return {None if (w := p.past_margin.winner) is None else int(w == p.past_margin.b)
                 for p in self.weighed}
+
+
+def crossover(faster: dict[float, tuple[Optional[float], bool]],
+              other: dict[float, tuple[Optional[float], bool]]) -> Optional[float]:
+    """The wait from which on (at it and at every longer wait measured for
+    both) `faster`'s capacity beat `other`'s by the study's margin: other's
+    under (1 - RELIABLY_WITHIN) of it.  Each maps a wait to (capacity,
+    saturated); an unsaturated capacity is a lower bound, so an unsaturated
+    `other` is never beaten.  None: not at the longest wait."""
+    found = None
+    for wait in sorted(set(faster) & set(other), reverse=True):
+        (mine, _), (theirs, saturated) = faster[wait], other[wait]
+        if mine is None or theirs is None or not saturated \
+                or theirs >= (1 - RELIABLY_WITHIN) * mine:
+            break
+        found = wait
+    return found
+
+
+def base_name(cell: Cell) -> str:
+    """A swept cell's name without its wait: the line its points lie on."""
+    return dataclasses.replace(cell, wait_ms=None).name
+
+
+def sweep_of(asked: Asked, by_cell: dict[Cell, SetupResult], ctx: LimitContext) -> Sweep:
+    points = []
+    for cell in asked.cells:
+        r = by_cell.get(cell)
+        if r is None or cell.wait_ms is None:
+            continue
+        capacity, saturated = r.probe_capacity
+        points.append(SweepPoint(cell.name, base_name(cell), cell.wait_ms, capacity, saturated,
+                                 bounds_of(r, ctx),
+                                 max((s.level for m in r.measured for s in m.steps), default=0)))
+    bases = list(dict.fromkeys(p.base for p in points))
+    async_bases = [b for b in bases if VIEWS[cell_named(b).view].is_async]
+    line = {b: {p.wait_ms: (p.capacity_rps, p.saturated) for p in points if p.base == b}
+            for b in bases}
+    fast = async_bases[0] if async_bases else None
+    return Sweep(tuple(points), fast, tuple(
+        (b, crossover(line[fast], line[b])) for b in bases if fast and b != fast))
 
 
 def rank_by_capacity(results: Sequence[SetupResult],
@@ -4000,13 +4232,15 @@ def pair_answer(label: str, a: SetupResult, b: SetupResult, step: int, unit: str
 
 
 def answer_question(question: Question, asked: Asked, setups: Sequence[SetupResult],
-                    step: int, unit: str) -> Answer:
+                    step: int, unit: str, ctx: LimitContext) -> Answer:
     """Every two of the question's measured cells compared by a run's rules
     and past the study's margin, the pairs the question weighs, and the
-    cells ranked by capacity."""
+    cells ranked by capacity; for a probed question, its sweep instead."""
     by_cell = {r.cell: r for r in setups if r.measured}
     results = [by_cell[c] for c in asked.cells if c in by_cell]
     missing = tuple(c.name for c in asked.cells if c not in by_cell)
+    if question.probed:
+        return Answer((), (), "", (), missing, sweep_of(asked, by_cell, ctx))
     pairs = tuple(pair_answer(f"{a.name} and {b.name}", a, b, step, unit)
                   for a, b in itertools.combinations(results, 2))
     weighed = tuple(pair_answer(label, by_cell[a], by_cell[b], step, unit)
@@ -4045,6 +4279,7 @@ class Settings:
     max_connections: Optional[int] = None  # of the private cluster; None with a DSN
     dsn: Optional[str] = None
     urls: tuple[str, ...] = ()  # `ramp`: endpoints of servers that are not repro's
+    waits: tuple[float, ...] = ()  # the wait sweep's, where a study ran it
 
 
 @dataclass(frozen=True)
@@ -4060,10 +4295,21 @@ class Report:
     connect_ms: Optional[float] = None  # opening one connection to it
     questions: tuple[Asked, ...] = ()  # a study's, in the order asked
 
+    @property
+    def ramped(self) -> tuple[SetupResult, ...]:
+        """The setups ramped (not probed by the wait sweep)."""
+        return tuple(r for r in self.setups if not r.probed)
+
+    def limit_context(self) -> LimitContext:
+        env = self.environment
+        return LimitContext(cores=env.cpu_count if env else 0, server=self.settings.server,
+                            db_limit_rps=self.db_limit_rps,
+                            max_connections=env.max_connections if env else None)
+
     def answers(self) -> list[tuple[Question, Asked, Answer]]:
-        st = self.settings
+        st, ctx = self.settings, self.limit_context()
         return [(QUESTIONS[a.id], a, answer_question(QUESTIONS[a.id], a, self.setups, st.ramp.step,
-                                                     st.ramp.unit)) for a in self.questions]
+                                                     st.ramp.unit, ctx)) for a in self.questions]
 
 
 # ---------------------------------------------------------------------------
@@ -4300,9 +4546,24 @@ def render_method(st: Settings) -> list[str]:
              f"window, as long and with as many requests again, and counts both († in the "
              f"steps' table): near a knee one short window's median falls on either side of "
              f"the line by chance, and right after a step up the latency is still climbing.")
+    sweep = [] if not st.waits else [
+        f"- **The wait sweep** (question 7) measures each cell at each wait "
+        f"({', '.join(f'{w:g}' for w in st.waits)} ms) with a saturation probe instead of a "
+        f"ramp, on a server started for it. In a closed loop, users = rate x (think time + "
+        f"the time a request takes), so a long wait needs many users, and the probe sets "
+        f"them from the point's own bounds rather than from --users: one user first (the "
+        f"time a request takes at low load), then {PROBE_HEADROOM:g} times the users the "
+        f"lower known bound needs (slots, or the capacity at the next shorter wait; "
+        f"{PROBE_FIRST} where neither is known) and at least one per slot, with no think "
+        f"time, doubled until a doubling gains less than {PROBE_GAIN:.0%} in throughput "
+        f"(at most {PROBE_TOP}). Each level settles as a step does, then its window lasts "
+        f"{PROBE_SECONDS:g} s, at least {PROBE_LATENCIES} median latencies (users with no think "
+        f"time come back in waves one latency apart), and until {PROBE_MIN_REQUESTS} "
+        f"requests ({PROBE_LOW_REQUESTS} at the first level) have ended in it or "
+        f"{MAX_WINDOW_FACTOR * PROBE_SECONDS:g} s have passed."]
     return [load, ramp, step + " The step counts what ended in its window, all of it sent at "
             "its level once the queue has turned over, and the next step begins at once."
-            + again]
+            + again, *sweep]
 
 
 def sustained_users(ramp: RampResult, think_time: float) -> Optional[float]:
@@ -4320,16 +4581,8 @@ def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str
     return median if len({_rank(v) for v in values}) == 1 else f"{median} ({spread})"
 
 
-def limit_context(report: Report) -> LimitContext:
-    st = report.settings
-    env = report.environment
-    return LimitContext(cores=env.cpu_count if env else 0, server=st.server,
-                        db_limit_rps=report.db_limit_rps,
-                        max_connections=env.max_connections if env else None)
-
-
 def limits_of(report: Report) -> dict[str, Limit]:
-    ctx = limit_context(report)
+    ctx = report.limit_context()
     return {r.name: limit_of(r, ctx) for r in report.setups if r.measured}
 
 
@@ -4347,7 +4600,7 @@ def render_summary(report: Report, axes: bool = False) -> list[str]:
     """One row per setup; with axes, the cell's value of each axis too."""
     st, limits = report.settings, limits_of(report)
     rows = []
-    for r in report.setups:
+    for r in report.ramped:
         t, ramps = r.thresholds, r.measured
         each = [x.thresholds for x in ramps]
         cell = ([r.cell.view, r.cell.server, r.cell.connections, r.cell.workload
@@ -4702,16 +4955,16 @@ def render_why(report: Report) -> list[str]:
     request cost by process, and the connections PostgreSQL held."""
     if report.settings.urls:
         return []  # nothing of those servers is measured but their answers
-    cores, ctx = report.environment.cpu_count, limit_context(report)
+    cores, ctx = report.environment.cpu_count, report.limit_context()
     lines = []
     if report.db_limit_rps is not None:
         lines.append(f"PostgreSQL alone, measured in this run: the list and the detail query "
                      f"straight against it, over {DB_LIMIT_CONNECTIONS} kept connections, "
                      f"{report.db_limit_rps:.0f} pairs a second; opening one connection took "
                      f"{fmt_ms(report.connect_ms)} ms (median of {CONNECT_SAMPLES}).")
-    groups = [g for g in CPU_GROUPS if any(r.cpu_ms(g) is not None for r in report.setups)]
+    groups = [g for g in CPU_GROUPS if any(r.cpu_ms(g) is not None for r in report.ramped)]
     rows = []
-    for r in report.setups:
+    for r in report.ramped:
         if not r.measured:
             continue
         t, allow = r.thresholds, _cores_bound(r, ctx)
@@ -4875,9 +5128,36 @@ def ranking_words(answer: Answer, limits: dict[str, Limit], figures: bool) -> st
     return f"{said}; {names(worst)} did worst{because}"
 
 
+def sweep_words(sweep: Sweep, figures: bool = False) -> str:
+    """The crossovers in a line: from which wait on the async view beat each
+    of the others by the study's margin."""
+    waits = sorted({p.wait_ms for p in sweep.points})
+    if sweep.faster is None or not sweep.crossovers:
+        return "Not answered: the sweep needs the async view and another cell measured."
+    said = [f"`{other}` from a {wait:g} ms wait on" if wait is not None else
+            f"`{other}` at none of the waits up to {waits[-1]:g} ms" for other, wait in sweep.crossovers]
+    text = (f"`{sweep.faster}` beat {_join(said)}, by the study's margin ({RELIABLY_WITHIN:.0%} "
+            f"of capacity).")
+    if figures:
+        longest = [p for p in sweep.points if p.wait_ms == waits[-1]]
+        text += (f" At {waits[-1]:g} ms: " + ", ".join(
+            f"`{p.base}` {fmt_probe(p)} req/s ({p.bounds.limited_by or 'no bound'})"
+            for p in longest) + ".")
+    return text
+
+
+def fmt_probe(p: SweepPoint) -> str:
+    if p.capacity_rps is None:
+        return "-"
+    return f"{p.capacity_rps:.1f}" if p.saturated else f"≥ {p.capacity_rps:.1f}"
+
+
 def answer_words(answer: Answer, limits: dict[str, Limit], figures: bool = False) -> str:
     """A question's answer in a line.  Without figures, it is what a second
     run should say again, word for word."""
+    if answer.sweep is not None:
+        return sweep_words(answer.sweep, figures) + (
+            f" ({_join(list(answer.missing))} not measured.)" if answer.missing else "")
     if not answer.answered:
         missing = list(answer.missing)
         return (f"Not answered: {_join(missing)} {'was' if len(missing) == 1 else 'were'} not "
@@ -4938,6 +5218,8 @@ def render_question(question: Question, asked: Asked, answer: Answer,
     out.append("Cells: " + (", ".join(f"`{c.name}`" for c in asked.cells) or "none") + ".")
     if asked.skipped:
         out.append("Skipped: " + "; ".join(asked.skipped) + ".")
+    if answer.sweep is not None:
+        out += ["", *render_sweep(answer.sweep)]
     for pair in answer.pairs:
         said = render_verdict(pair.by_rule)
         if pair_words(pair.past_margin, False) != pair_words(pair.by_rule, False):
@@ -4948,15 +5230,55 @@ def render_question(question: Question, asked: Asked, answer: Answer,
     return out + ["", f"Answer: {answer_words(answer, limits)}"]
 
 
+def render_sweep(sweep: Sweep) -> list[str]:
+    """The sweep's points beside their bounds, and the rules of both."""
+    rows = []
+    for p in sweep.points:
+        b = p.bounds
+        off = off_prediction(p.capacity_rps, b)
+        rows.append([f"{p.wait_ms:g}", p.base, str(p.users), fmt_probe(p),
+                     "-" if b.slots_rps is None else f"{b.slots_rps:.1f} ({b.slots} x 1000 / "
+                                                     f"{b.hold_ms:.0f} ms)",
+                     "-" if b.cores_rps is None else f"{b.cores_rps:.1f} ({b.cpu_ms:.1f} ms CPU)",
+                     "-" if b.predicted_rps is None else f"{b.predicted_rps:.1f}",
+                     b.limited_by or "-",
+                     "-" if b.predicted_rps is None or p.capacity_rps is None else
+                     f"{p.capacity_rps / b.predicted_rps - 1:+.0%}"
+                     + (f": more than {PREDICTION_WITHIN:.0%} off" if off is not None else "")])
+    return [*md_table(["wait ms", "setup", "users, most", "capacity req/s", "slots allow",
+                       "cores allow", "predicted", "limited by", "measured vs predicted"],
+                      rows, "rlrrrrrlr"), "",
+            f"- **Capacity** here: what a saturation probe held: closed-loop users with no think "
+            f"time, doubled until a doubling gained less than {PROBE_GAIN:.0%} in throughput; "
+            f"the higher of those two levels (≥: never saturated, a lower bound).",
+            "- **Slots**: the most requests in progress at once (workers; workers x threads for "
+            "gthread) x 1000 / the ms a request holds one: its time at low load (one user), the "
+            "wait included. The async view's event loop holds as many as come, and its pool holds "
+            "a connection for a query, not through the wait: it has no slots bound.",
+            "- **Cores**: cores x 1000 / the CPU ms per request of all processes together, "
+            "measured at the probe's saturated levels.",
+            f"- **Predicted**: the lower of the two, which names the limit. A capacity more than "
+            f"{PREDICTION_WITHIN:.0%} from it is named: something else held the setup.",
+            f"- **Crossover**: the wait from which on (there and at every longer wait) the async "
+            f"view's capacity beat the other's by the study's margin, the other's under "
+            f"{1 - RELIABLY_WITHIN:.0%} of it; a lower bound is never beaten."]
+
+
 def render_study(report: Report) -> str:
     st = report.settings
     answers = report.answers()
     limits = limits_of(report)
     out = render_header(report, "Do async Django views make this app faster? The study")
-    out += [f"**{study_headline(report, answers)}.**", ""]
+    crossed = [f"Question {q.id}: {sweep_words(a.sweep)}" for q, _asked, a in answers
+               if a.sweep is not None and a.sweep.crossovers]
+    ramped = any(not q.probed for q, _asked, _a in answers)
+    out += [" ".join(([f"**{study_headline(report, answers)}.**"] if ramped or not crossed
+                      else []) + [f"**{c}**" if not ramped and i == 0 else c
+                                  for i, c in enumerate(crossed)]), ""]
     out += [f"{q.id}. **{q.title}** {answer_words(a, limits, figures=True)}"
             for q, _asked, a in answers]
-    out += ["", *render_summary(report, axes=True), "", *render_origin(report)]
+    out += ["", *(render_summary(report, axes=True) + [""] if report.ramped else []),
+            *render_origin(report)]
     out += render_caution(report, "study")
     questions: list[str] = []
     for q, asked, a in answers:
@@ -4971,9 +5293,17 @@ def render_study(report: Report) -> str:
         folds.append(("2021 and this run", [*render_published(report), "",
                                             *beside_2021(report)]))
     setups: list[str] = []
-    for r in report.setups:
+    for r in report.ramped:
         setups += folded(setup_summary(r), render_setup(r, st))
-    folds.append((f"Each setup: what it is, and its steps ({len(report.setups)})", setups))
+    if setups:
+        folds.append((f"Each setup: what it is, and its steps ({len(report.ramped)})", setups))
+    probes: list[str] = []
+    for r in report.setups:
+        if r.probed:
+            probes += folded(f"{r.name}: its probe", render_setup(r, st))
+    if probes:
+        folds.append((f"Each point of the wait sweep: its probe's steps "
+                      f"({len(report.setups) - len(report.ramped)})", probes))
     folds.append(how_measured(report, threshold_rules(st)))
     return "\n".join(out + ["", *render_folds(folds)]) + "\n"
 
@@ -5074,12 +5404,39 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
     return "\n".join(out) + "\n"
 
 def chart_groups(report: Report) -> list[tuple[str, list[SetupResult]]]:
-    """A panel per question of a study; one panel for a run."""
+    """A row of panels per ramped question of a study; one for a run."""
     if report.questions:
         by_cell = {r.cell: r for r in report.setups if r.measured}
         return [(f"Question {asked.id}: {QUESTIONS[asked.id].title}",
-                 [by_cell[c] for c in asked.cells if c in by_cell]) for asked in report.questions]
+                 [by_cell[c] for c in asked.cells if c in by_cell]) for asked in report.questions
+                if not QUESTIONS[asked.id].probed]
     return [("", [r for r in report.setups if r.measured])]
+
+
+def chart_sweep(axes, title: str, sweep: Sweep) -> None:
+    """Capacity against the wait, one line per cell, its bounds dashed
+    (slots) and dotted (cores): where the lines cross, the crossover."""
+    for i, base in enumerate(dict.fromkeys(p.base for p in sweep.points)):
+        color, line = f"C{i % 10}", [p for p in sweep.points if p.base == base]
+        x = [p.wait_ms for p in line]
+        nan = float("nan")
+        axes.plot(x, [nan if p.capacity_rps is None else p.capacity_rps for p in line], "-o",
+                  color=color, ms=4, label=base)
+        for attribute, style in (("slots_rps", "--"), ("cores_rps", ":")):
+            bound = [getattr(p.bounds, attribute) for p in line]
+            if any(b is not None for b in bound):
+                axes.plot(x, [nan if b is None else b for b in bound], style, color=color, lw=1)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    waits = sorted({p.wait_ms for p in sweep.points})
+    axes.set_xticks(waits, [f"{w:g}" for w in waits])
+    axes.set_xticks([], minor=True)
+    axes.set_xlabel("the upstream API's wait, ms")
+    axes.set_ylabel("capacity, req/s")
+    axes.set_title(f"{title}: capacity against the wait (dashed: the slots allow; dotted: the "
+                   f"cores allow)", fontsize=10)
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize=8, loc="lower left")
 
 
 def render_chart(report: Report, source: Optional[str] = None) -> bytes:
@@ -5095,8 +5452,14 @@ def render_chart(report: Report, source: Optional[str] = None) -> bytes:
         raise UsageError(f"--chart needs matplotlib; run: {SETUP_COMMANDS[1]}") from None
     st, env = report.settings, report.environment
     groups = chart_groups(report)
-    fig, rows = plt.subplots(len(groups), 2, figsize=(13, 3.8 * len(groups) + 0.6),
-                             squeeze=False)
+    sweeps = [(f"Question {q.id}: {q.title}", a.sweep) for q, _asked, a in report.answers()
+              if a.sweep is not None and a.sweep.points]
+    height = len(groups) + len(sweeps)
+    fig, rows = plt.subplots(height, 2, figsize=(13, 3.8 * height + 0.6), squeeze=False)
+    for i, (title, sweep) in enumerate(sweeps, start=len(groups)):
+        for axes in rows[i]:
+            axes.remove()
+        chart_sweep(fig.add_subplot(height, 1, i + 1), title, sweep)
     nan = float("nan")
     for (title, results), (latency, throughput) in zip(groups, rows):
         for i, r in enumerate(results):
@@ -5133,8 +5496,8 @@ def render_chart(report: Report, source: Optional[str] = None) -> bytes:
                         f"{env.os}; PostgreSQL {env.postgres_version}; started {report.started}.")
     # Two lines of caption under the panels, however many rows there are.
     caption = 0.4 / fig.get_figheight()
-    fig.text(0.01, 0.1 * caption, f"{source}\nDotted: slowdown threshold; dash-dot: error "
-                                  f"threshold.", fontsize=8)
+    fig.text(0.01, 0.1 * caption, source + ("\nDotted: slowdown threshold; dash-dot: error "
+                                            "threshold." if groups else ""), fontsize=8)
     png = io.BytesIO()
     try:
         fig.tight_layout(rect=(0, caption, 1, 1))
@@ -5308,6 +5671,7 @@ RAMP_FIELDS = (
               into=lambda v, _d: {k: x for k, x in v.items() if k != "client" and x is not None}),
     JsonField("max_db_connections", json_optional(json_int())),
     JsonField("log_findings", mapping_of(json_int())),
+    JsonField("probe", json_bool),
 )
 REPORT_FIELDS = (
     JsonField("command", json_text), JsonField("started", json_text),
@@ -5327,12 +5691,14 @@ def report_to_json(report: Report) -> dict:
     level_key = "rate" if st.ramp.open_loop else "users"
     limits = limits_of(report)
     setups = []
+    ctx = report.limit_context()
     for r in report.setups:
         t = r.thresholds
         axes = {"url": r.url} if r.cell is None else json_write(r.cell, CELL_FIELDS)
-        entry = {"name": r.name, **axes,
-                 "driver": r.driver, **_thresholds_json(t),
-                 "limited_by": limits[r.name].kind if r.name in limits else None,
+        entry = {"name": r.name, **axes, "driver": r.driver,
+                 **(_probe_json(r, ctx) if r.probed else {
+                     **_thresholds_json(t),
+                     "limited_by": limits[r.name].kind if r.name in limits else None}),
                  "max_db_connections": r.max_db_connections,
                  "cpu_ms_per_request": {g: r.cpu_ms(g) for g in CPU_GROUPS
                                         if r.cpu_ms(g) is not None}}
@@ -5341,7 +5707,8 @@ def report_to_json(report: Report) -> dict:
         entry["repeats"] = []
         for ramp in r.ramps:
             rt = ramp.thresholds
-            repeat = {**_thresholds_json(rt), **json_write(ramp, RAMP_FIELDS)}
+            repeat = {**({} if ramp.probe else _thresholds_json(rt)),
+                      **json_write(ramp, RAMP_FIELDS)}
             if st.ramp.open_loop:
                 repeat["sustained_rps"] = rt.sustained
             repeat["steps"] = [{level_key: s.level, **json_write(s, STEP_FIELDS),
@@ -5360,9 +5727,21 @@ def report_to_json(report: Report) -> dict:
              "title": q.title, "answer": answer_words(a, limits),
              "answer_detail": answer_words(a, limits, figures=True),
              "ranking": [[x.name for x in group] for group in a.ranking],
-             "winner": a.winner}
+             "winner": a.winner,
+             **({"crossovers": dict(a.sweep.crossovers)} if a.sweep else {})}
             for q, asked, a in report.answers()]} if report.questions else {}),
     }
+
+
+def _probe_json(r: SetupResult, ctx: LimitContext) -> dict:
+    """A swept setup's figures (written, not read back: they follow from
+    its steps)."""
+    bounds = bounds_of(r, ctx)
+    capacity, saturated = r.probe_capacity
+    return {"upstream_ms": r.cell.wait_ms, "capacity_rps": capacity, "saturated": saturated,
+            "bounds": {"slots": bounds.slots_rps, "cores": bounds.cores_rps},
+            "predicted_rps": bounds.predicted_rps, "limited_by": bounds.limited_by,
+            "low_load_ms": bounds.hold_ms}
 
 
 def json_get(data: dict, key: str, where: str) -> object:
@@ -5677,7 +6056,8 @@ def report_settings(config: Config) -> Settings:
         server=config.server,
         plan=tuple(kind.plan(config.ramp.top, config.ramp.step)) if kind.plan else (),
         max_connections=None if config.dsn else config.max_connections,
-        dsn=mask_dsn(config.dsn) if config.dsn else None, urls=config.urls)
+        dsn=mask_dsn(config.dsn) if config.dsn else None, urls=config.urls,
+        waits=config.waits if any(QUESTIONS[q].probed for q in config.questions) else ())
 
 
 def command_line(config: Config) -> str:
@@ -5888,10 +6268,13 @@ class ForeignServer:
 
 
 def ramp_once(server, label: str, config: Config, workdir: Path, stop: StopFlag,
-              progress: Progress) -> RampResult:
-    """One ramp of one setup (a SetupServer, or a ForeignServer).  A server
-    that fails is reported, not raised; an interruption before the ramp
-    starts is raised (nothing to report)."""
+              progress: Progress,
+              probe: Optional[Callable[[Sequence[StepStats]], Optional[int]]] = None
+              ) -> RampResult:
+    """One ramp of one setup (a SetupServer, or a ForeignServer), or with
+    `probe` a saturation probe (config from probe_config).  A server that
+    fails is reported, not raised; an interruption before the ramp starts
+    is raised (nothing to report)."""
     def say(message: str) -> None:
         progress.line(f"{label}: {message}")
 
@@ -5907,13 +6290,15 @@ def ramp_once(server, label: str, config: Config, workdir: Path, stop: StopFlag,
         with contextlib.closing(server), \
                 load_generator(server.url, config, workdir, stop) as driver:
             warmup = server.start(say)
-            say(f"warm-up: {warmup}; ramping up to {config.ramp.top} {config.ramp.unit}")
+            say(f"warm-up: {warmup}; " + ("probing for its capacity: users with no think "
+                                          "time, doubled until saturated" if probe else
+                                          f"ramping up to {config.ramp.top} {config.ramp.unit}"))
             if server.warning:
                 say(server.warning)
             with server.sampler() as sampler:
                 run = run_ramp(driver, config, time.perf_counter, server.check,
                                lambda s: progress.step(label, s, config.ramp.unit),
-                               restart if server.restartable else None, server.meter)
+                               restart if server.restartable else None, server.meter, probe)
     except ReproError as e:
         say(f"not measured: {first_line(str(e))}")
         return RampResult(steps=(), stop_reason="not measured", error=str(e),
@@ -5922,7 +6307,30 @@ def ramp_once(server, label: str, config: Config, workdir: Path, stop: StopFlag,
                       error=run.error, log_findings=server.findings(),
                       interrupted=run.interrupted, restarts=run.restarts, step=config.ramp.step,
                       driver=server.driver, cpu_ms=run.cpu_ms(),
-                      max_db_connections=sampler.most)
+                      max_db_connections=sampler.most, probe=probe is not None)
+
+
+def probe_config(config: Config) -> Config:
+    """A saturation probe's load: closed-loop users with no think time, in
+    short windows; the servers as the run's."""
+    return dataclasses.replace(config, ramp=dataclasses.replace(
+        config.ramp, top=PROBE_TOP, step=1, think_time=0.0, open_loop=False,
+        step_seconds=PROBE_SECONDS, min_requests=PROBE_MIN_REQUESTS, load_processes=None))
+
+
+def probe_plan(cell: Cell, config: Config, earlier: Sequence[SetupResult]
+               ) -> Callable[[Sequence[StepStats]], Optional[int]]:
+    """A probe's levels for a swept cell: from its slots, and from the
+    capacity its line held at the longest shorter wait measured."""
+    server = SERVERS[cell.server]
+    slots = server.slots(config.server.workers, config.server.threads) if server.slots else None
+    shorter = sorted((r for r in earlier if r.cell.wait_ms is not None
+                      and base_name(r.cell) == base_name(cell)
+                      and r.cell.wait_ms < (cell.wait_ms or 0) and r.probe_capacity[0]),
+                     key=lambda r: r.cell.wait_ms)
+    expected = shorter[-1].probe_capacity[0] if shorter else None
+    return lambda steps: probe_next(steps, lambda low: probe_first_level(low, slots, expected),
+                                    PROBE_TOP)
 
 
 @contextlib.contextmanager
@@ -6033,14 +6441,23 @@ def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Repo
                       SetupServer(setup, db, config, workdir, stop, repeat, upstream))
             return ramp_once(server, label, config, workdir, stop, progress)
 
+        def probe_one(cell: Cell, repeat: int) -> RampResult:
+            label = cell.name if config.ramp.repeat == 1 else f"{cell.name}#{repeat}"
+            probing = probe_config(config)
+            plan = probe_plan(cell, config, [SetupResult(c, tuple(rs))
+                                             for c, rs in rounds.ramps.items() if rs])
+            server = SetupServer(cell, db, probing, workdir, stop, repeat, upstream)
+            return ramp_once(server, label, probing, workdir, stop, progress, plan)
+
         if not config.questions:
             rounds.measure(config.setups or config.urls, one)
         for number in config.questions:
             question = QUESTIONS[number]
             cells, skipped = runnable(question.cells(
-                [SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items() if rs]))
+                [SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items() if rs],
+                config.waits))
             progress.line(f"question {number}: {question.title} ({len(cells)} cells)")
-            rounds.measure(cells, one)
+            rounds.measure(cells, probe_one if question.probed else one)
             asked.append(Asked(number, tuple(cells), tuple(skipped)))
             if stop:
                 break
@@ -6625,6 +7042,24 @@ def question_list(text: str) -> tuple[int, ...]:
     return tuple(sorted(chosen))
 
 
+def wait_list(text: str) -> tuple[float, ...]:
+    """'10,100' -> (10.0, 100.0), each once, shortest first."""
+    waits = set()
+    for word in text.split(","):
+        try:
+            wait = float(word)
+        except ValueError:
+            wait = -1.0
+        if not math.isfinite(wait) or not 0 < wait <= MAX_WAIT_MS:
+            raise argparse.ArgumentTypeError(
+                f"{word.strip()!r} is not a wait; give milliseconds, more than 0 and at most "
+                f"{MAX_WAIT_MS}, separated by commas, such as 10,100,1000")
+        waits.add(wait)
+    if len(waits) < 2:
+        raise argparse.ArgumentTypeError("a sweep needs two waits or more, such as 10,100,1000")
+    return tuple(sorted(waits))
+
+
 # What concerns repro's own servers and database: refused by `ramp`.
 SERVER_OPTIONS = ("--setups", "--as-2021", "--pool-size", "--threads", "--upstream-ms",
                   "--db-ms", "--dsn", "--max-connections", "--workers")
@@ -6655,6 +7090,9 @@ def study_parser() -> Parser:
     study.add_argument("--questions", type=question_list, default=tuple(QUESTIONS),
                        metavar="LIST", help="comma-separated question numbers (default: all "
                        "of them, listed below)")
+    study.add_argument("--waits", type=wait_list, default=DEFAULT_WAITS, metavar="LIST",
+                       help="question 7's waits of the upstream API, in ms, comma-separated "
+                            f"(default {','.join(f'{w:g}' for w in DEFAULT_WAITS)})")
     _add_run_options(study)
     _add_database_options(study)
     _add_server_options(study)
@@ -6878,8 +7316,9 @@ def study_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     # The cells known before anything is measured: what the database must
     # seed, the upstream API serve and the pools fit.
     setups = tuple(dict.fromkeys(c for q in args.questions
-                                 for c in runnable(QUESTIONS[q].cells(()))[0]))
-    return _servers_config(args, argv, setups, ramp=ramp, questions=args.questions, **outputs)
+                                 for c in runnable(QUESTIONS[q].cells((), args.waits))[0]))
+    return _servers_config(args, argv, setups, ramp=ramp, questions=args.questions,
+                           waits=args.waits, **outputs)
 
 
 def serve_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:

@@ -18,13 +18,17 @@ SLOWER_RAMP = repro.dataclasses.replace(ASYNC_RAMP, steps=steps(
      (30, 58, 2, 17.0, 200.0), (25, 50, 1, 17.0, 120.0)]))
 
 
+CTX = repro.LimitContext(cores=2, server=repro.ServerSettings(), db_limit_rps=None,
+                         max_connections=100)
+
+
 def result(cell, ramp):
     return SetupResult(cell, (ramp,))
 
 
 def answer(question, cells, setups):
     return repro.answer_question(repro.QUESTIONS[question], Asked(question, tuple(cells)),
-                                 setups, 10, "users")
+                                 setups, 10, "users", CTX)
 
 
 def words(a, figures=False):
@@ -33,7 +37,7 @@ def words(a, figures=False):
 
 def test_each_question_is_data_whose_cells_can_all_be_named():
     for q in repro.QUESTIONS.values():
-        cells = q.cells(())
+        cells = q.cells((), repro.DEFAULT_WAITS)
         assert len(cells) >= 2, q.id
         for cell in cells:
             # Its name reads back as the same cell, installed or not; a cell
@@ -103,7 +107,7 @@ def test_question_6_takes_the_async_cell_with_the_highest_peak():
     orm = result(Cell("async-orm", "uvicorn"), ASYNC_RAMP)
     assert repro.best_async_base([SYNC, ASYNC, orm, fast]) == POOLED_ASYNC
     assert repro.best_async_base([SYNC, orm]) == orm.cell
-    cells = repro.QUESTIONS[6].cells([SYNC, orm])
+    cells = repro.QUESTIONS[6].cells([SYNC, orm], repro.DEFAULT_WAITS)
     assert [c.server for c in cells] == [s.name for s in repro.SERVERS.values()
                                          if s.interface == "asgi"]
     assert {c.view for c in cells} == {"async-orm"}
@@ -147,7 +151,11 @@ def test_questions_are_picked_by_number(text, expected):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["study", "--questions", "7"], "'7' is not a question; give numbers from 1, 2, 3, 4, 5, 6"),
+    (["study", "--questions", "8"], "'8' is not a question; give numbers from 1, 2, 3, 4, 5, 6, "
+                                    "7"),
+    (["study", "--waits", "10,x"], "'x' is not a wait; give milliseconds"),
+    (["study", "--waits", "100"], "a sweep needs two waits or more"),
+    (["study", "--waits", "0,100"], "'0' is not a wait"),
     (["study", "--questions", "1,x"], "'x' is not a question"),
     (["study", "--setups", "sync"], "study picks its setups from its questions"),
     (["study", "--as-2021"], "--as-2021 does not apply to study"),
@@ -172,7 +180,7 @@ def test_a_difference_within_the_study_margin_names_no_winner_in_the_answer():
          (60, 94, 0, 35.0, 420.0), (30, 60, 0, 30.0, 19.5), (35, 70, 0, 34.0, 36.5)]))
     setups = [SYNC, result(POOLED_SYNC, close)]
     a = repro.answer_question(repro.QUESTIONS[2], Asked(2, tuple(s.cell for s in setups)),
-                              setups, 10, "users")
+                              setups, 10, "users", CTX)
     [pair] = a.pairs
     # Capacity 43.5 against 35.5 req/s: 18% apart.
     assert [c.winner for c in pair.by_rule.comparisons] == [None, None, "sync"]
