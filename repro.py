@@ -4773,6 +4773,15 @@ def plateau_line(ramp: RampResult, unit: str, steadiness: bool = True) -> Option
     """Which windows the capacity and plateau spread are of, and their
     req/s: so that a reader can check them against the steps.  steadiness:
     whether the steps know it (Locust's do not)."""
+    if ramp.probe:
+        capacity, saturated = ramp.capacity
+        if capacity is None:
+            return None
+        last = ramp.steps[-2:] if saturated else ramp.steps[1:]
+        return (f"Capacity {capacity:.1f} req/s, the most of the levels "
+                f"{_join([str(s.level) for s in last])} {unit}"
+                + (f": the last doubling gained less than {PROBE_GAIN:.0%}." if saturated else
+                   ": it never saturated, a lower bound."))
     t = ramp.thresholds
     if t.capacity_rps is None:
         return None
@@ -4797,7 +4806,8 @@ def render_ramp(ramp: RampResult, unit: str) -> list[str]:
     cpu = ramp.client_cpu_ms
     restarts = (f" The server was restarted {ramp.restarts} time{'s' if ramp.restarts > 1 else ''} "
                 f"before a lower level." if ramp.restarts else "")
-    out.append(f"Ramp: {ramp.stop_reason}. Warm-up: {ramp.warmup or '-'}.{restarts}"
+    out.append(f"{'Probe' if ramp.probe else 'Ramp'}: {ramp.stop_reason}. Warm-up: "
+               f"{ramp.warmup or '-'}.{restarts}"
                + (f" Load generator: {cpu:.2f} ms of CPU per request." if cpu is not None else ""))
     plateau = plateau_line(ramp, unit)
     if plateau:

@@ -673,6 +673,43 @@ def test_a_study_answers_its_questions_from_cells_measured_once(sandbox):
     sandbox.assert_clean()
 
 
+def test_the_wait_sweep_probes_each_cell_at_each_wait_beside_its_bounds(sandbox):
+    """Question 7 on real servers: each point probed to saturation, its
+    bounds from what it measured, the crossovers named; nothing left."""
+    chart = sandbox.tmp.parent / f"{sandbox.mark}-sweep.png"
+    try:
+        proc, data = sandbox.run_json("study", "--questions", "7", "--waits", "20,200",
+                                      "--workers", "2", "--threads", "4", "--chart", str(chart))
+        assert chart.stat().st_size > 10_000
+    finally:
+        chart.unlink(missing_ok=True)
+    assert data["settings"]["waits"] == [20, 200]
+    points = {s["name"]: s for s in data["setups"]}
+    assert len(points) == 6
+    for name, p in points.items():
+        assert p["upstream_ms"] == (20 if name.endswith("=20") else 200)
+        [probe] = p["repeats"]
+        assert probe["probe"] and probe["steps"][0]["users"] == 1
+        assert p["capacity_rps"] > 0 and p["bounds"]["cores"] > 0
+        assert p["limited_by"] in ("slots", "cores")
+        # The low-load time holds the wait, and little more on 2 idle cores.
+        assert p["upstream_ms"] <= p["low_load_ms"] < p["upstream_ms"] + 500
+        if name.startswith("async"):
+            assert p["bounds"]["slots"] is None
+        else:
+            # No server serves more than its slots allow (workers, or
+            # workers x threads, each request held for its low-load time).
+            slots = 2 if name.startswith("sync+") else 8
+            assert p["bounds"]["slots"] == pytest.approx(slots * 1000 / p["low_load_ms"])
+            assert p["capacity_rps"] <= (1 + repro.PREDICTION_WITHIN) * p["bounds"]["slots"]
+    [q7] = data["questions"]
+    assert set(q7["crossovers"]) == {"sync+pooled+upstream",
+                                     "sync-sql@gunicorn-gthread+pooled+upstream"}
+    assert all(w in (20, 200, None) for w in q7["crossovers"].values())
+    assert "| wait ms | setup " in proc.stdout and f"Answer: {q7['answer']}" in proc.stdout
+    sandbox.assert_clean()
+
+
 def test_on_a_terminal_progress_is_one_updating_line(sandbox):
     """stderr on a pseudo-terminal: the steps update a status line in place
     with the time left; the report on stdout is the same as ever."""

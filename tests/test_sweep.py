@@ -1,0 +1,187 @@
+"""The wait sweep (question 7): the probe's plan, the bounds, the crossover
+rule and the report, from synthetic results modelled on a real sweep."""
+import json
+import math
+
+import pytest
+
+import repro
+from repro import Asked, Cell, RampResult, SetupResult
+from test_ramp import FakeClock, FakeDriver
+from test_report import ENV, SETTINGS, check_golden, report, steps
+
+WAITS = (10.0, 100.0, 1000.0)
+SYNC_BASE = Cell("sync-sql", "gunicorn-sync", "pooled", "upstream")
+GTHREAD_BASE = Cell("sync-sql", "gunicorn-gthread", "pooled", "upstream")
+ASYNC_BASE = Cell("async-sql", "uvicorn", "pooled", "upstream")
+CTX = repro.LimitContext(cores=2, server=repro.ServerSettings(), db_limit_rps=None,
+                         max_connections=100)
+
+# (base, wait) -> the probe's levels as (users, requests, rps, p50 ms), and
+# the CPU per request of the server and PostgreSQL.  Each request holds a
+# worker for 12 ms besides the wait; sync workers have 4 slots, gthread 32;
+# the cores allow 2000 / (CPU ms + 0.25 ms of the load generator).
+PROBES = {
+    (SYNC_BASE, 10.0): ([(1, 20, 45.0, 22.0), (6, 200, 125.0, 45.0), (12, 240, 130.0, 90.0)],
+                        (11.0, 3.75)),
+    (SYNC_BASE, 100.0): ([(1, 9, 8.9, 112.0), (6, 70, 35.0, 170.0), (12, 75, 35.2, 340.0)],
+                         (11.0, 3.75)),
+    (SYNC_BASE, 1000.0): ([(1, 5, 1.0, 1012.0), (6, 12, 3.9, 1520.0), (12, 12, 3.9, 3040.0)],
+                          (11.0, 3.75)),
+    (GTHREAD_BASE, 10.0): ([(1, 20, 45.0, 22.0), (48, 300, 96.0, 480.0),
+                            (96, 310, 98.0, 960.0)], (15.0, 4.75)),
+    (GTHREAD_BASE, 100.0): ([(1, 9, 8.9, 112.0), (48, 300, 95.0, 500.0),
+                             (96, 300, 97.0, 990.0)], (15.0, 4.75)),
+    # Under its slots bound (31.6) by more than 25%: the report names the gap.
+    (GTHREAD_BASE, 1000.0): ([(1, 5, 1.0, 1012.0), (48, 60, 20.0, 2400.0),
+                              (96, 60, 20.5, 4700.0)], (15.0, 4.75)),
+    (ASYNC_BASE, 10.0): ([(1, 20, 50.0, 20.0), (16, 210, 100.0, 160.0),
+                          (32, 220, 105.0, 300.0)], (13.0, 4.75)),
+    (ASYNC_BASE, 100.0): ([(1, 9, 9.5, 105.0), (18, 200, 104.0, 170.0),
+                           (36, 220, 110.0, 330.0)], (13.0, 4.75)),
+    (ASYNC_BASE, 1000.0): ([(1, 5, 1.0, 1004.0), (167, 210, 104.0, 1600.0),
+                            (334, 215, 108.0, 3100.0)], (13.0, 4.75)),
+}
+
+
+def probe_result(base, wait):
+    levels, (server, postgres) = PROBES[(base, wait)]
+    ramp = RampResult(steps=steps([(u, n, 0, rps, p50) for u, n, rps, p50 in levels]),
+                      stop_reason="completed", probe=True, driver="psycopg2 2.9.13",
+                      cpu_ms={"server": server, "postgres": postgres}, max_db_connections=8)
+    return SetupResult(repro.dataclasses.replace(base, wait_ms=wait), (ramp,))
+
+
+SETUPS = tuple(probe_result(base, wait) for wait in WAITS
+               for base in (SYNC_BASE, GTHREAD_BASE, ASYNC_BASE))
+ASKED = Asked(7, repro.QUESTIONS[7].cells((), WAITS))
+
+
+def sweep_report():
+    st = repro.dataclasses.replace(SETTINGS, waits=WAITS,
+                                   setups=tuple(c.name for c in ASKED.cells))
+    return report(command="python repro.py study --questions 7 --waits 10,100,1000",
+                  settings=st, setups=SETUPS, questions=(ASKED,), seconds=140.0)
+
+
+def test_the_sweep_asks_three_pooled_cells_at_each_wait_shortest_first():
+    cells = repro.QUESTIONS[7].cells((), (1000.0, 10.0))
+    assert [c.name for c in cells] == [
+        "sync+pooled+upstream=10", "sync-sql@gunicorn-gthread+pooled+upstream=10",
+        "async+pooled+upstream=10", "sync+pooled+upstream=1000",
+        "sync-sql@gunicorn-gthread+pooled+upstream=1000", "async+pooled+upstream=1000"]
+    assert all(repro.cell_named(c.name) == c for c in cells)
+
+
+def test_a_probe_starts_with_one_user_then_enough_for_its_lower_bound_and_doubles():
+    low = steps([(1, 5, 0, 1.0, 1012.0)])[0]
+    # Four slots held 1012 ms each allow 3.95 req/s; 1.5 times what that
+    # keeps in progress is 6 users, and never fewer than the slots.
+    assert repro.probe_first_level(low, 4, None) == 6
+    assert repro.probe_first_level(low, 32, 25.0) == 38  # the expected 25 req/s binds
+    assert repro.probe_first_level(low, None, 110.0) == math.ceil(1.5 * 110 * 1.012)
+    assert repro.probe_first_level(low, None, None) == repro.PROBE_FIRST
+    first = lambda low: 6
+    assert repro.probe_next([], first, 2048) == 1
+    levels = steps([(1, 5, 0, 1.0, 1012.0), (6, 12, 0, 3.0, 1500.0), (12, 12, 0, 3.9, 3000.0),
+                    (24, 12, 0, 4.0, 6000.0)])
+    assert [repro.probe_next(levels[:n], first, 2048) for n in (1, 2, 3, 4)] == [6, 12, 24, None]
+    assert repro.probe_next(levels[:2], first, 10) == 10  # at most the top
+    erring = steps([(1, 5, 0, 1.0, 10.0), (6, 100, 50, 3.0, 15.0)])
+    assert repro.probe_next(erring, first, 2048) is None
+
+
+def test_a_probe_holds_the_higher_of_its_two_saturated_levels_or_says_it_never_saturated():
+    saturated = steps([(1, 5, 0, 1.0, 10.0), (8, 90, 0, 100.0, 50.0), (16, 95, 0, 96.0, 160.0)])
+    assert repro.probe_capacity(saturated) == (100.0, True)
+    rising = steps([(1, 5, 0, 1.0, 10.0), (8, 90, 0, 50.0, 50.0), (16, 95, 0, 90.0, 160.0)])
+    assert repro.probe_capacity(rising) == (90.0, False)  # a lower bound
+    assert repro.probe_capacity(rising[:1]) == (None, False)
+
+
+def test_a_window_of_a_probe_lasts_its_median_latencies():
+    clock = FakeClock()
+    driver = FakeDriver(clock, lambda start: 0.8, think_time=0.0)
+    rules = repro.StepRules(spread=0.0, seconds=0.5, min_requests=10, max_seconds=2.5,
+                            latencies=3)
+    window = repro.measure_step(driver, 20, 1, rules, None, clock, lambda: None)
+    # Three waves of users, each 0.8 s apart, not the 0.5 s asked for.
+    assert window.window_end - window.window_start == pytest.approx(2.4, abs=2 * repro.TICK)
+
+
+def test_the_bounds_are_the_slots_over_the_time_a_request_holds_one_and_the_cores():
+    sync, gthread, async_ = SETUPS[-3:]  # at 1000 ms
+    b = repro.bounds_of(sync, CTX)
+    assert (b.slots, b.hold_ms) == (4, 1012.0)
+    assert b.slots_rps == pytest.approx(4000 / 1012)
+    assert b.cpu_ms == pytest.approx(11.0 + 3.75 + 0.25)  # the load generator's too
+    assert b.cores_rps == pytest.approx(2000 / 15.0)
+    assert (b.predicted_rps, b.limited_by) == (pytest.approx(4000 / 1012), "slots")
+    assert repro.off_prediction(3.9, b) is None  # 1% under
+    g = repro.bounds_of(gthread, CTX)
+    assert g.slots_rps == pytest.approx(32000 / 1012)
+    assert repro.off_prediction(20.5, g) == pytest.approx(20.5 / (32000 / 1012) - 1)
+    a = repro.bounds_of(async_, CTX)
+    assert (a.slots, a.slots_rps, a.limited_by) == (None, None, "cores")
+    assert a.predicted_rps == pytest.approx(2000 / 18.0)
+    early = repro.bounds_of(SETUPS[0], CTX)  # sync workers at 10 ms: the cores bind
+    assert early.limited_by == "cores" and early.slots_rps == pytest.approx(4000 / 22)
+
+
+@pytest.mark.parametrize("faster, other, crossover", [
+    # From 100 ms on, the other's capacity is under 75% of the faster one's.
+    ({10: (100, True), 100: (110, True), 1000: (108, True)},
+     {10: (130, True), 100: (35, True), 1000: (3.9, True)}, 100),
+    # Beaten at 30 ms, not at 100: the crossover is where it stays beaten.
+    ({30: (100, True), 100: (100, True), 300: (100, True)},
+     {30: (50, True), 100: (80, True), 300: (20, True)}, 300),
+    # Exactly 75% is not beaten.
+    ({10: (100, True), 100: (100, True)}, {10: (90, True), 100: (75, True)}, None),
+    # A lower bound is never beaten; the faster one's lower bound still beats.
+    ({10: (100, True), 100: (100, False)}, {10: (50, True), 100: (20, False)}, None),
+    ({10: (100, False), 100: (100, False)}, {10: (50, True), 100: (20, True)}, 10),
+    # A wait measured for one only does not count.
+    ({10: (100, True), 100: (100, True)}, {10: (50, True)}, 10),
+])
+def test_the_crossover_is_the_wait_from_which_on_the_async_view_beat_the_other(
+        faster, other, crossover):
+    assert repro.crossover(faster, other) == crossover
+
+
+def test_the_sweep_answer_names_the_crossovers():
+    [(_q, _asked, a)] = sweep_report().answers()
+    assert a.sweep.faster == "async+pooled+upstream"
+    assert a.sweep.crossovers == (("sync+pooled+upstream", 100.0),
+                                  ("sync-sql@gunicorn-gthread+pooled+upstream", 1000.0))
+    assert not a.answered and a.ranking == ()
+
+
+def test_sweep_report_golden():
+    text = repro.render_markdown(sweep_report())
+    check_golden("report_sweep.md", text)
+    assert "| setup | view |" not in text  # no ramped setup: no summary table of them
+    assert "-35%: more than 25% off" in text
+
+
+def test_the_sweep_json_carries_each_point_and_the_crossovers_and_reads_back(tmp_path):
+    data = repro.report_to_json(sweep_report())
+    assert list(data["settings"]["waits"]) == list(WAITS)
+    point = data["setups"][-1]
+    assert point["name"] == "async+pooled+upstream=1000"
+    assert (point["upstream_ms"], point["capacity_rps"], point["limited_by"]) == (
+        1000.0, 108.0, "cores")
+    assert point["bounds"] == {"slots": None, "cores": pytest.approx(2000 / 18.0)}
+    assert data["setups"][-3]["bounds"]["slots"] == pytest.approx(4000 / 1012)
+    [q7] = data["questions"]
+    assert q7["crossovers"] == {"sync+pooled+upstream": 100.0,
+                                "sync-sql@gunicorn-gthread+pooled+upstream": 1000.0}
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(data))
+    again = repro.load_run(str(path))
+    assert repro.render_markdown(again) == repro.render_markdown(sweep_report())
+
+
+def test_a_sweep_chart_is_drawn(tmp_path):
+    pytest.importorskip("matplotlib")
+    png = repro.render_chart(sweep_report())
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
