@@ -824,7 +824,7 @@ def _no_kept_asyncpg(view) -> str:
 def _kept_under_asgi(view, server) -> str:
     return ("Django's documentation advises against persistent connections under ASGI: each "
             "request runs in a thread of its own, so they are not reused and may leak; it "
-            "points to the pool instead" if view.orm and server.interface == "asgi" else "")
+            "points to the pool instead" if view.orm and server.asgi else "")
 
 
 CONNECTIONS = {c.name: c for c in (
@@ -1075,6 +1075,10 @@ class Server:
     # many as come (an event loop, or a thread for each request).
     slots: Optional[Callable[[int, int], int]] = None
     slot_name: str = "workers"
+
+    @property
+    def asgi(self) -> bool:
+        return self.interface == "asgi"
 
 
 def _gunicorn(worker_class: str, interface: str,
@@ -4062,7 +4066,7 @@ QUESTIONS = {q.id: q for q in (
              "The async cell with the highest peak among those measured for questions 1 and 4 "
              "(async+pooled when neither ran), on each ASGI server available here.",
              lambda measured, _w: tuple(_with(best_async_base(measured), server=s.name)
-                                        for s in SERVERS.values() if s.interface == "asgi")),
+                                        for s in SERVERS.values() if s.asgi)),
     Question(7, "How long may a request wait?",
              "The upstream API's wait swept over --waits: sync workers, gthread workers and the "
              "async view on Uvicorn, all pooled, each at the capacity a saturation probe finds, "
@@ -4941,10 +4945,10 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
     notes = [f"Cell: view {cell.view}, server {cell.server}, connections {cell.connections}, "
              f"workload {cell.workload}{', 2021 settings' if cell.as_2021 else ''}."
              + (f" Database driver, as the view reported it: {r.driver}." if r.driver else "")]
-    if not view.is_async and server.interface == "asgi":
+    if not view.is_async and server.asgi:
         notes.append("Under ASGI, Django runs this sync view in a thread of its own for each "
                      "request.")
-    if view.is_async and server.interface == "wsgi":
+    if view.is_async and not server.asgi:
         notes.append("Under WSGI, Django runs this async view in an event loop of its own for "
                      "each request.")
     connections, workload = CONNECTIONS[cell.connections], WORKLOADS[cell.workload]
@@ -6001,14 +6005,15 @@ def detect_virtual_machine() -> bool:
 
 def collect_environment(db: Optional[Database]) -> Environment:
     """This machine, and the database repro runs (None for `ramp`)."""
-    import importlib.util
     packages = {n: v for n in REPORTED_PACKAGES if (v := package_version(n))}
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio (uvloop not installed)"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11 (httptools not installed)"
+    standard = SERVERS["uvicorn-standard"].missing()
     return Environment(
         cpu_model=read_cpu_model(), cpu_count=os.cpu_count() or 0, memory=read_memory(),
         os=read_os(), python=platform.python_version(), packages=packages,
-        uvicorn_stack=f"event loop {loop}, HTTP parser {http}",
+        uvicorn_stack="uvicorn: the asyncio loop and the h11 parser; uvicorn-standard: "
+                      + (f"not here ({standard})" if standard else
+                         f"uvloop {package_version('uvloop')} and httptools "
+                         f"{package_version('httptools')}"),
         postgres_version=db.version if db else "", postgres_source=db.source if db else "",
         max_connections=db.max_connections if db else 0,
         postgres_private=db is not None and db.password_file is not None,

@@ -298,7 +298,7 @@ def test_a_server_that_dies_is_reported_and_the_other_setup_still_runs(sandbox):
 
 def test_a_server_that_never_starts_is_an_error_with_its_log_tail(tmp_path):
     broken = repro.Server("broken", "Gunicorn with a worker class that does not exist",
-                          "wsgi", repro._gunicorn("no_such_module.NoWorker"))
+                          "wsgi", repro._gunicorn("no_such_module.NoWorker", "wsgi"))
     db = repro.Database("postgresql://nobody@127.0.0.1:1/none", "nowhere", "0", 0)
     with pytest.raises(repro.ReproError) as failure:
         with repro.running_server(broken, repro.VIEWS["sync-sql"], repro.AppSettings(), db, 1, 1,
@@ -578,12 +578,12 @@ def test_a_signal_during_a_restart_keeps_what_was_measured(sandbox):
 
 
 def test_each_new_value_of_each_axis_runs(sandbox):
-    """Views (both ORMs), servers (gthread, Gunicorn's ASGI worker, Granian
-    where installed), pooled connections and both new workloads, each in
-    one setup of a short ramp."""
+    """Views (both ORMs), servers (gthread, Gunicorn's ASGI worker, Uvicorn
+    on uvloop and httptools, Granian where installed), pooled and persistent
+    connections and both new workloads, each in one setup of a short ramp."""
     import importlib.util
-    cells = ["sync-orm@gunicorn-gthread", "async-orm@gunicorn-asgi+pooled",
-             "sync+pooled+slow-db", "async+upstream", "async+pooled"]
+    cells = ["sync-orm@gunicorn-gthread+persistent", "async-orm@gunicorn-asgi+pooled",
+             "sync+pooled+slow-db", "async+upstream", "async-sql@uvicorn-standard+pooled"]
     if importlib.util.find_spec("granian"):
         cells.append("async-sql@granian")
     proc, data = sandbox.run_json("--setups", ",".join(cells), "--users", "10", "--step", "5", *FAST,
@@ -594,11 +594,17 @@ def test_each_new_value_of_each_axis_runs(sandbox):
         [ramp] = setup["repeats"]
         assert ramp["stop_reason"] == "completed" and ramp["error"] is None, name
         assert ramp["steps"][0]["failures"] == 0, name
-    assert by_name["sync-orm@gunicorn-gthread"]["driver"].startswith("Django ORM over psycopg 3")
+    kept = by_name["sync-orm@gunicorn-gthread+persistent"]
+    assert kept["driver"].startswith("Django ORM over psycopg 3")
+    # One connection kept per thread that served: 4 workers of 8 threads at most.
+    assert 1 <= kept["max_db_connections"] <= 4 * repro.DEFAULT_THREADS
+    assert "CONN_MAX_AGE 600, CONN_HEALTH_CHECKS on" in proc.stdout
     assert by_name["async-orm@gunicorn-asgi+pooled"]["connections"] == "pooled"
     # One asyncpg pool per worker: never more connections than the pools hold.
     # Pools keep a connection open, so the sampler sees them all the time.
-    assert 1 <= by_name["async+pooled"]["max_db_connections"] <= 4 * repro.DEFAULT_POOL_SIZE
+    standard = by_name["async-sql@uvicorn-standard+pooled"]
+    assert 1 <= standard["max_db_connections"] <= 4 * repro.DEFAULT_POOL_SIZE
+    assert "UvicornWorker (ASGI; the uvloop loop, the httptools parser)" in proc.stdout
     assert by_name["sync+pooled+slow-db"]["driver"].startswith("psycopg2")
     # Two queries that each wait 30 ms: slower than that, whatever else.
     assert by_name["sync+pooled+slow-db"]["baseline_ms"] >= 60

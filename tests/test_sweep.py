@@ -185,3 +185,18 @@ def test_a_sweep_chart_is_drawn(tmp_path):
     pytest.importorskip("matplotlib")
     png = repro.render_chart(sweep_report())
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_persistent_connections_under_asgi_carry_django_s_advice_against_them():
+    ramp = RampResult(steps=steps([(10, 100, 0, 10.0, 20.0)]), stop_reason="completed")
+    st = SETTINGS
+
+    def notes(name):
+        return " ".join(repro.cell_notes(SetupResult(repro.cell_named(name), (ramp,)), st))
+    advice = "Django's documentation advises against persistent connections under ASGI"
+    assert advice in notes("async-orm@uvicorn+persistent")
+    assert advice in notes("sync-orm@uvicorn+persistent")
+    assert advice not in notes("sync-orm@gunicorn-sync+persistent")
+    assert advice not in notes("async-orm@uvicorn+pooled")
+    assert "persistent connections (CONN_MAX_AGE 600, CONN_HEALTH_CHECKS on)" in \
+        repro.describe_cell(repro.cell_named("sync-orm@gunicorn-sync+persistent"))
