@@ -137,7 +137,7 @@ PROBE_TOP = 2048
 PROBE_SECONDS = 2.0
 PROBE_MIN_REQUESTS = 10
 PROBE_LOW_REQUESTS = 5  # at its first level: one user's time varies little
-PROBE_LATENCIES = 3  # a window lasts this many median latencies at least
+PROBE_LATENCIES = 2  # a window lasts this many median latencies at least
 PREDICTION_WITHIN = 0.25
 COARSE_FACTOR = 2  # the search's coarse step: the level doubles
 # A window whose arrivals and completions differ by more than this share
@@ -3143,9 +3143,7 @@ class StepRules:
     max_seconds: float  # but no longer than this; settling gets as long again at most,
     timeout: float = 0.0  # or until the requests time out, if that is longer
     cycle: float = 0.0  # closed loop: the think time; a window lasts a user's whole cycle
-    # and at least this many median latencies: users with no think time come
-    # back in waves one latency apart, and a few waves average out
-    latencies: int = 0
+    latencies: int = 0  # and at least this many median latencies (probe_rules)
 
 
 class RampStopped(Exception):
@@ -3286,6 +3284,18 @@ class RampRun:
                  for group, seconds in self.cpu_seconds.items()} if self.ok_requests else {})
 
 
+def probe_rules(rules: StepRules, steps: Sequence[StepStats]) -> StepRules:
+    """A probe's first level needs few requests: one user's time varies
+    little.  Past it, new users start spread over that time, and a window
+    lasts PROBE_LATENCIES median latencies: users with no think time that
+    started at once come back in bursts one latency apart, and a window
+    would count a whole burst more or less."""
+    if not steps:
+        return dataclasses.replace(rules, min_requests=PROBE_LOW_REQUESTS)
+    return dataclasses.replace(rules, latencies=PROBE_LATENCIES,
+                               spread=(steps[0].p50_ms or 0.0) / 1000.0)
+
+
 def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
              check: Callable[[], None], on_step: Callable[[StepStats], None],
              restart: Optional[Callable[[], None]] = None,
@@ -3324,8 +3334,7 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
             baseline = baseline_of(sorted(steps, key=lambda s: s.level))
             window = measure_step(
                 driver, level, len(steps) + 1,
-                dataclasses.replace(rules, min_requests=PROBE_LOW_REQUESTS) if probe and not steps
-                else dataclasses.replace(rules, latencies=PROBE_LATENCIES) if probe else rules,
+                probe_rules(rules, steps) if probe else rules,
                 on_this_server[-1] if on_this_server else None, clock, check,
                 again=lambda w: not probe and is_near_slowdown(step_stats(w, driver.samples),
                                                                baseline))
@@ -4560,9 +4569,10 @@ def render_method(st: Settings) -> list[str]:
         f"lower known bound needs (slots, or the capacity at the next shorter wait; "
         f"{PROBE_FIRST} where neither is known) and at least one per slot, with no think "
         f"time, doubled until a doubling gains less than {PROBE_GAIN:.0%} in throughput "
-        f"(at most {PROBE_TOP}). Each level settles as a step does, then its window lasts "
-        f"{PROBE_SECONDS:g} s, at least {PROBE_LATENCIES} median latencies (users with no think "
-        f"time come back in waves one latency apart), and until {PROBE_MIN_REQUESTS} "
+        f"(at most {PROBE_TOP}). New users start spread over the first level's time (users "
+        f"with no think time that start at once come back in bursts). Each level settles as "
+        f"a step does, then its window lasts {PROBE_SECONDS:g} s, at least {PROBE_LATENCIES} "
+        f"median latencies, and until {PROBE_MIN_REQUESTS} "
         f"requests ({PROBE_LOW_REQUESTS} at the first level) have ended in it or "
         f"{MAX_WINDOW_FACTOR * PROBE_SECONDS:g} s have passed."]
     return [load, ramp, step + " The step counts what ended in its window, all of it sent at "

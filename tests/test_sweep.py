@@ -200,3 +200,14 @@ def test_persistent_connections_under_asgi_carry_django_s_advice_against_them():
     assert advice not in notes("async-orm@uvicorn+pooled")
     assert "persistent connections (CONN_MAX_AGE 600, CONN_HEALTH_CHECKS on)" in \
         repro.describe_cell(repro.cell_named("sync-orm@gunicorn-sync+persistent"))
+
+
+def test_past_its_first_level_a_probe_spreads_its_users_over_that_level_s_time():
+    rules = repro.StepRules(spread=0.0, seconds=2.0, min_requests=10, max_seconds=10.0)
+    low = steps([(1, 5, 0, 1.0, 1012.0)])
+    first = repro.probe_rules(rules, ())
+    assert (first.min_requests, first.spread, first.latencies) == (
+        repro.PROBE_LOW_REQUESTS, 0.0, 0)
+    later = repro.probe_rules(rules, low)
+    assert (later.min_requests, later.spread, later.latencies) == (
+        10, pytest.approx(1.012), repro.PROBE_LATENCIES)
