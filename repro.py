@@ -136,7 +136,7 @@ PROBE_FIRST = 16  # users, where no bound is known yet
 PROBE_TOP = 2048
 PROBE_SECONDS = 2.0
 PROBE_MIN_REQUESTS = 10
-PROBE_LOW_REQUESTS = 5  # at its first level: one user's time varies little
+PROBE_LOW_REQUESTS = 3  # at its first level: one user's time varies little
 PROBE_LATENCIES = 2  # a window lasts this many median latencies at least
 PREDICTION_WITHIN = 0.25
 COARSE_FACTOR = 2  # the search's coarse step: the level doubles
@@ -3120,12 +3120,13 @@ def probe_next(steps: Sequence[StepStats], first: Callable[[StepStats], int],
 
 
 def probe_capacity(steps: Sequence[StepStats]) -> tuple[Optional[float], bool]:
-    """What a probe held once saturated: the higher of its last two levels,
-    and True; unsaturated, the most a level past the first served (a lower
-    bound), and False."""
-    served = [s.rps for s in steps[1:] if not is_erring(s)]
-    if probe_saturated(steps) and not is_erring(steps[-1]):
+    """What a probe held once saturated (its last doubling gained less than
+    PROBE_GAIN, whether or not that level erred): the higher of its last two
+    levels' successful req/s, and True; unsaturated, the most a level past
+    the first served (a lower bound), and False."""
+    if probe_saturated(steps):  # errors past it are the overload's, not the capacity's
         return max(steps[-1].rps, steps[-2].rps), True
+    served = [s.rps for s in steps[1:]]
     return (max(served) if served else None), False
 
 

@@ -97,6 +97,13 @@ def test_a_probe_holds_the_higher_of_its_two_saturated_levels_or_says_it_never_s
     rising = steps([(1, 5, 0, 1.0, 10.0), (8, 90, 0, 50.0, 50.0), (16, 95, 0, 90.0, 160.0)])
     assert repro.probe_capacity(rising) == (90.0, False)  # a lower bound
     assert repro.probe_capacity(rising[:1]) == (None, False)
+    # Errors at twice the users past saturation are the overload's: the
+    # throughput still stopped rising.
+    overloaded = steps([(1, 5, 0, 1.0, 10.0), (8, 90, 0, 100.0, 50.0), (16, 95, 5, 92.0, 900.0)])
+    assert repro.probe_capacity(overloaded) == (100.0, True)
+    # Errors where the throughput still rose: not saturated, a lower bound.
+    erring = steps([(1, 5, 0, 1.0, 10.0), (8, 90, 0, 50.0, 50.0), (16, 95, 5, 90.0, 900.0)])
+    assert repro.probe_capacity(erring) == (90.0, False)
 
 
 def test_a_window_of_a_probe_lasts_its_median_latencies():
