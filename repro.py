@@ -4113,6 +4113,8 @@ class Sweep:
     points: tuple[SweepPoint, ...]
     faster: Optional[str]  # the async view's cell, by its base name
     crossovers: tuple[tuple[str, Optional[float]], ...]
+    # Where the bounds put each crossover (predicted_crossover)
+    predicted: tuple[tuple[str, Optional[float]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -4203,8 +4205,26 @@ def sweep_of(asked: Asked, by_cell: dict[Cell, SetupResult], ctx: LimitContext) 
     line = {b: {p.wait_ms: (p.capacity_rps, p.saturated) for p in points if p.base == b}
             for b in bases}
     fast = async_bases[0] if async_bases else None
-    return Sweep(tuple(points), fast, tuple(
-        (b, crossover(line[fast], line[b])) for b in bases if fast and b != fast))
+    others = [b for b in bases if fast and b != fast]
+    return Sweep(tuple(points), fast, tuple((b, crossover(line[fast], line[b])) for b in others),
+                 tuple((b, predicted_crossover([p for p in points if p.base == fast],
+                                               [p for p in points if p.base == b]))
+                       for b in others))
+
+
+def predicted_crossover(faster: Sequence[SweepPoint],
+                        other: Sequence[SweepPoint]) -> Optional[float]:
+    """The wait at which the other's slots bound falls to (1 - RELIABLY_WITHIN)
+    of what the cores allow the faster one (both medians over the waits):
+    slots x 1000 / that - the other's service time.  None: no slots bound."""
+    cores = [p.bounds.cores_rps for p in faster if p.bounds.cores_rps]
+    held = [(p.bounds.slots, p.bounds.hold_ms - p.wait_ms) for p in other
+            if p.bounds.slots and p.bounds.hold_ms]
+    if not cores or not held:
+        return None
+    service = statistics.median(ms for _, ms in held)
+    return max(0.0, held[0][0] * 1000.0 / ((1 - RELIABLY_WITHIN) * statistics.median(cores))
+               - service)
 
 
 def rank_by_capacity(results: Sequence[SetupResult],
@@ -5163,6 +5183,11 @@ def sweep_words(sweep: Sweep, figures: bool = False) -> str:
             f"`{other}` at none of the waits up to {waits[-1]:g} ms" for other, wait in sweep.crossovers]
     text = (f"`{sweep.faster}` beat {_join(said)}, by the study's margin ({RELIABLY_WITHIN:.0%} "
             f"of capacity).")
+    if figures and any(w is not None for _, w in sweep.predicted):
+        text += " The bounds put them at " + _join(
+            [f"{w:.0f} ms" if w is not None else "none" for _, w in sweep.predicted]) + (
+            " (where the slots allow less than "
+            f"{1 - RELIABLY_WITHIN:.0%} of what the cores allow the async view).")
     if figures:
         longest = [p for p in sweep.points if p.wait_ms == waits[-1]]
         text += (f" At {waits[-1]:g} ms: " + ", ".join(
@@ -5753,7 +5778,8 @@ def report_to_json(report: Report) -> dict:
              "answer_detail": answer_words(a, limits, figures=True),
              "ranking": [[x.name for x in group] for group in a.ranking],
              "winner": a.winner,
-             **({"crossovers": dict(a.sweep.crossovers)} if a.sweep else {})}
+             **({"crossovers": dict(a.sweep.crossovers),
+                 "predicted_crossovers": dict(a.sweep.predicted)} if a.sweep else {})}
             for q, asked, a in report.answers()]} if report.questions else {}),
     }
 

@@ -161,6 +161,11 @@ def test_the_sweep_answer_names_the_crossovers():
     assert a.sweep.crossovers == (("sync+pooled+upstream", 100.0),
                                   ("sync-sql@gunicorn-gthread+pooled+upstream", 1000.0))
     assert not a.answered and a.ranking == ()
+    # 4 slots x 1000 / (75% of the 111 req/s the cores allow the async view),
+    # less the 12 ms each request holds a worker besides the wait.
+    (_, sync), (_, gthread) = a.sweep.predicted
+    assert sync == pytest.approx(4000 / (0.75 * 2000 / 18.0) - 12)
+    assert gthread == pytest.approx(32000 / (0.75 * 2000 / 18.0) - 12)
 
 
 def test_sweep_report_golden():
@@ -182,6 +187,7 @@ def test_the_sweep_json_carries_each_point_and_the_crossovers_and_reads_back(tmp
     [q7] = data["questions"]
     assert q7["crossovers"] == {"sync+pooled+upstream": 100.0,
                                 "sync-sql@gunicorn-gthread+pooled+upstream": 1000.0}
+    assert set(q7["predicted_crossovers"]) == set(q7["crossovers"])
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps(data))
     again = repro.load_run(str(path))
