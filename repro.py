@@ -7042,7 +7042,9 @@ def axes_help() -> str:
                               for x in SERVERS.values()])
     lines += rows("connections", [(c.name, f"{c.sql}; the ORM views: {c.orm}")
                                   for c in CONNECTIONS.values()])
-    lines += rows("workloads", list(WORKLOADS.items()))
+    lines += rows("workloads", [(w.name, w.description + (f" (+{w.name}=MS: a wait of its own)"
+                                                          if w.own_wait else ""))
+                                for w in WORKLOADS.values()])
     lines += rows("and", [("+2021", "DEBUG and asyncio debug mode on, as the original ran")])
     return "\n".join(lines)
 

@@ -276,6 +276,14 @@ def requirement_lines():
     return pairs
 
 
+def test_help_lists_each_axis_in_words(capsys):
+    assert repro.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "upstream  the two queries and one call to a slow HTTP API (+upstream=MS: a wait of " \
+           "its own)" in out
+    assert "persistent" in out and "Workload(" not in out and "<function" not in out
+
+
 def test_the_dependency_check_knows_every_line_of_requirements_txt():
     assert [(dist, lowest) for _, dist, lowest in repro.REQUIREMENTS] == requirement_lines()
 
