@@ -1069,7 +1069,8 @@ class Server:
     name: str
     description: str
     interface: str  # "wsgi" or "asgi"
-    argv: Callable[[int, int, int], list[str]]  # (port, workers, threads) -> the command
+    # (port, workers, threads, interface) -> the command; see command()
+    argv: Callable[[int, int, int, str], list[str]]
     missing: Callable[[], Optional[str]] = lambda: None  # why it cannot run here, or None
     # (workers, threads) -> how many requests it serves at once; None: as
     # many as come (an event loop, or a thread for each request).
@@ -1080,10 +1081,17 @@ class Server:
     def asgi(self) -> bool:
         return self.interface == "asgi"
 
+    def command(self, port: int, workers: int, threads: int) -> list[str]:
+        return self.argv(port, workers, threads, self.interface)
 
-def _gunicorn(worker_class: str, interface: str,
-             threads: bool = False) -> Callable[[int, int, int], list[str]]:
-    def argv(port: int, workers: int, thread_count: int) -> list[str]:
+    def slots_at(self, workers: int, threads: int) -> Optional[int]:
+        """How many requests it serves at once; None: as many as come."""
+        return self.slots(workers, threads) if self.slots else None
+
+
+def _gunicorn(worker_class: str,
+              threads: bool = False) -> Callable[[int, int, int, str], list[str]]:
+    def argv(port: int, workers: int, thread_count: int, interface: str) -> list[str]:
         script = Path(__file__).resolve()
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
                    "--workers", str(workers), "--worker-class", worker_class,
@@ -1097,9 +1105,9 @@ def _gunicorn(worker_class: str, interface: str,
     return argv
 
 
-def _granian(port: int, workers: int, _threads: int) -> list[str]:
+def _granian(port: int, workers: int, _threads: int, interface: str) -> list[str]:
     script = Path(__file__).resolve()
-    return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+    return [sys.executable, "-m", "granian", "--interface", interface, "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), "--working-dir", str(script.parent),
             "--factory", f"{script.stem}:make_asgi_app"]
 
@@ -1115,38 +1123,35 @@ def _gunicorn_at_least(version: tuple[int, ...]) -> Callable[[], Optional[str]]:
     return missing
 
 
-def _uvicorn_standard_missing() -> Optional[str]:
-    import importlib.util
-    absent = [m for m in ("uvloop", "httptools") if not importlib.util.find_spec(m)]
-    return (f"{' and '.join(absent)} {'is' if len(absent) == 1 else 'are'} not installed: pip "
-            f"install 'uvicorn[standard]'" if absent else None)
-
-
-def _granian_missing() -> Optional[str]:
-    import importlib.util
-    return None if importlib.util.find_spec("granian") else "granian is not installed: pip " \
-        "install granian"
+def _modules_missing(*modules: str, install: str) -> Callable[[], Optional[str]]:
+    def missing() -> Optional[str]:
+        import importlib.util
+        absent = [m for m in modules if not importlib.util.find_spec(m)]
+        return (f"{' and '.join(absent)} {'is' if len(absent) == 1 else 'are'} not installed: "
+                f"pip install {install}" if absent else None)
+    return missing
 
 
 SERVERS = {s.name: s for s in (
-    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync", "wsgi"),
+    Server("gunicorn-sync", "Gunicorn, sync workers (WSGI)", "wsgi", _gunicorn("sync"),
            slots=lambda workers, _threads: workers),
     Server("gunicorn-gthread", "Gunicorn, gthread workers (WSGI)", "wsgi",
-           _gunicorn("gthread", "wsgi", threads=True),
+           _gunicorn("gthread", threads=True),
            slots=lambda workers, threads: workers * threads, slot_name="threads"),
     # As in 2021: plain uvicorn, whatever else is installed.
     Server("uvicorn", "Gunicorn + uvicorn_worker.UvicornH11Worker (ASGI; the asyncio loop, "
                       "the h11 parser)", "asgi",
-           _gunicorn("uvicorn_worker.UvicornH11Worker", "asgi")),
+           _gunicorn("uvicorn_worker.UvicornH11Worker")),
     # What `pip install 'uvicorn[standard]'` gives, and most deployments run.
     Server("uvicorn-standard", "Gunicorn + uvicorn_worker.UvicornWorker (ASGI; the uvloop loop, "
                                "the httptools parser)", "asgi",
-           _gunicorn("uvicorn_worker.UvicornWorker", "asgi"), _uvicorn_standard_missing),
+           _gunicorn("uvicorn_worker.UvicornWorker"),
+           _modules_missing("uvloop", "httptools", install="'uvicorn[standard]'")),
     Server("gunicorn-asgi", "Gunicorn's own ASGI worker, -k asgi, beta (ASGI; uvloop where "
                             "installed)", "asgi",
-           _gunicorn("asgi", "asgi"), _gunicorn_at_least((24,))),
+           _gunicorn("asgi"), _gunicorn_at_least((24,))),
     Server("granian", "Granian (ASGI; its own HTTP stack in Rust, uvloop where installed)",
-           "asgi", _granian, _granian_missing),
+           "asgi", _granian, _modules_missing("granian", install="granian")),
 )}
 
 
@@ -1210,12 +1215,19 @@ def cell_named(text: str) -> Cell:
     return cell
 
 
-def _wait_of(text: str, setup: str) -> float:
+def wait_ms_of(text: str) -> Optional[float]:
+    """A wait as a cell (+upstream=300) or --waits gives it, in ms: more
+    than 0 and at most MAX_WAIT_MS; None for anything else."""
     try:
         wait = float(text)
     except ValueError:
-        wait = -1.0
-    if not math.isfinite(wait) or wait <= 0 or wait > MAX_WAIT_MS:
+        return None
+    return wait if math.isfinite(wait) and 0 < wait <= MAX_WAIT_MS else None
+
+
+def _wait_of(text: str, setup: str) -> float:
+    wait = wait_ms_of(text)
+    if wait is None:
         raise UsageError(f"setup {setup!r} gives the wait {text!r}; give milliseconds, more "
                          f"than 0 and at most {MAX_WAIT_MS}, as in +upstream=300")
     return wait
@@ -2118,7 +2130,7 @@ def running_server(server: Server, view: View, app: AppSettings, db: Database, w
     env.pop("PYTHONASYNCIODEBUG", None)
     if app.cell.as_2021:
         env["PYTHONASYNCIODEBUG"] = "1"
-    argv = server.argv(port, workers, threads)
+    argv = server.command(port, workers, threads)
     base_url = f"http://127.0.0.1:{port}"
     status: list[Optional[int]] = [None]
 
@@ -3242,7 +3254,7 @@ def _cycle(rules: StepRules, latencies: list[float]) -> float:
     their median (0 in open loop, or before any request ended)."""
     if not rules.cycle or not latencies:
         return 0.0
-    return rules.cycle + sorted(latencies)[len(latencies) // 2]
+    return rules.cycle + _median(latencies)
 
 
 def needs_fresh_server(steps: Sequence[StepStats], on_this_server: Sequence[StepStats],
@@ -3861,9 +3873,9 @@ def _cores_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
 def _slots_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
     server = SERVERS[r.cell.server]
     baseline = r.thresholds.baseline_ms
-    if server.slots is None or not baseline:
+    slots = server.slots_at(ctx.server.workers, ctx.server.threads)
+    if slots is None or not baseline:
         return None
-    slots = server.slots(ctx.server.workers, ctx.server.threads)
     workload = WORKLOADS[r.cell.workload]
     wait, wait_ms = workload.waits_on, workload.wait_ms(ctx.server, r.cell.wait_ms)
     # Mostly waiting: the wait, not the work, is what the slots run out on.
@@ -3959,7 +3971,7 @@ def bounds_of(r: SetupResult, ctx: LimitContext) -> Bounds:
     requests as come, and its pool holds a connection for a query, not
     through the wait: it has no slots bound."""
     server = SERVERS[r.cell.server]
-    slots = server.slots(ctx.server.workers, ctx.server.threads) if server.slots else None
+    slots = server.slots_at(ctx.server.workers, ctx.server.threads)
     hold = r.low_load_ms
     cores = _cores_bound(r, ctx)
     return Bounds(slots, hold, 1000.0 * slots / hold if slots and hold else None,
@@ -4192,24 +4204,27 @@ def base_name(cell: Cell) -> str:
 
 def sweep_of(asked: Asked, by_cell: dict[Cell, SetupResult], ctx: LimitContext) -> Sweep:
     points = []
+    lines: dict[str, list[SweepPoint]] = {}  # base -> its points, shortest wait first
+    fast = None  # the async view's base
     for cell in asked.cells:
         r = by_cell.get(cell)
         if r is None or cell.wait_ms is None:
             continue
         capacity, saturated = r.probe_capacity
-        points.append(SweepPoint(cell.name, base_name(cell), cell.wait_ms, capacity, saturated,
-                                 bounds_of(r, ctx),
-                                 max((s.level for m in r.measured for s in m.steps), default=0)))
-    bases = list(dict.fromkeys(p.base for p in points))
-    async_bases = [b for b in bases if VIEWS[cell_named(b).view].is_async]
-    line = {b: {p.wait_ms: (p.capacity_rps, p.saturated) for p in points if p.base == b}
-            for b in bases}
-    fast = async_bases[0] if async_bases else None
-    others = [b for b in bases if fast and b != fast]
-    return Sweep(tuple(points), fast, tuple((b, crossover(line[fast], line[b])) for b in others),
-                 tuple((b, predicted_crossover([p for p in points if p.base == fast],
-                                               [p for p in points if p.base == b]))
-                       for b in others))
+        point = SweepPoint(cell.name, base_name(cell), cell.wait_ms, capacity, saturated,
+                           bounds_of(r, ctx),
+                           max((s.level for m in r.measured for s in m.steps), default=0))
+        points.append(point)
+        lines.setdefault(point.base, []).append(point)
+        if fast is None and VIEWS[cell.view].is_async:
+            fast = point.base
+    others = [b for b in lines if fast and b != fast]
+
+    def capacities(base: str) -> dict[float, tuple[Optional[float], bool]]:
+        return {p.wait_ms: (p.capacity_rps, p.saturated) for p in lines[base]}
+    return Sweep(tuple(points), fast,
+                 tuple((b, crossover(capacities(fast), capacities(b))) for b in others),
+                 tuple((b, predicted_crossover(lines[fast], lines[b])) for b in others))
 
 
 def predicted_crossover(faster: Sequence[SweepPoint],
@@ -4618,7 +4633,8 @@ def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str
 
 def limits_of(report: Report) -> dict[str, Limit]:
     ctx = report.limit_context()
-    return {r.name: limit_of(r, ctx) for r in report.setups if r.measured}
+    # A probed setup's limit is its Bounds (bounds_of), not a ramp's.
+    return {r.name: limit_of(r, ctx) for r in report.ramped if r.measured}
 
 
 def fmt_capacity(t: Thresholds) -> str:
@@ -4985,8 +5001,9 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
     connections, workload = CONNECTIONS[cell.connections], WORKLOADS[cell.workload]
     if connections.pools:
         notes.append(f"Pools of at most {st.server.pool_size} connections per worker process.")
-    if connections.advised_against(view, server):
-        notes.append(connections.advised_against(view, server) + ".")
+    advice = connections.advised_against(view, server)
+    if advice:
+        notes.append(advice + ".")
     notes.append(workload.note(workload.wait_ms(st.server, cell.wait_ms), view.is_async,
                                r.cpu_ms("upstream")))
     if cell.as_2021:
@@ -6374,13 +6391,12 @@ def probe_plan(cell: Cell, config: Config, earlier: Sequence[SetupResult]
                ) -> Callable[[Sequence[StepStats]], Optional[int]]:
     """A probe's levels for a swept cell: from its slots, and from the
     capacity its line held at the longest shorter wait measured."""
-    server = SERVERS[cell.server]
-    slots = server.slots(config.server.workers, config.server.threads) if server.slots else None
-    shorter = sorted((r for r in earlier if r.cell.wait_ms is not None
-                      and base_name(r.cell) == base_name(cell)
-                      and r.cell.wait_ms < (cell.wait_ms or 0) and r.probe_capacity[0]),
-                     key=lambda r: r.cell.wait_ms)
-    expected = shorter[-1].probe_capacity[0] if shorter else None
+    slots = SERVERS[cell.server].slots_at(config.server.workers, config.server.threads)
+    shorter = [r for r in earlier if r.cell.wait_ms is not None
+               and base_name(r.cell) == base_name(cell) and r.cell.wait_ms < (cell.wait_ms or 0)
+               and r.probe_capacity[0]]
+    expected = (max(shorter, key=lambda r: r.cell.wait_ms).probe_capacity[0] if shorter
+                else None)
     return lambda steps: probe_next(steps, lambda low: probe_first_level(low, slots, expected),
                                     PROBE_TOP)
 
@@ -7100,11 +7116,8 @@ def wait_list(text: str) -> tuple[float, ...]:
     """'10,100' -> (10.0, 100.0), each once, shortest first."""
     waits = set()
     for word in text.split(","):
-        try:
-            wait = float(word)
-        except ValueError:
-            wait = -1.0
-        if not math.isfinite(wait) or not 0 < wait <= MAX_WAIT_MS:
+        wait = wait_ms_of(word)
+        if wait is None:
             raise argparse.ArgumentTypeError(
                 f"{word.strip()!r} is not a wait; give milliseconds, more than 0 and at most "
                 f"{MAX_WAIT_MS}, separated by commas, such as 10,100,1000")

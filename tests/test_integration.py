@@ -298,7 +298,7 @@ def test_a_server_that_dies_is_reported_and_the_other_setup_still_runs(sandbox):
 
 def test_a_server_that_never_starts_is_an_error_with_its_log_tail(tmp_path):
     broken = repro.Server("broken", "Gunicorn with a worker class that does not exist",
-                          "wsgi", repro._gunicorn("no_such_module.NoWorker", "wsgi"))
+                          "wsgi", repro._gunicorn("no_such_module.NoWorker"))
     db = repro.Database("postgresql://nobody@127.0.0.1:1/none", "nowhere", "0", 0)
     with pytest.raises(repro.ReproError) as failure:
         with repro.running_server(broken, repro.VIEWS["sync-sql"], repro.AppSettings(), db, 1, 1,
