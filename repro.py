@@ -13,6 +13,7 @@
 #     "aiohttp>=3.9",
 #     "matplotlib>=3.7",
 #     "granian>=2.0; platform_python_implementation == 'CPython' and platform_machine in 'x86_64 AMD64 aarch64 arm64'",
+#     "py-spy>=0.4; platform_machine in 'x86_64 AMD64 aarch64 arm64'",
 # ]
 # ///
 """Do async Django views make my app faster?  The 2021 experiment, in one command.
@@ -32,6 +33,7 @@ from the numbers.
     python repro.py --arrival 300   # open loop: ramp the arrival rate instead
     python repro.py serve async     # keep one setup running for your own tools
     python repro.py study           # the questions behind the 2021 result
+    python repro.py --profile prof/ # also: where each server's CPU goes (py-spy)
     python repro.py report run.json # render a saved run (--json) again
     python repro.py ramp http://staging:8000/view/   # your own endpoints
 
@@ -40,7 +42,7 @@ main() and the table of commands (tests/sections.py checks it).  Its
 sections: constants; errors, signals and small helpers; a setup (a cell);
 the data; the Django app and its views; the servers; naming a setup;
 settings; records and statistics; process management; the load generator;
-the ramp's plan; the measuring method; results; comparing two setups; what
+the ramp's plan; the measuring method; profiles; results; comparing two setups; what
 limits a setup; the study; the report; report rendering; the JSON that
 --json writes; the progress display; the environment; running setups; a
 Locust file with repro's users and step plan; reading Locust's stats history
@@ -101,7 +103,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 # ---------------------------------------------------------------------------
 
 PROG = "repro.py"
-SCHEMA = 6  # of the JSON that --json writes (6: a cell's own wait, the sweep)
+SCHEMA = 7  # of the JSON that --json writes (6: a cell's own wait, the sweep; 7: profiles)
 
 # The one table repro ever creates, fills or drops in a database.
 TABLE = "repro_pokemon"
@@ -194,6 +196,12 @@ OPEN_LOOP_SETTLE = 1.0
 # One load generator process per this many requests per second the ramp can
 # ask for, up to one per core (docs/measurements.md, "The load generator").
 RATE_PER_LOAD_PROCESS = 5000
+# --profile: py-spy samples each server process this many times a second.
+# Each sample stops the process; on two cores 100 a second (py-spy's
+# default) cost half the throughput, 25 a tenth (docs/measurements.md,
+# "Profiles").
+PROFILE_RATE = 25
+DEFAULT_PROFILE_SECONDS = 15.0
 
 
 DB_LIMIT_CONNECTIONS = 4
@@ -1269,6 +1277,14 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class ProfileSettings:
+    """--profile: each setup's server sampled by py-spy after its ramps."""
+    users: Optional[int] = None  # the level held (--profile-users); None: its peak's
+    seconds: float = DEFAULT_PROFILE_SECONDS  # the window, with and without sampling
+    directory: Optional[str] = None  # where each setup's stacks are written
+
+
+@dataclass(frozen=True)
 class Config:
     """What a command was told, built once from its arguments."""
     argv: tuple[str, ...] = ()
@@ -1286,6 +1302,7 @@ class Config:
     run_files: tuple[str, ...] = ()  # report and compare: the JSON of saved runs
     locust_files: tuple[str, ...] = ()  # report --locust: Locust's stats histories
     urls: tuple[str, ...] = ()  # ramp and locustfile: endpoints of servers that are not repro's
+    profile: Optional[ProfileSettings] = None  # run, study, serve: --profile
 
 
 def check_pools(config: Config, max_connections: int) -> None:
@@ -2116,7 +2133,9 @@ def _view_answers(url: str) -> Optional[int]:
 @contextlib.contextmanager
 def running_server(server: Server, view: View, app: AppSettings, db: Database, workers: int,
                    threads: int, log_path: Path, stop: StopFlag,
-                   port: Optional[int] = None) -> Iterator[RunningServer]:
+                   port: Optional[int] = None, wrap: Sequence[str] = ()) -> Iterator[RunningServer]:
+    """The server, ready; with `wrap`, started by that command (a profiler
+    that runs it and follows its processes)."""
     port = port or free_port()
     env = {k: v for k, v in os.environ.items()
            # The servers' own settings from the environment could change the
@@ -2130,7 +2149,7 @@ def running_server(server: Server, view: View, app: AppSettings, db: Database, w
     env.pop("PYTHONASYNCIODEBUG", None)
     if app.cell.as_2021:
         env["PYTHONASYNCIODEBUG"] = "1"
-    argv = server.command(port, workers, threads)
+    argv = [*wrap, *server.command(port, workers, threads)]
     base_url = f"http://127.0.0.1:{port}"
     status: list[Optional[int]] = [None]
 
@@ -2139,9 +2158,10 @@ def running_server(server: Server, view: View, app: AppSettings, db: Database, w
         return status[0] is not None
 
     # SIGTERM: a graceful stop, so requests still queued when the load ends
-    # finish instead of leaving tracebacks that look like errors.
+    # finish instead of leaving tracebacks that look like errors.  py-spy
+    # writes what it sampled on SIGINT only, then kills what it started.
     with managed_process(f"{server.description} ({view.name} view)", argv, log_path,
-                         stop_signal=signal.SIGTERM, env=env, stop=stop,
+                         stop_signal=signal.SIGINT if wrap else signal.SIGTERM, env=env, stop=stop,
                          cwd=Path(__file__).resolve().parent) as proc:
         wait_until(answers, proc, SERVER_START_SECONDS, stop, proc.name)
         if status[0] != 200:
@@ -2215,10 +2235,11 @@ def upstream_api(workdir: Path, stop: StopFlag) -> Iterator[Upstream]:
         yield Upstream(proc, base_url)
 
 
-def tree_cpu_seconds(root: int) -> Optional[float]:
-    """CPU time of a process, of its live descendants, and of the children
-    each has waited for (PostgreSQL's exited backends, Gunicorn's replaced
-    workers), where /proc tells."""
+def tree_cpu_seconds(root: int, own: bool = True) -> Optional[float]:
+    """CPU time of a process (unless not `own`: a profiler that started the
+    server), of its live descendants, and of the children each has waited
+    for (PostgreSQL's exited backends, Gunicorn's replaced workers), where
+    /proc tells."""
     stats = proc_stats() or {}
     if root not in stats:
         return None
@@ -2228,9 +2249,38 @@ def tree_cpu_seconds(root: int) -> Optional[float]:
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += stats[pid].cpu_ticks
+        total += stats[pid].cpu_ticks if own or pid != root else 0
         todo += children.get(pid, [])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def py_spy() -> Optional[str]:
+    """py-spy's executable: beside this Python's (a virtualenv's, run
+    without activating it), else on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def py_spy_argv(executable: str, out: Path) -> list[str]:
+    """py-spy starting a server and sampling it and its workers until
+    SIGINT.  Started by py-spy, the server is its child: where
+    kernel.yama.ptrace_scope is 1 (stock Debian and Ubuntu) a normal user may
+    trace only their own descendants.  --gil: one sample per process, of the
+    thread that holds the GIL, the one running Python code; without it,
+    py-spy counts threads that wait on a queue (the idle workers of the
+    thread pools asgiref hands sync code to) as busy (docs/measurements.md,
+    "Profiles")."""
+    return [executable, "record", "--subprocesses", "--gil", "--rate", str(PROFILE_RATE),
+            "--format", "raw", "--output", str(out), "--"]
+
+
+def py_spy_said(log: Path) -> tuple[int, str]:
+    """From a log py-spy wrote to: its count of failed samples, and its
+    last error line ('' if none)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    counts = re.findall(r"Samples: \d+ Errors: (\d+)", text)
+    errors = [line for line in text.splitlines() if line.startswith("Error:")]
+    return (int(counts[-1]) if counts else 0), (errors[-1] if errors else "")
 
 
 def log_findings(log_path: Path) -> dict[str, int]:
@@ -3309,6 +3359,14 @@ def probe_rules(rules: StepRules, steps: Sequence[StepStats]) -> StepRules:
                                spread=(steps[0].p50_ms or 0.0) / 1000.0)
 
 
+def step_rules(ramp: RampSettings, seconds: float) -> StepRules:
+    """A ramp's steps, and a profile's level, with windows of `seconds`."""
+    return StepRules(spread=OPEN_LOOP_SETTLE if ramp.open_loop else ramp.think_time,
+                     seconds=seconds, min_requests=ramp.min_requests,
+                     max_seconds=MAX_WINDOW_FACTOR * seconds, timeout=ramp.timeout,
+                     cycle=0.0 if ramp.open_loop else ramp.think_time)
+
+
 def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
              check: Callable[[], None], on_step: Callable[[StepStats], None],
              restart: Optional[Callable[[], None]] = None,
@@ -3323,11 +3381,7 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
     def next_level(steps: Sequence[StepStats]) -> Optional[int]:
         return probe(steps) if probe else kind.next_level(steps, config.ramp.top, config.ramp.step)
 
-    rules = StepRules(spread=OPEN_LOOP_SETTLE if config.ramp.open_loop else config.ramp.think_time,
-                      seconds=config.ramp.step_seconds, min_requests=config.ramp.min_requests,
-                      max_seconds=MAX_WINDOW_FACTOR * config.ramp.step_seconds,
-                      timeout=config.ramp.timeout,
-                      cycle=0.0 if config.ramp.open_loop else config.ramp.think_time)
+    rules = step_rules(config.ramp, config.ramp.step_seconds)
     run = RampRun(steps=(), reason="completed")
     steps: list[StepStats] = []
     on_this_server: list[StepStats] = []
@@ -3377,6 +3431,207 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
     run.reason = f"{run.short} (that step is not counted)"
     run.steps = tuple(steps)
     return run
+
+
+# ---------------------------------------------------------------------------
+# Profiles: where a server's CPU goes, by package (pure functions of the
+# stacks py-spy recorded)
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CodeGroup:
+    """A group of code a sample can fall in, by py-spy's short file names:
+    a package's directory or a module's file (the longest that matches
+    wins)."""
+    name: str  # its key in the JSON
+    label: str
+    files: tuple[str, ...] = ()
+
+
+PROFILE_GROUPS = {g.name: g for g in (
+    CodeGroup("django", "Django's request handling", ("django/",)),
+    CodeGroup("orm", "Django's ORM and database layer", ("django/db/",)),
+    CodeGroup("templates", "templates", ("django/template/", "django/templatetags/")),
+    CodeGroup("asgiref", "asgiref", ("asgiref/",)),
+    CodeGroup("event_loop", "asyncio and the event loop", ("asyncio/", "uvloop/")),
+    CodeGroup("http_server", "the HTTP server and its parser",
+              ("gunicorn/", "uvicorn/", "uvicorn_worker/", "h11/", "httptools/", "granian/")),
+    CodeGroup("driver", "the database driver",
+              ("psycopg2/", "psycopg/", "psycopg_pool/", "psycopg_c/", "asyncpg/")),
+    CodeGroup("view", "the view's own code (repro.py)", ("repro.py",)),
+    CodeGroup("stdlib", "the standard library"),  # by module name: stdlib_frame
+    CodeGroup("other", "other"),  # any other package, and stacks with no group in them
+)}
+# Django's shared helpers (translation, lazy objects, functional tools) are in
+# no group: their time counts to the part of Django, or whatever else, that
+# called them.
+NO_GROUP = ("django/utils/",)
+# A sample taken while a module was being imported is the server starting,
+# not serving: it is left out.
+IMPORTING = "<frozen importlib._bootstrap"
+TOP_FRAMES = 10
+
+
+def frame_file(frame: str) -> str:
+    """The file of one of py-spy's frames, 'function (file:line)'; '' for
+    the process frames it puts at the root ('process 12:"command"')."""
+    if frame.startswith("process ") or not frame.endswith(")") or " (" not in frame:
+        return ""
+    return frame[frame.rindex(" (") + 2:-1].rsplit(":", 1)[0]
+
+
+def stdlib_file(path: str) -> bool:
+    if path.startswith("<frozen "):
+        return True
+    top = path.split("/", 1)[0]
+    return top.removesuffix(".py") in sys.stdlib_module_names
+
+
+def frame_group(frame: str) -> Optional[str]:
+    """The group a frame belongs to; None for a process frame or a shared
+    helper of Django's (NO_GROUP)."""
+    path = frame_file(frame)
+    if not path or path.startswith(NO_GROUP):
+        return None
+    best, length = None, 0
+    for g in PROFILE_GROUPS.values():
+        for prefix in g.files:
+            if (path == prefix or path.startswith(prefix)) and len(prefix) > length:
+                best, length = g.name, len(prefix)
+    if best is not None:
+        return best
+    return "stdlib" if stdlib_file(path) else "other"
+
+
+def parse_collapsed(lines: Iterator[str]) -> list[tuple[tuple[str, ...], int]]:
+    """py-spy's raw output (the collapsed format flame graph tools read):
+    'frame;frame;... count', outermost first.  Lines that are not stacks are
+    skipped."""
+    stacks = []
+    for line in lines:
+        stack, _, count = line.rstrip("\n").rpartition(" ")
+        if stack.endswith((")", '"')) and count.isdigit():
+            stacks.append((tuple(stack.split(";")), int(count)))
+    return stacks
+
+
+def sample_group(stack: Sequence[str]) -> str:
+    """The innermost frame that belongs to a group names the sample's."""
+    for frame in reversed(stack):
+        group = frame_group(frame)
+        if group is not None:
+            return group
+    return "other"
+
+
+def self_frame(stack: Sequence[str]) -> str:
+    """A stack's innermost frame without its line ('function (file)'), or
+    '(no Python frame)'."""
+    for frame in reversed(stack):
+        if frame_file(frame):
+            return frame.rsplit(":", 1)[0] + ")"
+    return "(no Python frame)"
+
+
+@dataclass(frozen=True)
+class StackCounts:
+    """What the stacks of one profile add up to."""
+    samples: int  # those counted
+    by_group: dict[str, int]
+    by_frame: dict[str, int]  # self time: samples whose innermost frame this is
+    starting: int  # left out: taken while a module was being imported
+
+
+def count_stacks(stacks: Sequence[tuple[tuple[str, ...], int]]) -> StackCounts:
+    by_group = {g: 0 for g in PROFILE_GROUPS}
+    by_frame: dict[str, int] = {}
+    samples = starting = 0
+    for stack, count in stacks:
+        if any(frame_file(f).startswith(IMPORTING) for f in stack):
+            starting += count
+            continue
+        samples += count
+        by_group[sample_group(stack)] += count
+        frame = self_frame(stack)
+        by_frame[frame] = by_frame.get(frame, 0) + count
+    return StackCounts(samples, by_group, by_frame, starting)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where one setup's server processes spent their CPU, sampled by py-spy
+    at one level held steady, beside the same level held without sampling
+    (on a fresh server each)."""
+    level: int  # users, or req/s in open loop
+    samples: int
+    shares: dict[str, float]  # of the samples, by group (PROFILE_GROUPS)
+    top_frames: tuple[tuple[str, float], ...]  # the most self time, share of the samples
+    server_cpu_ms: Optional[float]  # per successful request, at level, without sampling
+    rps_without: Optional[float]
+    rps_with: Optional[float]
+    starting: int = 0  # samples left out: the server starting (importing)
+    errors: int = 0  # samples py-spy failed to take
+    file: str = ""  # where the stacks were written, if they were
+
+    @property
+    def overhead(self) -> Optional[float]:
+        """The throughput sampling cost: 1 - with / without."""
+        if not self.rps_with or not self.rps_without:
+            return None
+        return 1.0 - self.rps_with / self.rps_without
+
+    def ms_per_request(self, group: str) -> Optional[float]:
+        if self.server_cpu_ms is None:
+            return None
+        return self.shares.get(group, 0.0) * self.server_cpu_ms
+
+
+def profile_of(counts: StackCounts, level: int, server_cpu_ms: Optional[float],
+               rps_without: Optional[float], rps_with: Optional[float],
+               errors: int = 0, file: str = "") -> Profile:
+    total = counts.samples or 1
+    top = sorted(counts.by_frame.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FRAMES]
+    return Profile(level, counts.samples, {g: n / total for g, n in counts.by_group.items()},
+                   tuple((f, n / total) for f, n in top), server_cpu_ms, rps_without, rps_with,
+                   counts.starting, errors, file)
+
+
+@dataclass(frozen=True)
+class GroupDifference:
+    group: str
+    a_ms: float
+    b_ms: float
+
+    @property
+    def ms(self) -> float:
+        return self.b_ms - self.a_ms
+
+
+def profile_difference(a: Profile, b: Profile) -> tuple[GroupDifference, ...]:
+    """Each group's CPU per request in b minus in a, the largest (either
+    way) first; empty where either lacks its CPU per request."""
+    if a.server_cpu_ms is None or b.server_cpu_ms is None:
+        return ()
+    rows = [GroupDifference(g, a.ms_per_request(g) or 0.0, b.ms_per_request(g) or 0.0)
+            for g in PROFILE_GROUPS]
+    return tuple(sorted(rows, key=lambda d: -abs(d.ms)))
+
+
+def main_contributors(diffs: Sequence[GroupDifference], most: int = 3,
+                      share: float = 0.8) -> tuple[GroupDifference, ...]:
+    """The fewest groups (two at least, `most` at most) whose differences,
+    in the direction of the total, make up `share` of it."""
+    total = sum(d.ms for d in diffs)
+    if not diffs or total == 0:
+        return ()
+    same_way = [d for d in diffs if d.ms * total > 0]
+    chosen: list[GroupDifference] = []
+    for d in same_way:
+        chosen.append(d)
+        if len(chosen) >= 2 and (sum(c.ms for c in chosen) / total >= share
+                                 or len(chosen) == most):
+            break
+    return tuple(chosen)
 
 
 # ---------------------------------------------------------------------------
@@ -3435,6 +3690,7 @@ class SetupResult:
     cell: Optional[Cell]  # None for a URL that `ramp` was pointed at
     ramps: tuple[RampResult, ...]  # one per repeat, in the order run
     url: Optional[str] = None  # the endpoint, for `ramp`
+    profile: Optional[Profile] = None  # --profile's, after the ramps
 
     @property
     def name(self) -> str:
@@ -4343,6 +4599,7 @@ class Report:
     db_limit_rps: Optional[float] = None  # the two queries straight against PostgreSQL
     connect_ms: Optional[float] = None  # opening one connection to it
     questions: tuple[Asked, ...] = ()  # a study's, in the order asked
+    profiling: str = ""  # with --profile, why no setup could be profiled ("" if they were)
 
     @property
     def ramped(self) -> tuple[SetupResult, ...]:
@@ -4359,6 +4616,41 @@ class Report:
         st, ctx = self.settings, self.limit_context()
         return [(QUESTIONS[a.id], a, answer_question(QUESTIONS[a.id], a, self.setups, st.ramp.step,
                                                      st.ramp.unit, ctx)) for a in self.questions]
+
+
+@dataclass(frozen=True)
+class ProfilePair:
+    """A sync setup's profile beside the async one that differs from it in
+    the view and the server only: what the difference is made of."""
+    a: SetupResult  # the sync one
+    b: SetupResult  # the async one
+    differences: tuple[GroupDifference, ...]  # largest first
+    main: tuple[GroupDifference, ...]  # those that make up most of the total
+
+    @property
+    def total_ms(self) -> float:
+        return sum(d.ms for d in self.differences)
+
+
+def profile_pairs(setups: Sequence[SetupResult]) -> list[ProfilePair]:
+    """Each profiled async setup with the first profiled sync setup of the
+    same connections, workload and settings."""
+    profiled = [r for r in setups if r.profile is not None and r.cell is not None]
+
+    def rest(cell: Cell) -> tuple:
+        return (cell.connections, cell.workload, cell.as_2021, cell.wait_ms)
+
+    pairs = []
+    for b in profiled:
+        if not VIEWS[b.cell.view].is_async:
+            continue
+        a = next((r for r in profiled if not VIEWS[r.cell.view].is_async
+                  and rest(r.cell) == rest(b.cell)), None)
+        if a is not None:
+            diffs = profile_difference(a.profile, b.profile)
+            if diffs:
+                pairs.append(ProfilePair(a, b, diffs, main_contributors(diffs)))
+    return pairs
 
 
 # ---------------------------------------------------------------------------
@@ -5012,13 +5304,44 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
     return [n for n in notes if n]
 
 
+def signed_ms(value: float) -> str:
+    return ("+" if value > 0 else "-" if value < 0 else "") + fmt_ms(abs(value))
+
+
+def signed_share(value: float) -> str:
+    return ("+" if value > 0 else "-" if value < 0 else "") + fmt_share(abs(value))
+
+
+def top_function(p: Profile, group: str) -> str:
+    """The function of the group with the most self time in a profile's top
+    frames ('' if none is among them)."""
+    return next((frame.split(" (")[0] for frame, _ in p.top_frames
+                 if frame_group(frame) == group), "")
+
+
+def difference_words(pair: ProfilePair) -> str:
+    """What the async setup's CPU per request differs in from the sync one's."""
+    more = "more" if pair.total_ms > 0 else "less"
+    parts = []
+    for d in pair.main:
+        top = top_function((pair.b if d.ms > 0 else pair.a).profile, d.group)
+        parts.append(f"{PROFILE_GROUPS[d.group].label} {signed_ms(d.ms)}"
+                     + (f" (most in `{top}`)" if top else ""))
+    return (f"{pair.b.name} spent {fmt_ms(abs(pair.total_ms))} ms {more} server CPU per request "
+            f"than {pair.a.name} ({fmt_ms(pair.b.profile.server_cpu_ms)} against "
+            f"{fmt_ms(pair.a.profile.server_cpu_ms)}); most of the difference, in ms per "
+            f"request: " + ", ".join(parts))
+
+
 def render_why(report: Report) -> list[str]:
     """What explains the capacities: PostgreSQL's own limit, the CPU each
     request cost by process, and the connections PostgreSQL held."""
     if report.settings.urls:
         return []  # nothing of those servers is measured but their answers
     cores, ctx = report.environment.cpu_count, report.limit_context()
-    lines = []
+    lines = [f"Where the difference comes from, by the profiles below: "
+             f"{difference_words(pair)}." for pair in profile_pairs(report.setups)]
+    lines += [""] if lines else []
     if report.db_limit_rps is not None:
         lines.append(f"PostgreSQL alone, measured in this run: the list and the detail query "
                      f"straight against it, over {DB_LIMIT_CONNECTIONS} kept connections, "
@@ -5054,6 +5377,64 @@ def render_why(report: Report) -> list[str]:
                   "- PostgreSQL connections, most: the most connections open at once to the "
                   "database during the ramp, repro's own probe not counted."]
     return lines
+
+
+def profile_words(r: SetupResult, unit: str) -> str:
+    p = r.profile
+    cost = (f"req/s {p.rps_without:.1f} without sampling, {p.rps_with:.1f} with "
+            f"({signed_share(-p.overhead)})" if p.overhead is not None else "")
+    return "; ".join(x for x in (
+        f"**{r.name}**, {p.level} {unit} held: {p.samples} samples"
+        + (f" ({p.errors} failed)" if p.errors else ""), cost,
+        f"stacks in `{p.file}`" if p.file else "") if x) + "."
+
+
+def profile_tables(p: Profile) -> list[str]:
+    """A profile's samples by group, then its top frames."""
+    per_request = p.server_cpu_ms is not None
+    rows = [[PROFILE_GROUPS[g].label, fmt_share(p.shares.get(g, 0.0)),
+             *([fmt_ms(p.ms_per_request(g))] if per_request else [])] for g in PROFILE_GROUPS]
+    frames = [[f"`{frame}`", fmt_share(share)] for frame, share in p.top_frames]
+    return [*md_table(["where", "share of samples", *(["CPU ms/req"] if per_request else [])],
+                      rows, "lrr"), "",
+            *md_table([f"the {len(frames)} frames with the most self time", "share"],
+                      frames, "lr")]
+
+
+def render_profile(r: SetupResult, unit: str) -> list[str]:
+    return [profile_words(r, unit), "", *profile_tables(r.profile)]
+
+
+def render_profiles(report: Report) -> list[str]:
+    """Where each profiled server's CPU went, each setup and each sync and
+    async pair; why none was profiled, where none was."""
+    profiled = [r for r in report.setups if r.profile is not None]
+    lines = []
+    if report.profiling:
+        lines += [f"Not profiled: {report.profiling}.", ""]
+    if not profiled:
+        return lines[:-1]
+    unit = report.settings.ramp.unit
+    lines += [f"py-spy sampled each server process {PROFILE_RATE} times a second, taking "
+              f"the stack of the thread that held the GIL, while a level was held steady "
+              f"after the ramps (each setup's peak, unless --profile-users), on a fresh "
+              f"server; the same level on another fresh server, unsampled, gave the req/s "
+              f"without sampling and the CPU per request. A sample counts to the innermost "
+              f"frame that belongs to a group: Django's shared helpers (django/utils) count "
+              f"to their caller, and C code to the Python code that called it (psycopg2 is "
+              f"C: its work shows under the view's own code, at the lines that call it). "
+              f"CPU ms/req: the share times the server's CPU per request; CPU that ran "
+              f"without the GIL (system calls, C code that let it go) is spread in "
+              f"proportion.", ""]
+    for pair in profile_pairs(report.setups):
+        rows = [[PROFILE_GROUPS[d.group].label, fmt_ms(d.a_ms), fmt_ms(d.b_ms), signed_ms(d.ms)]
+                for d in pair.differences]
+        lines += [difference_words(pair) + ".", "",
+                  *md_table(["where", f"{pair.a.name} ms/req", f"{pair.b.name} ms/req",
+                             "difference"], rows, "lrrr"), ""]
+    for r in profiled:
+        lines += [*render_profile(r, unit), ""]
+    return lines[:-1]
 
 
 def render_setup(r: SetupResult, st: Settings) -> list[str]:
@@ -5127,6 +5508,9 @@ def render_markdown(report: Report) -> str:
     if why:
         folds.append(("Why: the CPU each request cost, PostgreSQL alone, the connections it "
                       "held", why))
+    profiles = render_profiles(report)
+    if profiles:
+        folds.append(("Where the CPU goes: each server's samples by package (py-spy)", profiles))
     folds += [(setup_summary(r), render_setup(r, st)) for r in report.setups]
     folds.append(how_measured(report, threshold_rules(st)))
     return "\n".join(out + ["", *render_folds(folds)]) + "\n"
@@ -5355,6 +5739,9 @@ def render_study(report: Report) -> str:
     if why:
         folds.append(("Why: the CPU each request cost, PostgreSQL alone, the connections it "
                       "held", why))
+    profiles = render_profiles(report)
+    if profiles:
+        folds.append(("Where the CPU goes: each server's samples by package (py-spy)", profiles))
     if any(r is not None for r in reproducing_2021(report.setups).values()) \
             and not st.ramp.open_loop:
         folds.append(("2021 and this run", [*render_published(report), "",
@@ -5742,9 +6129,39 @@ RAMP_FIELDS = (
 )
 REPORT_FIELDS = (
     JsonField("command", json_text), JsonField("started", json_text),
+    JsonField("profiling", json_text),
     JsonField("seconds", json_number()), JsonField("interrupted", json_optional(json_text)),
     JsonField("db_limit_rps", json_optional(json_number())),
     JsonField("connect_ms", json_optional(json_number())),
+)
+
+
+def _group_shares(v: object, where: str) -> dict[str, float]:
+    """A profile's groups: {group: {"share": ..., "ms_per_request": ...}},
+    read back as the shares (the ms follow from them)."""
+    shares = {}
+    for group, record in json_record(v, where).items():
+        if group not in PROFILE_GROUPS:
+            raise BadField(f"{where}.{group} is not a group of code repro knows "
+                           f"({', '.join(PROFILE_GROUPS)})")
+        at = f"{where}.{group}"
+        shares[group] = json_number()(json_get(json_record(record, at), "share", at), at + ".share")
+    return shares
+
+
+def _frame_share(v: object, where: str) -> tuple[str, float]:
+    record = json_record(v, where)
+    return (json_text(json_get(record, "frame", where), f"{where}.frame"),
+            json_number()(json_get(record, "share", where), f"{where}.share"))
+
+
+PROFILE_FIELDS = (
+    *fields_of(Profile, skip=("shares", "top_frames"), level=json_int(1)),
+    JsonField("groups", _group_shares, "shares",
+              out=lambda p: {g: {"share": p.shares.get(g, 0.0),
+                                 "ms_per_request": p.ms_per_request(g)} for g in PROFILE_GROUPS}),
+    JsonField("top_frames", tuple_of(_frame_share),
+              out=lambda p: [{"frame": f, "share": x} for f, x in p.top_frames]),
 )
 QUESTION_FIELDS = (
     JsonField("id", one_of(QUESTIONS)),
@@ -5768,7 +6185,9 @@ def report_to_json(report: Report) -> dict:
                      "limited_by": limits[r.name].kind if r.name in limits else None}),
                  "max_db_connections": r.max_db_connections,
                  "cpu_ms_per_request": {g: r.cpu_ms(g) for g in CPU_GROUPS
-                                        if r.cpu_ms(g) is not None}}
+                                        if r.cpu_ms(g) is not None},
+                 "profile": None if r.profile is None else {
+                     **json_write(r.profile, PROFILE_FIELDS), "overhead": r.profile.overhead}}
         if st.ramp.open_loop:
             entry["sustained_rps"] = t.sustained
         entry["repeats"] = []
@@ -5839,11 +6258,15 @@ def _report_from(data: dict) -> Report:
             ramps.append(RampResult(steps=tuple(sorted(steps, key=lambda s: s.order)),
                                     step=settings.ramp.step, driver=driver,
                                     **json_read(ramp, RAMP_FIELDS, at)))
+        profile = json_get(entry, "profile", where)
+        if profile is not None:
+            profile = Profile(**json_read(profile, PROFILE_FIELDS, f"{where}.profile"))
         if "url" in entry:
             url = json_read(entry, [JsonField("url", json_text)], where)["url"]
-            setups.append(SetupResult(None, tuple(ramps), url=url))
+            setups.append(SetupResult(None, tuple(ramps), url=url, profile=profile))
         else:
-            setups.append(SetupResult(Cell(**json_read(entry, CELL_FIELDS, where)), tuple(ramps)))
+            setups.append(SetupResult(Cell(**json_read(entry, CELL_FIELDS, where)), tuple(ramps),
+                                      profile=profile))
     questions = []
     for i, q in enumerate(tuple_of(json_record)(data.get("questions", []), "questions")):
         asked = json_read(q, QUESTION_FIELDS, f"questions[{i}]")
@@ -6222,8 +6645,9 @@ class SetupServer:
     warning = ""
 
     def __init__(self, cell: Cell, db: Database, config: Config, workdir: Path,
-                 stop: StopFlag, repeat: int, upstream: Optional[Upstream] = None) -> None:
-        self.cell, self.upstream = cell, upstream
+                 stop: StopFlag, repeat: "int | str", upstream: Optional[Upstream] = None,
+                 profiler: Sequence[str] = ()) -> None:
+        self.cell, self.upstream, self.profiler = cell, upstream, tuple(profiler)
         self.view, self.server = VIEWS[cell.view], SERVERS[cell.server]
         self.app = app_settings(cell, config, upstream)
         self.db, self.config, self.workdir, self.stop = db, config, workdir, stop
@@ -6247,7 +6671,7 @@ class SetupServer:
         try:
             self.running = self._stack.enter_context(running_server(
                 self.server, self.view, self.app, self.db, self.config.server.workers,
-                self.config.server.threads, log, self.flag, self.port))
+                self.config.server.threads, log, self.flag, self.port, self.profiler))
             text, self.driver = warm_up(self.url, self.config.server.workers, self.running.process,
                                         self.stop)
             return text
@@ -6275,7 +6699,20 @@ class SetupServer:
                   "postgres": self.db.pid}
         if self.upstream is not None and WORKLOADS[self.cell.workload].calls_upstream:
             groups["upstream"] = self.upstream.process.popen.pid
-        return {g: None if pid is None else tree_cpu_seconds(pid) for g, pid in groups.items()}
+        # A profiler that started the server is not the server.
+        return {g: None if pid is None else tree_cpu_seconds(pid, own=not (
+                    g == "server" and self.profiler)) for g, pid in groups.items()}
+
+    def stop_profiler(self) -> None:
+        """Have the profiler that started the server write what it sampled
+        (it stops the server too): now, before the load stops."""
+        if self.running is None or not self.profiler:
+            return
+        popen = self.running.process.popen
+        with contextlib.suppress(ProcessLookupError):
+            popen.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            popen.wait(STOP_GRACE_SECONDS)
 
     def sampler(self) -> "ConnectionSampler":
         return ConnectionSampler(self.db.dsn)
@@ -6399,6 +6836,90 @@ def probe_plan(cell: Cell, config: Config, earlier: Sequence[SetupResult]
                 else None)
     return lambda steps: probe_next(steps, lambda low: probe_first_level(low, slots, expected),
                                     PROBE_TOP)
+
+
+def hold_level(server: SetupServer, level: int, config: Config, workdir: Path, stop: StopFlag,
+               say: Callable[[str], None]) -> tuple[StepStats, Optional[float]]:
+    """One level held on a fresh server, for a profile's window: its step,
+    and the server's CPU per successful request over it (ms)."""
+    rules = step_rules(config.ramp, config.profile.seconds)
+    with contextlib.closing(server), load_generator(server.url, config, workdir, stop) as driver:
+        server.start(say)
+        before = server.meter()["server"]
+        window = measure_step(driver, level, 1, rules, None, time.perf_counter, server.check)
+        after = server.meter()["server"]
+        server.stop_profiler()
+        samples = list(driver.samples)
+    ok = sum(1 for x in samples if window.start <= x.end < window.end and x.outcome == "ok")
+    cpu_ms = (1000.0 * (after - before) / ok
+              if ok and before is not None and after is not None else None)
+    return step_stats(window, samples), cpu_ms
+
+
+def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Path,
+                  stop: StopFlag, progress: Progress, upstream: Optional[Upstream],
+                  executable: str) -> tuple[Optional[Profile], str]:
+    """A setup's profile, after its ramps: its peak's level (or
+    --profile-users) held on a fresh server without sampling, then on one
+    that py-spy started and samples.  (None, why) where it could not be."""
+    cell, settings, unit = result.cell, config.profile, config.ramp.unit
+    t = result.thresholds
+    level = settings.users or t.peak_level or t.max_level
+
+    def say(message: str) -> None:
+        progress.line(f"{cell.name} profile: {message}")
+
+    say(f"{level} {unit} held {settings.seconds:g} s on a fresh server, then on one that py-spy "
+        f"samples {PROFILE_RATE} times a second")
+    out = workdir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cell.name)}.folded"
+    sampled = SetupServer(cell, db, config, workdir, stop, "profiled", upstream,
+                          py_spy_argv(executable, out))
+    try:
+        plain, cpu_ms = hold_level(SetupServer(cell, db, config, workdir, stop, "plain",
+                                               upstream), level, config, workdir, stop, say)
+        with_it, _ = hold_level(sampled, level, config, workdir, stop, say)
+    except RampStopped as e:
+        return None, first_line(e.error or e.reason)
+    except ReproError as e:
+        said = py_spy_said(sampled.logs[-1])[1] if sampled.logs else ""
+        return None, f"py-spy: {said}" if said else first_line(str(e))
+    errors, said = py_spy_said(sampled.logs[-1])
+    if not out.exists():
+        return None, f"py-spy wrote no profile ({said or 'it said nothing'})"
+    counts = count_stacks(parse_collapsed(iter(out.read_text(errors="replace").splitlines())))
+    if not counts.samples:
+        return None, "py-spy took no sample of the server"
+    file = ""
+    if settings.directory:
+        file = str(Path(settings.directory) / out.name)
+        shutil.copyfile(out, file)
+    profile = profile_of(counts, level, cpu_ms, plain.rps, with_it.rps, errors, file)
+    say(f"{plain.rps:.1f} req/s without sampling, {with_it.rps:.1f} with; {counts.samples} "
+        f"samples" + (f", written to {file}" if file else ""))
+    return profile, ""
+
+
+def profile_setups(setups: Sequence[SetupResult], config: Config, db: Database, workdir: Path,
+                   stop: StopFlag, progress: Progress, upstream: Optional[Upstream]
+                   ) -> tuple[dict[Cell, Profile], str]:
+    """--profile's phase, after every ramp: each ramped setup's profile,
+    and why those missing are (one line; '' if none is)."""
+    executable = py_spy()
+    if executable is None:
+        return {}, "py-spy is not installed here (pip install py-spy)"
+    if config.profile.directory:
+        Path(config.profile.directory).mkdir(parents=True, exist_ok=True)
+    profiles, missing = {}, []
+    for r in setups:
+        if stop:
+            break
+        profile, why = profile_setup(r, config, db, workdir, stop, progress, upstream, executable)
+        if profile is not None:
+            profiles[r.cell] = profile
+        else:
+            progress.line(f"{r.name} profile: not taken: {why}")
+            missing.append(f"{r.name}: {why}")
+    return profiles, "; ".join(missing)
 
 
 @contextlib.contextmanager
@@ -6529,10 +7050,19 @@ def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Repo
             asked.append(Asked(number, tuple(cells), tuple(skipped)))
             if stop:
                 break
+        profiles: dict[Cell, Profile] = {}
+        profiling = ""
+        if config.profile and not stop:
+            measured = [SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items()
+                        if isinstance(c, Cell) and any(r.steps for r in rs)]
+            profiles, profiling = profile_setups([r for r in measured if not r.probed], config,
+                                                 db, workdir, stop, progress, upstream)
     return Report(command=command_line(config), started=started, environment=environment,
                   settings=report_settings(config),
                   setups=tuple(SetupResult(None, tuple(rs), url=x) if isinstance(x, str) else
-                               SetupResult(x, tuple(rs)) for x, rs in rounds.ramps.items() if rs),
+                               SetupResult(x, tuple(rs), profile=profiles.get(x))
+                               for x, rs in rounds.ramps.items() if rs),
+                  profiling=profiling,
                   seconds=time.monotonic() - began,
                   interrupted=rounds.interrupted(len(asked) < len(config.questions)),
                   db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked))
@@ -6578,22 +7108,50 @@ def serve(config: Config, stop: StopFlag, progress: Progress) -> None:
         db = stack.enter_context(prepared_database(config, workdir, stop, progress))
         upstream = (stack.enter_context(upstream_api(workdir, stop))
                     if WORKLOADS[cell.workload].calls_upstream else None)
-        running = stack.enter_context(running_server(
-            server, view, app_settings(cell, config, upstream), db,
-            config.server.workers, config.server.threads, workdir / "server.log", stop,
-            config.port))
-        processes = [running.process] + ([upstream.process] if upstream else [])
-        print(f"{cell.name}: {describe_cell(cell)}; {config.server.workers} workers; PostgreSQL "
-              f"{db.version} ({db.source})\n"
-              f"{running.base_url}{view.path}\n"
-              f"{database_hint(db)}\n"
-              f"Press Ctrl-C to stop.", flush=True)
-        while True:
-            stop.check()
-            for process in processes:
-                if not process.alive():
-                    raise ReproError(process.died_message())
-            time.sleep(TICK)
+        executable = py_spy() if config.profile else None
+        if config.profile and executable is None:
+            print("Not profiling: py-spy is not installed here (pip install py-spy).")
+        out = workdir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cell.name)}.folded"
+        wrap = py_spy_argv(executable, out) if executable else ()
+        try:
+            with running_server(server, view, app_settings(cell, config, upstream), db,
+                                config.server.workers, config.server.threads,
+                                workdir / "server.log", stop, config.port, wrap) as running:
+                processes = [running.process] + ([upstream.process] if upstream else [])
+                print(f"{cell.name}: {describe_cell(cell)}; {config.server.workers} workers; "
+                      f"PostgreSQL {db.version} ({db.source})\n"
+                      f"{running.base_url}{view.path}\n"
+                      f"{database_hint(db)}\n"
+                      + ("py-spy samples the server; Ctrl-C prints where its CPU went.\n"
+                         if wrap else "") +
+                      "Press Ctrl-C to stop.", flush=True)
+                while True:
+                    stop.check()
+                    for process in processes:
+                        if not process.alive():
+                            raise ReproError(process.died_message())
+                    time.sleep(TICK)
+        finally:
+            if wrap:
+                print(served_profile(cell, out, workdir / "server.log", config.profile), flush=True)
+
+
+def served_profile(cell: Cell, out: Path, log: Path, settings: ProfileSettings) -> str:
+    """What `serve --profile` prints when it stops: where the server's CPU
+    went while it served (the load was yours: no CPU per request)."""
+    errors, said = py_spy_said(log)
+    if not out.exists():
+        return f"No profile: py-spy wrote none ({said or 'stopped before it could'})."
+    counts = count_stacks(parse_collapsed(iter(out.read_text(errors="replace").splitlines())))
+    note = ""
+    if settings.directory:
+        Path(settings.directory).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out, Path(settings.directory) / out.name)
+        note = f"; stacks in `{Path(settings.directory) / out.name}`"
+    p = profile_of(counts, 1, None, None, None, errors)
+    return "\n".join([f"**{cell.name}**, while it served: {counts.samples} samples"
+                      + (f" ({errors} failed)" if errors else "") + note + ".", "",
+                      *profile_tables(p)])
 
 
 # ---------------------------------------------------------------------------
@@ -7141,6 +7699,7 @@ def run_parser() -> Parser:
                  "ramp URL... (your own endpoints), locustfile SETUP|URL (for Locust).",
                  epilog=axes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_options(run)
+    _add_profile_options(run)
     _add_database_options(run)
     _add_server_options(run)
     run.add_argument("--setups", default=",".join(NAMED_CELLS), metavar="LIST",
@@ -7161,6 +7720,7 @@ def study_parser() -> Parser:
                        help="question 7's waits of the upstream API, in ms, comma-separated "
                             f"(default {','.join(f'{w:g}' for w in DEFAULT_WAITS)})")
     _add_run_options(study)
+    _add_profile_options(study)
     _add_database_options(study)
     _add_server_options(study)
     # Refused with a line of its own, rather than argparse's "unrecognized".
@@ -7175,6 +7735,7 @@ def serve_parser() -> Parser:
     parser.add_argument("setup", metavar="SETUP", help="which setup to serve (see below)")
     parser.add_argument("--port", type=port_number, metavar="P",
                               help="port on 127.0.0.1 (default: a free one)")
+    _add_profile_options(parser, levels=False)
     _add_database_options(parser)
     _add_server_options(parser)
 
@@ -7286,6 +7847,25 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     _add_chart_option(run)
 
 
+def _add_profile_options(parser: argparse.ArgumentParser, levels: bool = True) -> None:
+    parser.add_argument("--profile", nargs="?", const="", metavar="DIR",
+                        help="also sample where each setup's server processes spend their CPU, "
+                             "with py-spy, and report it by package; with DIR, also write each "
+                             "setup's stacks there (CELL.folded, for speedscope or a flame "
+                             "graph)" + ("; after the ramps, on fresh servers: the peak's level "
+                                         "held without sampling, then with it" if levels else
+                                         "; printed when it stops"))
+    if not levels:
+        return
+    parser.add_argument("--profile-users", type=user_count, metavar="N",
+                        help="with --profile: hold N users (N req/s with --arrival) instead of "
+                             "the level of each setup's peak")
+    parser.add_argument("--profile-seconds", type=positive_float,
+                        default=DEFAULT_PROFILE_SECONDS, metavar="S",
+                        help=f"with --profile: how long each window lasts, without sampling and "
+                             f"with it (default {DEFAULT_PROFILE_SECONDS:g})")
+
+
 def check_levels(users: Optional[int], arrival: Optional[int], step: int) -> None:
     """The ramp must measure two levels, --step and one above it: the
     baseline is the lower of their medians, and a single level, taken as
@@ -7366,10 +7946,34 @@ def _cells(texts: Sequence[str], as_2021: bool) -> tuple[Cell, ...]:
     return tuple(dict.fromkeys(parsed))
 
 
+def check_directory(path: str, option: str) -> None:
+    """A directory that is there or can be made, to write files into."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{option} {path} is not a directory; give a directory to write into")
+    where = target if target.exists() else next(p for p in target.absolute().parents if p.exists())
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write into {option} {path}: give a directory you can write to")
+
+
+def _profile_settings(args: argparse.Namespace) -> Optional[ProfileSettings]:
+    users, seconds = getattr(args, "profile_users", None), getattr(args, "profile_seconds", None)
+    if args.profile is None:
+        given = ("--profile-users" if users is not None else
+                 "--profile-seconds" if seconds not in (None, DEFAULT_PROFILE_SECONDS) else "")
+        if given:
+            raise UsageError(f"{given} sets up --profile; give --profile too")
+        return None
+    if args.profile:
+        check_directory(args.profile, "--profile")
+    return ProfileSettings(users=users, seconds=seconds or DEFAULT_PROFILE_SECONDS,
+                           directory=args.profile or None)
+
+
 def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     outputs, ramp = _outputs(args), _ramp_settings(args)
     return _servers_config(args, argv, _cells(args.setups.split(","), args.as_2021), ramp=ramp,
-                           **outputs)
+                           profile=_profile_settings(args), **outputs)
 
 
 def study_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
@@ -7385,14 +7989,14 @@ def study_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     setups = tuple(dict.fromkeys(c for q in args.questions
                                  for c in runnable(QUESTIONS[q].cells((), args.waits))[0]))
     return _servers_config(args, argv, setups, ramp=ramp, questions=args.questions,
-                           waits=args.waits, **outputs)
+                           waits=args.waits, profile=_profile_settings(args), **outputs)
 
 
 def serve_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     setups = _cells([args.setup], args.as_2021)
     if args.port is not None:
         check_port(args.port)
-    return _servers_config(args, argv, setups, port=args.port)
+    return _servers_config(args, argv, setups, port=args.port, profile=_profile_settings(args))
 
 
 def ramp_refusals(argv: Sequence[str]) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -310,7 +311,8 @@ def test_a_server_that_never_starts_is_an_error_with_its_log_tail(tmp_path):
 
 
 def test_serve_keeps_a_setup_running_until_ctrl_c(sandbox):
-    proc = sandbox.start("serve", "async", "--workers", "2")
+    # With --profile, py-spy starts the server: it still serves, and stops.
+    proc = sandbox.start("serve", "async", "--workers", "2", "--profile")
     stdout = Lines(proc.stdout)
     url = stdout.wait_for(r"^http://127\.0\.0\.1:\d+/async-sql/$").strip()
     with urllib.request.urlopen(url, timeout=STALL_SECONDS) as response:
@@ -319,9 +321,12 @@ def test_serve_keeps_a_setup_running_until_ctrl_c(sandbox):
     assert "<dt>name</dt><dd>Pikachu</dd>" in body
     assert body.count("<li>") == repro.ROW_COUNT
     proc.send_signal(signal.SIGINT)
-    _, err = finish(proc, stdout=stdout)
+    out, err = finish(proc, stdout=stdout)
     assert proc.returncode == -signal.SIGINT
     assert err.endswith("repro.py: stopped\n")
+    # What the server's CPU went to while it served, printed as it stopped.
+    assert re.search(r"^\*\*async\*\*, while it served: \d+ samples\.$", out, re.M), out
+    assert re.search(r"^\| templates +\| +\d+% \|$", out, re.M), out
     sandbox.assert_clean()
 
 
@@ -900,4 +905,37 @@ def test_locust_and_repro_find_the_same_thresholds_on_one_served_setup(sandbox):
         assert mine[key] is not None and theirs_at is not None, (key, mine[key], theirs_at)
         assert abs(mine[key] - theirs_at) <= 4, (key, mine[key], theirs_at)
     assert abs(t.peak_rps - mine["peak_rps"]) <= 0.15 * max(t.peak_rps, mine["peak_rps"])
+    sandbox.assert_clean()
+
+
+def test_profile_samples_a_sync_and_an_async_cell_by_package(sandbox):
+    """py-spy starts each server and samples it after the ramps: samples
+    for each, shares that add up, each server's own code in its stacks,
+    and the stacks written by cell."""
+    out = sandbox.tmp.parent / f"{sandbox.mark}-profiles"
+    try:
+        proc, data = sandbox.run_json(*SMALL, "--profile", str(out), "--profile-users", "10",
+                                      "--profile-seconds", "2")
+        report = proc.stdout
+        assert "<details><summary>Where the CPU goes: each server's samples by package" in report
+        assert re.search(r"Where the difference comes from, by the profiles below: async spent "
+                         r"[\d.]+ ms (more|less) server CPU per request than sync", report)
+        profiles = {s["name"]: s["profile"] for s in data["setups"]}
+        assert data["profiling"] == ""
+        for name, profile in profiles.items():
+            assert profile["level"] == 10 and profile["samples"] > 0
+            assert sum(g["share"] for g in profile["groups"].values()) == pytest.approx(1.0)
+            assert profile["rps_without"] > 0 and profile["rps_with"] > 0
+            assert profile["overhead"] == pytest.approx(
+                1 - profile["rps_with"] / profile["rps_without"])
+            assert profile["server_cpu_ms"] > 0 and profile["top_frames"]
+            assert profile["file"] == str(out / f"{name}.folded")
+        stacks = {name: repro.parse_collapsed(iter((out / f"{name}.folded").read_text()
+                                                   .splitlines())) for name in profiles}
+        files = {name: {repro.frame_file(f).split("/")[0] for stack, _ in s for f in stack}
+                 for name, s in stacks.items()}
+        assert {"asyncio", "uvicorn"} <= files["async"]
+        assert "gunicorn" in files["sync"] and "uvicorn" not in files["sync"]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
     sandbox.assert_clean()
