@@ -5305,7 +5305,8 @@ def cell_notes(r: SetupResult, st: Settings) -> list[str]:
 
 
 def signed_ms(value: float) -> str:
-    return ("+" if value > 0 else "-" if value < 0 else "") + fmt_ms(abs(value))
+    shown = fmt_ms(abs(value))
+    return ("" if float(shown) == 0 else "+" if value > 0 else "-") + shown
 
 
 def signed_share(value: float) -> str:
@@ -5417,7 +5418,8 @@ def render_profiles(report: Report) -> list[str]:
     unit = report.settings.ramp.unit
     lines += [f"py-spy sampled each server process {PROFILE_RATE} times a second, taking "
               f"the stack of the thread that held the GIL, while a level was held steady "
-              f"after the ramps (each setup's peak, unless --profile-users), on a fresh "
+              f"after the ramps (its slowdown threshold, where it is saturated but steady, "
+              f"or its peak where it has none; or --profile-users), on a fresh "
               f"server; the same level on another fresh server, unsampled, gave the req/s "
               f"without sampling and the CPU per request. A sample counts to the innermost "
               f"frame that belongs to a group: Django's shared helpers (django/utils) count "
@@ -6856,15 +6858,21 @@ def hold_level(server: SetupServer, level: int, config: Config, workdir: Path, s
     return step_stats(window, samples), cpu_ms
 
 
+def profile_level(t: Thresholds) -> int:
+    """The level a profile holds: the slowdown threshold, where the server
+    is saturated (requests queue) but still steady; past it, at the peak,
+    it may be deep in overload, with errors.  The peak where it has none."""
+    return t.slowdown or t.peak_level or t.max_level
+
+
 def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Path,
                   stop: StopFlag, progress: Progress, upstream: Optional[Upstream],
                   executable: str) -> tuple[Optional[Profile], str]:
-    """A setup's profile, after its ramps: its peak's level (or
-    --profile-users) held on a fresh server without sampling, then on one
-    that py-spy started and samples.  (None, why) where it could not be."""
+    """A setup's profile, after its ramps: a saturated level held on a
+    fresh server without sampling, then on one that py-spy started and
+    samples.  (None, why) where it could not be."""
     cell, settings, unit = result.cell, config.profile, config.ramp.unit
-    t = result.thresholds
-    level = settings.users or t.peak_level or t.max_level
+    level = settings.users or profile_level(result.thresholds)
 
     def say(message: str) -> None:
         progress.line(f"{cell.name} profile: {message}")
@@ -7852,14 +7860,15 @@ def _add_profile_options(parser: argparse.ArgumentParser, levels: bool = True) -
                         help="also sample where each setup's server processes spend their CPU, "
                              "with py-spy, and report it by package; with DIR, also write each "
                              "setup's stacks there (CELL.folded, for speedscope or a flame "
-                             "graph)" + ("; after the ramps, on fresh servers: the peak's level "
-                                         "held without sampling, then with it" if levels else
+                             "graph)" + ("; after the ramps, on fresh servers: the slowdown "
+                                         "threshold held without sampling, then with it"
+                                         if levels else
                                          "; printed when it stops"))
     if not levels:
         return
     parser.add_argument("--profile-users", type=user_count, metavar="N",
                         help="with --profile: hold N users (N req/s with --arrival) instead of "
-                             "the level of each setup's peak")
+                             "each setup's slowdown threshold (its peak where it has none)")
     parser.add_argument("--profile-seconds", type=positive_float,
                         default=DEFAULT_PROFILE_SECONDS, metavar="S",
                         help=f"with --profile: how long each window lasts, without sampling and "

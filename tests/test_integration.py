@@ -2,6 +2,7 @@
 workers, a real aiohttp load, through the command line.  Every test also
 checks that no process and no temp dir outlives repro."""
 import csv
+import io
 import json
 import os
 import re
@@ -939,3 +940,39 @@ def test_profile_samples_a_sync_and_an_async_cell_by_package(sandbox):
     finally:
         shutil.rmtree(out, ignore_errors=True)
     sandbox.assert_clean()
+
+
+def test_where_py_spy_cannot_sample_the_setup_is_named_with_why_and_the_rest_goes_on(
+        tmp_path, monkeypatch):
+    """A py-spy that may not trace (as where ptrace is forbidden): the
+    unsampled window is measured, the sampled server never starts, and the
+    reason is one line; the next setup is still tried."""
+    fake = tmp_path / "py-spy"
+    fake.write_text("#!/bin/sh\necho 'Error: Operation not permitted (os error 1)' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(repro, "py_spy", lambda: str(fake))
+    config = repro.parse_config(["--setups", "sync,async", "--profile", "--profile-users", "5",
+                                 "--profile-seconds", "1", "--min-requests", "1"])
+    stop, progress = repro.StopFlag(), repro.Progress(io.StringIO())
+    # Where PostgreSQL's own user can reach it, as repro's own temp dirs are.
+    work = Path(tempfile.mkdtemp(prefix="repro-test-"))
+    try:
+        with repro.prepared_database(config, work, stop, progress) as db:
+            profiles, why = repro.profile_setups(
+                [repro.SetupResult(cell, ()) for cell in config.setups], config, db, work, stop,
+                progress, None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert profiles == {}
+    assert why == ("sync: py-spy: Error: Operation not permitted (os error 1); "
+                   "async: py-spy: Error: Operation not permitted (os error 1)")
+    said = progress.out.getvalue()
+    assert "sync profile: not taken: py-spy: Error: Operation not permitted" in said
+    # PostgreSQL's data and py-spy's output were under work: nothing of them runs.
+    def command(pid):
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return b""  # gone since the listing
+    assert [p for p in filter(str.isdigit, os.listdir("/proc"))
+            if str(work).encode() in command(p)] == []

@@ -8,7 +8,7 @@ import pytest
 import repro
 from repro import Asked, Cell, RampResult, SetupResult
 from test_ramp import FakeClock, FakeDriver
-from test_report import ENV, SETTINGS, check_golden, report, steps
+from test_report import SETTINGS, check_golden, report, steps
 
 WAITS = (10.0, 100.0, 1000.0)
 SYNC_BASE = Cell("sync-sql", "gunicorn-sync", "pooled", "upstream")
