@@ -197,9 +197,10 @@ OPEN_LOOP_SETTLE = 1.0
 # ask for, up to one per core (docs/measurements.md, "The load generator").
 RATE_PER_LOAD_PROCESS = 5000
 # --profile: py-spy samples each server process this many times a second.
-# Each sample stops the process; on two cores 100 a second (py-spy's
-# default) cost half the throughput, 25 a tenth (docs/measurements.md,
-# "Profiles").
+# Each sample stops the process, and py-spy's own CPU competes for the
+# cores: on two, 100 a second (py-spy's default) cost 13% of the req/s and
+# 0.65 of a core, 25 a second cost no more than two fresh servers differ
+# by anyway (docs/measurements.md, "Profiles").
 PROFILE_RATE = 25
 DEFAULT_PROFILE_SECONDS = 15.0
 
@@ -5310,7 +5311,8 @@ def signed_ms(value: float) -> str:
 
 
 def signed_share(value: float) -> str:
-    return ("+" if value > 0 else "-" if value < 0 else "") + fmt_share(abs(value))
+    shown = fmt_share(abs(value))
+    return ("" if shown == "0%" else "+" if value > 0 else "-") + shown
 
 
 def top_function(p: Profile, group: str) -> str:
