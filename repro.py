@@ -203,6 +203,10 @@ RATE_PER_LOAD_PROCESS = 5000
 # by anyway (docs/measurements.md, "Profiles").
 PROFILE_RATE = 25
 DEFAULT_PROFILE_SECONDS = 15.0
+# Two fresh servers at the same level differ by up to this in CPU per
+# request by themselves (docs/measurements.md, "Profiles"): a sync and an
+# async profile closer than that spent alike.
+PROFILE_NOISE = 0.20
 
 
 DB_LIMIT_CONNECTIONS = 4
@@ -242,7 +246,7 @@ SETUP_COMMANDS = ("python3 -m venv .venv && . .venv/bin/activate",
 REPORTED_PACKAGES = (
     "Django", "gunicorn", "uvicorn", "uvicorn-worker", "granian", "asyncpg",
     "psycopg2-binary", "psycopg2", "psycopg", "psycopg-binary", "psycopg-pool", "aiohttp",
-    "uvloop", "httptools",
+    "uvloop", "httptools", "py-spy",
 )
 
 # Environment variables that carry one run's settings into the server
@@ -250,6 +254,9 @@ REPORTED_PACKAGES = (
 ENV_DSN = "REPRO_DSN"
 ENV_SECRET = "REPRO_SECRET_KEY"
 ENV_APP = "REPRO_APP"
+# Set where py-spy started the server: py-spy stops only the master (by
+# SIGKILL), so each worker stops itself when its master is gone.
+ENV_PROFILED = "REPRO_PROFILED"
 
 # Lines in a server log that explain failures; counted per setup.
 LOG_FINDINGS = {
@@ -308,6 +315,27 @@ class StopFlag:
     def check(self) -> None:
         if self.signum is not None:
             raise Interrupted(self.signum)
+
+
+def _prctl() -> Optional[Callable[..., int]]:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def die_with_parent(sig: int, parent: int) -> None:
+    """This process gets `sig` when its parent dies (even by SIGKILL), or
+    at once if `parent` already has.  Linux only; elsewhere nothing."""
+    prctl = _prctl()
+    if prctl is None:
+        return
+    prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os.kill(os.getpid(), sig)
 
 
 def first_line(text: str) -> str:
@@ -1056,6 +1084,8 @@ VIEWS = {v.name: v for v in (
 def make_app(interface: str):
     """Gunicorn's entry point in each worker: repro:make_app('wsgi'|'asgi')."""
     app = AppSettings.from_json(os.environ[ENV_APP])
+    if os.environ.get(ENV_PROFILED):
+        die_with_parent(signal.SIGTERM, os.getppid())
     configure_django(os.environ[ENV_DSN], os.environ[ENV_SECRET], app)
     if interface == "wsgi":
         from django.core.wsgi import get_wsgi_application
@@ -1280,7 +1310,7 @@ class ServerSettings:
 @dataclass(frozen=True)
 class ProfileSettings:
     """--profile: each setup's server sampled by py-spy after its ramps."""
-    users: Optional[int] = None  # the level held (--profile-users); None: its peak's
+    users: Optional[int] = None  # the level held (--profile-users); None: profile_level's
     seconds: float = DEFAULT_PROFILE_SECONDS  # the window, with and without sampling
     directory: Optional[str] = None  # where each setup's stacks are written
 
@@ -1740,20 +1770,8 @@ def tail(path: Path, lines: int = 25) -> str:
 def _die_with_parent(sig: int) -> Optional[Callable[[], None]]:
     """A preexec_fn that makes the child get `sig` if repro itself dies
     (even by SIGKILL), so no server outlives it.  Linux only."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
     parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:
-            os.kill(os.getpid(), sig)
-    return preexec
+    return (lambda: die_with_parent(sig, parent)) if _prctl() else None
 
 
 @dataclass
@@ -2148,6 +2166,9 @@ def running_server(server: Server, view: View, app: AppSettings, db: Database, w
     # The 2021 image ran with asyncio debug mode on; by default it is off
     # (the report says so), so an inherited setting must not leak in.
     env.pop("PYTHONASYNCIODEBUG", None)
+    env.pop(ENV_PROFILED, None)
+    if wrap:
+        env[ENV_PROFILED] = "1"
     if app.cell.as_2021:
         env["PYTHONASYNCIODEBUG"] = "1"
     argv = [*wrap, *server.command(port, workers, threads)]
@@ -2255,6 +2276,12 @@ def tree_cpu_seconds(root: int, own: bool = True) -> Optional[float]:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_seconds(pid: int) -> Optional[float]:
+    """A process's own CPU time (and its waited-for children's)."""
+    stat = (proc_stats() or {}).get(pid)
+    return None if stat is None else stat.cpu_ticks / os.sysconf("SC_CLK_TCK")
+
+
 def py_spy() -> Optional[str]:
     """py-spy's executable: beside this Python's (a virtualenv's, run
     without activating it), else on PATH."""
@@ -2280,7 +2307,11 @@ def py_spy_said(log: Path) -> tuple[int, str]:
     last error line ('' if none)."""
     text = log.read_text(errors="replace") if log.exists() else ""
     counts = re.findall(r"Samples: \d+ Errors: (\d+)", text)
-    errors = [line for line in text.splitlines() if line.startswith("Error:")]
+    # How py-spy says it may not trace: "Permission Denied: Try running
+    # again with elevated permissions ...", "This program requires root on
+    # OSX.", or "Error: ..." for the rest.
+    errors = [line for line in text.splitlines()
+              if line.startswith(("Error:", "Permission Denied", "This program requires root"))]
     return (int(counts[-1]) if counts else 0), (errors[-1] if errors else "")
 
 
@@ -3460,7 +3491,7 @@ PROFILE_GROUPS = {g.name: g for g in (
     CodeGroup("driver", "the database driver",
               ("psycopg2/", "psycopg/", "psycopg_pool/", "psycopg_c/", "asyncpg/")),
     CodeGroup("view", "the view's own code (repro.py)", ("repro.py",)),
-    CodeGroup("stdlib", "the standard library"),  # by module name: stdlib_frame
+    CodeGroup("stdlib", "the standard library"),  # by module name: stdlib_file
     CodeGroup("other", "other"),  # any other package, and stacks with no group in them
 )}
 # Django's shared helpers (translation, lazy objects, functional tools) are in
@@ -3570,9 +3601,14 @@ class Profile:
     server_cpu_ms: Optional[float]  # per successful request, at level, without sampling
     rps_without: Optional[float]
     rps_with: Optional[float]
+    p50_without: Optional[float] = None  # ms: where req/s cannot move (below saturation,
+    p50_with: Optional[float] = None  # or in open loop), the latency shows the cost
+    profiler_cpu_ms: Optional[float] = None  # py-spy's own CPU per request: the cores' loss
     starting: int = 0  # samples left out: the server starting (importing)
     errors: int = 0  # samples py-spy failed to take
     file: str = ""  # where the stacks were written, if they were
+    rate: int = PROFILE_RATE  # samples a second, of each process
+    seconds: float = DEFAULT_PROFILE_SECONDS  # each window, at least
 
     @property
     def overhead(self) -> Optional[float]:
@@ -3589,12 +3625,12 @@ class Profile:
 
 def profile_of(counts: StackCounts, level: int, server_cpu_ms: Optional[float],
                rps_without: Optional[float], rps_with: Optional[float],
-               errors: int = 0, file: str = "") -> Profile:
+               **more) -> Profile:
     total = counts.samples or 1
     top = sorted(counts.by_frame.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FRAMES]
     return Profile(level, counts.samples, {g: n / total for g, n in counts.by_group.items()},
                    tuple((f, n / total) for f, n in top), server_cpu_ms, rps_without, rps_with,
-                   counts.starting, errors, file)
+                   starting=counts.starting, **more)
 
 
 @dataclass(frozen=True)
@@ -4600,7 +4636,7 @@ class Report:
     db_limit_rps: Optional[float] = None  # the two queries straight against PostgreSQL
     connect_ms: Optional[float] = None  # opening one connection to it
     questions: tuple[Asked, ...] = ()  # a study's, in the order asked
-    profiling: str = ""  # with --profile, why no setup could be profiled ("" if they were)
+    unprofiled: dict[str, str] = field(default_factory=dict)  # --profile: setup -> why not
 
     @property
     def ramped(self) -> tuple[SetupResult, ...]:
@@ -4632,14 +4668,21 @@ class ProfilePair:
     def total_ms(self) -> float:
         return sum(d.ms for d in self.differences)
 
+    @property
+    def alike(self) -> bool:
+        """Closer than two fresh servers of one setup may be (PROFILE_NOISE)."""
+        most = max(self.a.profile.server_cpu_ms, self.b.profile.server_cpu_ms)
+        return not self.main or abs(self.total_ms) <= PROFILE_NOISE * most
+
 
 def profile_pairs(setups: Sequence[SetupResult]) -> list[ProfilePair]:
     """Each profiled async setup with the first profiled sync setup of the
-    same connections, workload and settings."""
+    same kind of view (SQL or ORM), connections, workload and settings."""
     profiled = [r for r in setups if r.profile is not None and r.cell is not None]
 
     def rest(cell: Cell) -> tuple:
-        return (cell.connections, cell.workload, cell.as_2021, cell.wait_ms)
+        return (VIEWS[cell.view].orm, cell.connections, cell.workload, cell.as_2021,
+                cell.wait_ms)
 
     pairs = []
     for b in profiled:
@@ -5324,16 +5367,23 @@ def top_function(p: Profile, group: str) -> str:
 
 def difference_words(pair: ProfilePair) -> str:
     """What the async setup's CPU per request differs in from the sync one's."""
-    more = "more" if pair.total_ms > 0 else "less"
+    a, b = pair.a.profile, pair.b.profile
+    figures = (f"{fmt_ms(b.server_cpu_ms)} against {fmt_ms(a.server_cpu_ms)} ms, at the level "
+               f"profiled, on fresh servers")
+    if pair.alike:
+        return (f"{pair.b.name} and {pair.a.name} spent alike server CPU per request "
+                f"({figures}: within the {PROFILE_NOISE:.0%} two fresh servers differ by)")
     parts = []
     for d in pair.main:
-        top = top_function((pair.b if d.ms > 0 else pair.a).profile, d.group)
+        top = top_function(b if d.ms > 0 else a, d.group)
         parts.append(f"{PROFILE_GROUPS[d.group].label} {signed_ms(d.ms)}"
-                     + (f" (most in `{top}`)" if top else ""))
-    return (f"{pair.b.name} spent {fmt_ms(abs(pair.total_ms))} ms {more} server CPU per request "
-            f"than {pair.a.name} ({fmt_ms(pair.b.profile.server_cpu_ms)} against "
-            f"{fmt_ms(pair.a.profile.server_cpu_ms)}); most of the difference, in ms per "
-            f"request: " + ", ".join(parts))
+                     + (f" (its top function: `{top}`)" if top else ""))
+    named = sum(d.ms for d in pair.main)
+    return (f"{pair.b.name} spent {fmt_ms(abs(pair.total_ms))} ms "
+            f"{'more' if pair.total_ms > 0 else 'less'} server CPU per request than "
+            f"{pair.a.name} ({figures}); by group, " + ", ".join(parts)
+            + f"; together {signed_ms(named)} ms, the other groups "
+            f"{signed_ms(pair.total_ms - named) or '0.0'} ms")
 
 
 def render_why(report: Report) -> list[str]:
@@ -5384,11 +5434,15 @@ def render_why(report: Report) -> list[str]:
 
 def profile_words(r: SetupResult, unit: str) -> str:
     p = r.profile
-    cost = (f"req/s {p.rps_without:.1f} without sampling, {p.rps_with:.1f} with "
+    cost = (f"without sampling and with it, {p.rps_without:.1f} and {p.rps_with:.1f} req/s "
             f"({signed_share(-p.overhead)})" if p.overhead is not None else "")
+    if cost and p.p50_without is not None and p.p50_with is not None:
+        cost += f", median {fmt_ms(p.p50_without)} and {fmt_ms(p.p50_with)} ms"
+    spy = (f"py-spy's own CPU {fmt_ms(p.profiler_cpu_ms)} ms per request"
+           if p.profiler_cpu_ms is not None else "")
     return "; ".join(x for x in (
         f"**{r.name}**, {p.level} {unit} held: {p.samples} samples"
-        + (f" ({p.errors} failed)" if p.errors else ""), cost,
+        + (f" ({p.errors} failed)" if p.errors else ""), cost, spy,
         f"stacks in `{p.file}`" if p.file else "") if x) + "."
 
 
@@ -5408,22 +5462,38 @@ def render_profile(r: SetupResult, unit: str) -> list[str]:
     return [profile_words(r, unit), "", *profile_tables(r.profile)]
 
 
+def render_served_profile(name: str, p: Profile) -> str:
+    """serve --profile's: its samples while it served, no level held."""
+    if not p.samples:
+        return f"Not profiled: py-spy took no sample of {name}'s server."
+    return "\n".join([f"**{name}**, while it served: {p.samples} samples"
+                      + (f" ({p.errors} failed)" if p.errors else "")
+                      + (f"; stacks in `{p.file}`" if p.file else "") + ".", "",
+                      *profile_tables(p)])
+
+
+def unprofiled_words(unprofiled: Mapping[str, str]) -> str:
+    reasons = set(unprofiled.values())
+    if len(reasons) == 1 and len(unprofiled) > 1:
+        return f"Not profiled: {reasons.pop()}."
+    return "Not profiled: " + "; ".join(f"{name}: {why}" for name, why in unprofiled.items()) + "."
+
+
 def render_profiles(report: Report) -> list[str]:
     """Where each profiled server's CPU went, each setup and each sync and
-    async pair; why none was profiled, where none was."""
+    async pair; why those not profiled were not."""
     profiled = [r for r in report.setups if r.profile is not None]
-    lines = []
-    if report.profiling:
-        lines += [f"Not profiled: {report.profiling}.", ""]
+    lines = [unprofiled_words(report.unprofiled), ""] if report.unprofiled else []
     if not profiled:
         return lines[:-1]
-    unit = report.settings.ramp.unit
-    lines += [f"py-spy sampled each server process {PROFILE_RATE} times a second, taking "
-              f"the stack of the thread that held the GIL, while a level was held steady "
-              f"after the ramps (its slowdown threshold, where it is saturated but steady, "
-              f"or its peak where it has none; or --profile-users), on a fresh "
-              f"server; the same level on another fresh server, unsampled, gave the req/s "
-              f"without sampling and the CPU per request. A sample counts to the innermost "
+    unit, first = report.settings.ramp.unit, profiled[0].profile
+    lines += [f"py-spy sampled each server process {first.rate} times a second, taking "
+              f"the stack of the thread that held the GIL, in a window of {first.seconds:g} s "
+              f"at least, at one level held after the ramps (its slowdown threshold, where "
+              f"requests queue but the setup is steady, or its peak where it has none; or "
+              f"--profile-users) on a fresh server; the same level on another fresh server, "
+              f"unsampled, gave the req/s, the median and the CPU per request without "
+              f"sampling. A sample counts to the innermost "
               f"frame that belongs to a group: Django's shared helpers (django/utils) count "
               f"to their caller, and C code to the Python code that called it (psycopg2 is "
               f"C: its work shows under the view's own code, at the lines that call it). "
@@ -6133,7 +6203,7 @@ RAMP_FIELDS = (
 )
 REPORT_FIELDS = (
     JsonField("command", json_text), JsonField("started", json_text),
-    JsonField("profiling", json_text),
+    JsonField("unprofiled", mapping_of(json_text)),
     JsonField("seconds", json_number()), JsonField("interrupted", json_optional(json_text)),
     JsonField("db_limit_rps", json_optional(json_number())),
     JsonField("connect_ms", json_optional(json_number())),
@@ -6707,6 +6777,12 @@ class SetupServer:
         return {g: None if pid is None else tree_cpu_seconds(pid, own=not (
                     g == "server" and self.profiler)) for g, pid in groups.items()}
 
+    def profiler_seconds(self) -> Optional[float]:
+        """The CPU time of the profiler that started the server, if one did."""
+        if self.running is None or not self.profiler:
+            return None
+        return process_cpu_seconds(self.running.process.popen.pid)
+
     def stop_profiler(self) -> None:
         """Have the profiler that started the server write what it sampled
         (it stops the server too): now, before the load stops."""
@@ -6715,8 +6791,9 @@ class SetupServer:
         popen = self.running.process.popen
         with contextlib.suppress(ProcessLookupError):
             popen.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            popen.wait(STOP_GRACE_SECONDS)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while popen.poll() is None and time.monotonic() < deadline and not self.stop.hurry:
+            time.sleep(TICK / 10)
 
     def sampler(self) -> "ConnectionSampler":
         return ConnectionSampler(self.db.dsn)
@@ -6842,37 +6919,54 @@ def probe_plan(cell: Cell, config: Config, earlier: Sequence[SetupResult]
                                     PROBE_TOP)
 
 
-def hold_level(server: SetupServer, level: int, config: Config, workdir: Path, stop: StopFlag,
-               say: Callable[[str], None]) -> tuple[StepStats, Optional[float]]:
-    """One level held on a fresh server, for a profile's window: its step,
-    and the server's CPU per successful request over it (ms)."""
+@dataclass(frozen=True)
+class Held:
+    """One level held on a fresh server for a profile."""
+    step: StepStats
+    cpu_ms: Optional[float]  # the server's CPU per successful request
+    profiler_cpu_ms: Optional[float]  # the profiler's own, where one started the server
+
+
+def hold_level(server: SetupServer, level: int, config: Config, workdir: Path,
+               stop: StopFlag, say: Callable[[str], None]) -> Held:
+    """One level held on a fresh server, measured as a ramp's step is (its
+    settling counts for the CPU and the requests alike), the profiler
+    stopped before the load is."""
     rules = step_rules(config.ramp, config.profile.seconds)
     with contextlib.closing(server), load_generator(server.url, config, workdir, stop) as driver:
         server.start(say)
-        before = server.meter()["server"]
+        before, spy_before = server.meter()["server"], server.profiler_seconds()
         window = measure_step(driver, level, 1, rules, None, time.perf_counter, server.check)
-        after = server.meter()["server"]
+        after, spy_after = server.meter()["server"], server.profiler_seconds()
         server.stop_profiler()
         samples = list(driver.samples)
     ok = sum(1 for x in samples if window.start <= x.end < window.end and x.outcome == "ok")
-    cpu_ms = (1000.0 * (after - before) / ok
-              if ok and before is not None and after is not None else None)
-    return step_stats(window, samples), cpu_ms
+
+    def per_request(a: Optional[float], b: Optional[float]) -> Optional[float]:
+        return 1000.0 * (b - a) / ok if ok and a is not None and b is not None else None
+    return Held(step_stats(window, samples), per_request(before, after),
+                per_request(spy_before, spy_after))
 
 
 def profile_level(t: Thresholds) -> int:
-    """The level a profile holds: the slowdown threshold, where the server
-    is saturated (requests queue) but still steady; past it, at the peak,
-    it may be deep in overload, with errors.  The peak where it has none."""
+    """The level a profile holds: the slowdown threshold, where requests
+    queue (the server is busy) but the setup is still steady; past it, at
+    the peak, it may be deep in overload, with errors.  The peak where it
+    has no slowdown."""
     return t.slowdown or t.peak_level or t.max_level
+
+
+def cell_file(cell: Cell) -> str:
+    """A cell's name as a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", cell.name)
 
 
 def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Path,
                   stop: StopFlag, progress: Progress, upstream: Optional[Upstream],
                   executable: str) -> tuple[Optional[Profile], str]:
-    """A setup's profile, after its ramps: a saturated level held on a
-    fresh server without sampling, then on one that py-spy started and
-    samples.  (None, why) where it could not be."""
+    """A setup's profile, after its ramps: its level held on a fresh server
+    without sampling, then on one that py-spy started and samples.  (None,
+    why) where it could not be; a signal is raised."""
     cell, settings, unit = result.cell, config.profile, config.ramp.unit
     level = settings.users or profile_level(result.thresholds)
 
@@ -6881,18 +6975,23 @@ def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Pa
 
     say(f"{level} {unit} held {settings.seconds:g} s on a fresh server, then on one that py-spy "
         f"samples {PROFILE_RATE} times a second")
-    out = workdir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cell.name)}.folded"
+    out = workdir / f"{cell_file(cell)}.folded"
     sampled = SetupServer(cell, db, config, workdir, stop, "profiled", upstream,
                           py_spy_argv(executable, out))
-    try:
-        plain, cpu_ms = hold_level(SetupServer(cell, db, config, workdir, stop, "plain",
-                                               upstream), level, config, workdir, stop, say)
-        with_it, _ = hold_level(sampled, level, config, workdir, stop, say)
-    except RampStopped as e:
-        return None, first_line(e.error or e.reason)
-    except ReproError as e:
+
+    def py_spy_failed(otherwise: str) -> str:
         said = py_spy_said(sampled.logs[-1])[1] if sampled.logs else ""
-        return None, f"py-spy: {said}" if said else first_line(str(e))
+        return f"py-spy: {said}" if said else first_line(otherwise)
+    try:
+        plain = hold_level(SetupServer(cell, db, config, workdir, stop, "plain", upstream),
+                           level, config, workdir, stop, say)
+        with_it = hold_level(sampled, level, config, workdir, stop, say)
+    except RampStopped as e:
+        if e.interrupted:
+            stop.check()
+        return None, py_spy_failed(e.error or e.reason)
+    except ReproError as e:
+        return None, py_spy_failed(str(e))
     errors, said = py_spy_said(sampled.logs[-1])
     if not out.exists():
         return None, f"py-spy wrote no profile ({said or 'it said nothing'})"
@@ -6902,34 +7001,52 @@ def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Pa
     file = ""
     if settings.directory:
         file = str(Path(settings.directory) / out.name)
-        shutil.copyfile(out, file)
-    profile = profile_of(counts, level, cpu_ms, plain.rps, with_it.rps, errors, file)
-    say(f"{plain.rps:.1f} req/s without sampling, {with_it.rps:.1f} with; {counts.samples} "
-        f"samples" + (f", written to {file}" if file else ""))
+        try:
+            shutil.copyfile(out, file)
+        except OSError as e:
+            return None, f"cannot write {file}: {e.strerror}"
+    profile = profile_of(counts, level, plain.cpu_ms, plain.step.rps, with_it.step.rps,
+                         p50_without=plain.step.p50_ms, p50_with=with_it.step.p50_ms,
+                         profiler_cpu_ms=with_it.profiler_cpu_ms, errors=errors, file=file,
+                         rate=PROFILE_RATE, seconds=settings.seconds)
+    say(f"{plain.step.rps:.1f} req/s without sampling, {with_it.step.rps:.1f} with; "
+        f"{counts.samples} samples" + (f", written to {file}" if file else ""))
     return profile, ""
+
+
+INTERRUPTED = "interrupted"
 
 
 def profile_setups(setups: Sequence[SetupResult], config: Config, db: Database, workdir: Path,
                    stop: StopFlag, progress: Progress, upstream: Optional[Upstream]
-                   ) -> tuple[dict[Cell, Profile], str]:
-    """--profile's phase, after every ramp: each ramped setup's profile,
-    and why those missing are (one line; '' if none is)."""
+                   ) -> tuple[dict[Cell, Profile], dict[str, str]]:
+    """--profile's phase, after every ramp: each measured setup's profile,
+    and why each missing one is missing.  A signal ends the phase; what was
+    measured is kept."""
     executable = py_spy()
     if executable is None:
-        return {}, "py-spy is not installed here (pip install py-spy)"
+        return {}, {r.name: "py-spy is not installed here (pip install py-spy)" for r in setups}
+    profiles, missing = {}, {}
     if config.profile.directory:
-        Path(config.profile.directory).mkdir(parents=True, exist_ok=True)
-    profiles, missing = {}, []
-    for r in setups:
-        if stop:
+        try:
+            Path(config.profile.directory).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return {}, {r.name: f"cannot make {config.profile.directory}: {e.strerror}"
+                        for r in setups}
+    for i, r in enumerate(setups):
+        try:
+            stop.check()
+            profile, why = profile_setup(r, config, db, workdir, stop, progress, upstream,
+                                         executable)
+        except Interrupted:
+            missing.update({x.name: INTERRUPTED for x in setups[i:]})
             break
-        profile, why = profile_setup(r, config, db, workdir, stop, progress, upstream, executable)
         if profile is not None:
             profiles[r.cell] = profile
         else:
             progress.line(f"{r.name} profile: not taken: {why}")
-            missing.append(f"{r.name}: {why}")
-    return profiles, "; ".join(missing)
+            missing[r.name] = why
+    return profiles, missing
 
 
 @contextlib.contextmanager
@@ -7061,20 +7178,24 @@ def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Repo
             if stop:
                 break
         profiles: dict[Cell, Profile] = {}
-        profiling = ""
+        unprofiled: dict[str, str] = {}
         if config.profile and not stop:
-            measured = [SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items()
-                        if isinstance(c, Cell) and any(r.steps for r in rs)]
-            profiles, profiling = profile_setups([r for r in measured if not r.probed], config,
-                                                 db, workdir, stop, progress, upstream)
+            # The sweep's points are the same code as ramped cells, with a longer wait.
+            ramped = [SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items()
+                      if isinstance(c, Cell) and not any(r.probe for r in rs)]
+            unprofiled = {r.name: "its ramp measured nothing" for r in ramped if not r.measured}
+            found, missing = profile_setups([r for r in ramped if r.measured], config, db,
+                                            workdir, stop, progress, upstream)
+            profiles, unprofiled = found, {**unprofiled, **missing}
     return Report(command=command_line(config), started=started, environment=environment,
                   settings=report_settings(config),
                   setups=tuple(SetupResult(None, tuple(rs), url=x) if isinstance(x, str) else
                                SetupResult(x, tuple(rs), profile=profiles.get(x))
                                for x, rs in rounds.ramps.items() if rs),
-                  profiling=profiling,
+                  unprofiled=unprofiled,
                   seconds=time.monotonic() - began,
-                  interrupted=rounds.interrupted(len(asked) < len(config.questions)),
+                  interrupted=rounds.interrupted(len(asked) < len(config.questions)
+                                                 or INTERRUPTED in unprofiled.values()),
                   db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked))
 
 
@@ -7121,7 +7242,7 @@ def serve(config: Config, stop: StopFlag, progress: Progress) -> None:
         executable = py_spy() if config.profile else None
         if config.profile and executable is None:
             print("Not profiling: py-spy is not installed here (pip install py-spy).")
-        out = workdir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', cell.name)}.folded"
+        out = workdir / f"{cell_file(cell)}.folded"
         wrap = py_spy_argv(executable, out) if executable else ()
         try:
             with running_server(server, view, app_settings(cell, config, upstream), db,
@@ -7151,17 +7272,18 @@ def served_profile(cell: Cell, out: Path, log: Path, settings: ProfileSettings) 
     went while it served (the load was yours: no CPU per request)."""
     errors, said = py_spy_said(log)
     if not out.exists():
-        return f"No profile: py-spy wrote none ({said or 'stopped before it could'})."
+        return f"Not profiled: py-spy wrote nothing ({said or 'stopped before it could'})."
     counts = count_stacks(parse_collapsed(iter(out.read_text(errors="replace").splitlines())))
-    note = ""
+    file = ""
     if settings.directory:
-        Path(settings.directory).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out, Path(settings.directory) / out.name)
-        note = f"; stacks in `{Path(settings.directory) / out.name}`"
-    p = profile_of(counts, 1, None, None, None, errors)
-    return "\n".join([f"**{cell.name}**, while it served: {counts.samples} samples"
-                      + (f" ({errors} failed)" if errors else "") + note + ".", "",
-                      *profile_tables(p)])
+        file = str(Path(settings.directory) / out.name)
+        try:
+            Path(settings.directory).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out, file)
+        except OSError as e:
+            file = f"(not written: {e.strerror})"
+    return render_served_profile(cell.name, profile_of(
+        counts, 1, None, None, None, errors=errors, file=file))
 
 
 # ---------------------------------------------------------------------------
@@ -7697,7 +7819,8 @@ def wait_list(text: str) -> tuple[float, ...]:
 
 # What concerns repro's own servers and database: refused by `ramp`.
 SERVER_OPTIONS = ("--setups", "--as-2021", "--pool-size", "--threads", "--upstream-ms",
-                  "--db-ms", "--dsn", "--max-connections", "--workers")
+                  "--db-ms", "--dsn", "--max-connections", "--workers", "--profile",
+                  "--profile-users", "--profile-seconds")
 
 
 def run_parser() -> Parser:
@@ -7871,8 +7994,7 @@ def _add_profile_options(parser: argparse.ArgumentParser, levels: bool = True) -
     parser.add_argument("--profile-users", type=user_count, metavar="N",
                         help="with --profile: hold N users (N req/s with --arrival) instead of "
                              "each setup's slowdown threshold (its peak where it has none)")
-    parser.add_argument("--profile-seconds", type=positive_float,
-                        default=DEFAULT_PROFILE_SECONDS, metavar="S",
+    parser.add_argument("--profile-seconds", type=positive_float, metavar="S",
                         help=f"with --profile: how long each window lasts, without sampling and "
                              f"with it (default {DEFAULT_PROFILE_SECONDS:g})")
 
@@ -7967,14 +8089,19 @@ def check_directory(path: str, option: str) -> None:
         raise UsageError(f"cannot write into {option} {path}: give a directory you can write to")
 
 
-def _profile_settings(args: argparse.Namespace) -> Optional[ProfileSettings]:
+def _profile_settings(args: argparse.Namespace,
+                      ramp: Optional[RampSettings] = None) -> Optional[ProfileSettings]:
     users, seconds = getattr(args, "profile_users", None), getattr(args, "profile_seconds", None)
     if args.profile is None:
         given = ("--profile-users" if users is not None else
-                 "--profile-seconds" if seconds not in (None, DEFAULT_PROFILE_SECONDS) else "")
+                 "--profile-seconds" if seconds is not None else "")
         if given:
             raise UsageError(f"{given} sets up --profile; give --profile too")
         return None
+    if ramp is not None and users is not None and users > ramp.top:
+        # The load generator, and the open files, are sized for the ramp's top.
+        raise UsageError(f"--profile-users {users} is above the ramp's top ({ramp.top} "
+                         f"{ramp.unit}); give a top of at least {users}, or fewer")
     if args.profile:
         check_directory(args.profile, "--profile")
     return ProfileSettings(users=users, seconds=seconds or DEFAULT_PROFILE_SECONDS,
@@ -7984,7 +8111,7 @@ def _profile_settings(args: argparse.Namespace) -> Optional[ProfileSettings]:
 def run_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     outputs, ramp = _outputs(args), _ramp_settings(args)
     return _servers_config(args, argv, _cells(args.setups.split(","), args.as_2021), ramp=ramp,
-                           profile=_profile_settings(args), **outputs)
+                           profile=_profile_settings(args, ramp), **outputs)
 
 
 def study_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
@@ -8000,7 +8127,7 @@ def study_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     setups = tuple(dict.fromkeys(c for q in args.questions
                                  for c in runnable(QUESTIONS[q].cells((), args.waits))[0]))
     return _servers_config(args, argv, setups, ramp=ramp, questions=args.questions,
-                           waits=args.waits, profile=_profile_settings(args), **outputs)
+                           waits=args.waits, profile=_profile_settings(args, ramp), **outputs)
 
 
 def serve_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:

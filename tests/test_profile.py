@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 import repro
+from repro import SetupResult
 from test_report import ASYNC, SYNC, check_golden, report
 
+ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
 
 
@@ -108,7 +110,8 @@ def test_recorded_stacks_show_each_server_in_its_own_frames():
 def profiled(result, name, cpu_ms, without, with_it):
     counts = repro.count_stacks(recorded(name))
     profile = repro.profile_of(counts, 60 if name == "sync" else 50, cpu_ms, without, with_it,
-                               errors=0, file=f"prof/{name}.folded")
+                               p50_without=30.0, p50_with=31.5, profiler_cpu_ms=1.2,
+                               file=f"prof/{name}.folded")
     return repro.dataclasses.replace(result, profile=profile)
 
 
@@ -156,19 +159,51 @@ def test_the_profiles_in_the_report_golden():
 def test_why_names_what_the_difference_is_made_of():
     text = repro.render_markdown(profiled_report())
     why = text[text.index("<summary>Why:"):]
-    assert why.splitlines()[2].startswith(
+    assert why.splitlines()[2] == (
         "Where the difference comes from, by the profiles below: async spent 8.8 ms more "
-        "server CPU per request than sync (25.0 against 16.2); most of the difference, in ms "
-        "per request: asgiref +3.6 (most in `_DefaultLocal.__getattr__`), the standard library "
-        "+3.4 (most in `ThreadPoolExecutor.submit`), asyncio and the event loop +2.2.")
+        "server CPU per request than sync (25.0 against 16.2 ms, at the level profiled, on "
+        "fresh servers); by group, asgiref +3.6 (its top function: "
+        "`_DefaultLocal.__getattr__`), the standard library +3.4 (its top function: "
+        "`ThreadPoolExecutor.submit`), asyncio and the event loop +2.2; together +9.2 ms, the "
+        "other groups -0.4 ms.")
+
+
+def test_a_difference_within_what_fresh_servers_differ_by_is_called_alike():
+    sync = profiled(SYNC, "sync", 16.2, 56.2, 56.9)
+    close = profiled(ASYNC, "async", 16.2 * (1 + repro.PROFILE_NOISE) - 0.1, 42.7, 40.9)
+    [pair] = repro.profile_pairs([sync, close])
+    assert pair.alike
+    assert repro.difference_words(pair).startswith(
+        "async and sync spent alike server CPU per request (19.3 against 16.2 ms")
+    [pair] = repro.profile_pairs([sync, profiled(ASYNC, "async", 16.2, 42.7, 40.9)])
+    assert pair.alike and pair.total_ms == pytest.approx(0.0)
+
+
+def test_an_async_view_is_set_beside_the_sync_view_of_its_kind():
+    def cell(text, name):
+        return profiled(SetupResult(repro.parse_cell(text), SYNC.ramps), name, 10.0, 50, 50)
+    setups = [cell("sync", "sync"), cell("sync-orm@gunicorn-sync", "sync"),
+              cell("async-orm@uvicorn", "async"), cell("async", "async"),
+              cell("async+pooled", "async")]
+    assert [(p.a.name, p.b.name) for p in repro.profile_pairs(setups)] == [
+        ("sync-orm@gunicorn-sync", "async-orm@uvicorn"), ("sync", "async")]
+
+
+def test_a_profile_holds_the_slowdown_threshold_or_else_the_peak():
+    t = SYNC.thresholds
+    assert t.slowdown is not None and repro.profile_level(t) == t.slowdown
+    none = repro.dataclasses.replace(t, slowdown=None)
+    assert repro.profile_level(none) == t.peak_level
 
 
 def test_a_report_without_profiles_says_why_in_one_line():
-    text = repro.render_markdown(report(profiling="py-spy is not installed here (pip install "
-                                                  "py-spy)"))
-    assert ("\nNot profiled: py-spy is not installed here (pip install py-spy).\n"
-            in text)
+    missing = "py-spy is not installed here (pip install py-spy)"
+    text = repro.render_markdown(report(unprofiled={"sync": missing, "async": missing}))
+    assert "\nNot profiled: py-spy is not installed here (pip install py-spy).\n" in text
     assert "Where the difference comes from" not in text
+    text = repro.render_markdown(report(unprofiled={"sync": "interrupted", "async": missing}))
+    assert ("\nNot profiled: sync: interrupted; async: py-spy is not installed here (pip "
+            "install py-spy).\n" in text)
 
 
 def test_profiles_go_through_the_json_and_back():
@@ -176,6 +211,7 @@ def test_profiles_go_through_the_json_and_back():
     data = json.loads(json.dumps(repro.report_to_json(original)))
     entry = data["setups"][1]["profile"]
     assert entry["samples"] == 330 and entry["overhead"] == pytest.approx(1 - 40.9 / 42.7)
+    assert (entry["rate"], entry["seconds"], entry["p50_with"]) == (repro.PROFILE_RATE, 15.0, 31.5)
     assert entry["groups"]["asgiref"] == {"share": 84 / 330, "ms_per_request": 84 / 330 * 25.0}
     assert entry["top_frames"][0] == {"frame": "_DefaultLocal.__getattr__ (asgiref/local.py)",
                                       "share": 48 / 330}
@@ -202,6 +238,10 @@ def test_py_spy_said_reads_its_errors_and_its_count_of_failed_samples(tmp_path):
     log.write_text("[INFO] Booting worker\npy-spy> Wrote raw flamegraph data to 'x'. "
                    "Samples: 285 Errors: 3\nError: Permission denied (os error 13)\n")
     assert repro.py_spy_said(log) == (3, "Error: Permission denied (os error 13)")
+    # What py-spy 0.4 prints where ptrace is forbidden (src/main.rs).
+    denied = "Permission Denied: Try running again with elevated permissions by going 'sudo !!'"
+    log.write_text(f"{denied}\n")
+    assert repro.py_spy_said(log) == (0, denied)
     assert repro.py_spy_said(tmp_path / "none.log") == (0, "")
 
 
@@ -215,7 +255,12 @@ def test_py_spy_starts_the_server_and_samples_the_gil_holder():
 @pytest.mark.parametrize("args, message", [
     (["--profile-users", "50"], "--profile-users sets up --profile; give --profile too"),
     (["--profile-seconds", "5"], "--profile-seconds sets up --profile; give --profile too"),
-    (["--profile", "README.md"], "--profile README.md is not a directory"),
+    (["--profile", str(ROOT / "README.md")], "README.md is not a directory"),
+    (["--profile", "--profile-users", "400"],
+     "--profile-users 400 is above the ramp's top (300 users); give a top of at least 400"),
+    (["ramp", "http://127.0.0.1:9/", "--profile"], "--profile concerns repro's own servers"),
+    (["ramp", "http://127.0.0.1:9/", "--profile-users", "5"],
+     "--profile-users concerns repro's own servers"),
 ])
 def test_profile_options_given_wrong_are_one_line_and_exit_2(capsys, args, message):
     assert repro.main(args) == 2
@@ -238,4 +283,4 @@ def test_without_py_spy_the_run_says_why_and_goes_on(monkeypatch):
     monkeypatch.setattr(repro, "py_spy", lambda: None)
     profiles, why = repro.profile_setups([SYNC], repro.parse_config(["--profile"]), None,
                                          Path("."), repro.StopFlag(), None, None)
-    assert profiles == {} and why == "py-spy is not installed here (pip install py-spy)"
+    assert profiles == {} and why == {"sync": "py-spy is not installed here (pip install py-spy)"}
