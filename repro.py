@@ -6935,6 +6935,8 @@ def hold_level(server: SetupServer, level: int, config: Config, workdir: Path,
     rules = step_rules(config.ramp, config.profile.seconds)
     with contextlib.closing(server), load_generator(server.url, config, workdir, stop) as driver:
         server.start(say)
+        if server.profiler:
+            say(f"py-spy samples the server, {PROFILE_RATE} times a second")
         before, spy_before = server.meter()["server"], server.profiler_seconds()
         window = measure_step(driver, level, 1, rules, None, time.perf_counter, server.check)
         after, spy_after = server.meter()["server"], server.profiler_seconds()
@@ -6973,8 +6975,8 @@ def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Pa
     def say(message: str) -> None:
         progress.line(f"{cell.name} profile: {message}")
 
-    say(f"{level} {unit} held {settings.seconds:g} s on a fresh server, then on one that py-spy "
-        f"samples {PROFILE_RATE} times a second")
+    say(f"{level} {unit} held {settings.seconds:g} s on a fresh server, then on one that "
+        f"py-spy starts")
     out = workdir / f"{cell_file(cell)}.folded"
     sampled = SetupServer(cell, db, config, workdir, stop, "profiled", upstream,
                           py_spy_argv(executable, out))

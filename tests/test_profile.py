@@ -284,3 +284,20 @@ def test_without_py_spy_the_run_says_why_and_goes_on(monkeypatch):
     profiles, why = repro.profile_setups([SYNC], repro.parse_config(["--profile"]), None,
                                          Path("."), repro.StopFlag(), None, None)
     assert profiles == {} and why == {"sync": "py-spy is not installed here (pip install py-spy)"}
+
+
+def test_a_signal_ends_the_profiles_and_names_those_it_cut_short(monkeypatch):
+    taken = []
+
+    def profile_setup(result, *_args):
+        if taken:
+            raise repro.Interrupted(repro.signal.SIGINT)
+        taken.append(result.name)
+        return profiled(result, "sync", 16.2, 56.2, 56.9).profile, ""
+    monkeypatch.setattr(repro, "py_spy", lambda: "/bin/py-spy")
+    monkeypatch.setattr(repro, "profile_setup", profile_setup)
+    pooled = SetupResult(repro.parse_cell("sync+pooled"), SYNC.ramps)
+    profiles, missing = repro.profile_setups([SYNC, ASYNC, pooled], repro.parse_config(["--profile"]),
+                                             None, Path("."), repro.StopFlag(), None, None)
+    assert list(profiles) == [SYNC.cell]
+    assert missing == {"async": "interrupted", "sync+pooled": "interrupted"}
