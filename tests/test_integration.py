@@ -205,7 +205,7 @@ def test_small_run_end_to_end(sandbox):
     out = sandbox.tmp.parent / f"{sandbox.mark}-profiles"
     try:
         proc, data = sandbox.run_json(*SMALL, "--profile", str(out), "--profile-users", "20",
-                                      "--profile-seconds", "2")
+                                      "--profile-seconds", "1")
         check_profiles(proc.stdout, data, out)
     finally:
         shutil.rmtree(out, ignore_errors=True)
