@@ -5494,9 +5494,9 @@ def render_profiles(report: Report) -> list[str]:
               f"the stack of the thread that held the GIL, in a window of {first.seconds:g} s "
               f"at least, at one level held after the ramps (its slowdown threshold, where "
               f"requests queue but the setup is steady, or its peak where it has none; or "
-              f"--profile-users) on a fresh server; the same level on another fresh server, "
-              f"unsampled, gave the req/s, the median and the CPU per request without "
-              f"sampling. A sample counts to the innermost "
+              f"--profile-users) on a fresh server that py-spy started; the same level on "
+              f"another fresh server, unsampled, gave the req/s, the median and the CPU per "
+              f"request without sampling. A sample counts to the innermost "
               f"frame that belongs to a group: Django's shared helpers (django/utils) count "
               f"to their caller, and C code to the Python code that called it (psycopg2 is "
               f"C: its work shows under the view's own code, at the lines that call it). "
@@ -6970,16 +6970,16 @@ def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Pa
                   stop: StopFlag, progress: Progress, upstream: Optional[Upstream],
                   executable: str) -> tuple[Optional[Profile], str]:
     """A setup's profile, after its ramps: its level held on a fresh server
-    without sampling, then on one that py-spy started and samples.  (None,
-    why) where it could not be; a signal is raised."""
+    that py-spy started and samples, then on one without it.  (None, why)
+    where it could not be; a signal is raised."""
     cell, settings, unit = result.cell, config.profile, config.ramp.unit
     level = settings.users or profile_level(result.thresholds)
 
     def say(message: str) -> None:
         progress.line(f"{cell.name} profile: {message}")
 
-    say(f"{level} {unit} held {settings.seconds:g} s on a fresh server, then on one that "
-        f"py-spy starts")
+    say(f"{level} {unit} held {settings.seconds:g} s on a fresh server that py-spy starts, then "
+        f"on one without it")
     out = workdir / f"{cell_file(cell)}.folded"
     sampled = SetupServer(cell, db, config, workdir, stop, "profiled", upstream,
                           py_spy_argv(executable, out))
@@ -6988,9 +6988,10 @@ def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Pa
         said = py_spy_said(sampled.logs[-1])[1] if sampled.logs else ""
         return f"py-spy: {said}" if said else first_line(otherwise)
     try:
+        # Sampled first: where py-spy cannot sample, nothing else is held.
+        with_it = hold_level(sampled, level, config, workdir, stop, say)
         plain = hold_level(SetupServer(cell, db, config, workdir, stop, "plain", upstream),
                            level, config, workdir, stop, say)
-        with_it = hold_level(sampled, level, config, workdir, stop, say)
     except RampStopped as e:
         if e.interrupted:
             stop.check()
@@ -7991,7 +7992,7 @@ def _add_profile_options(parser: argparse.ArgumentParser, levels: bool = True) -
                              "with py-spy, and report it by package; with DIR, also write each "
                              "setup's stacks there (CELL.folded, for speedscope or a flame "
                              "graph)" + ("; after the ramps, on fresh servers: the slowdown "
-                                         "threshold held without sampling, then with it"
+                                         "threshold held with sampling, then without it"
                                          if levels else
                                          "; printed when it stops"))
     if not levels:
