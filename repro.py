@@ -327,10 +327,13 @@ def _prctl() -> Optional[Callable[..., int]]:
         return None
 
 
-def die_with_parent(sig: int, parent: int) -> None:
+def die_with_parent(sig: int, parent: int,
+                    prctl: Optional[Callable[..., int]] = None) -> None:
     """This process gets `sig` when its parent dies (even by SIGKILL), or
-    at once if `parent` already has.  Linux only; elsewhere nothing."""
-    prctl = _prctl()
+    at once if `parent` already has.  Linux only; elsewhere nothing.  A
+    child between fork and exec passes `prctl`, found before the fork: it
+    must not load a library then."""
+    prctl = prctl or _prctl()
     if prctl is None:
         return
     prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
@@ -1770,8 +1773,8 @@ def tail(path: Path, lines: int = 25) -> str:
 def _die_with_parent(sig: int) -> Optional[Callable[[], None]]:
     """A preexec_fn that makes the child get `sig` if repro itself dies
     (even by SIGKILL), so no server outlives it.  Linux only."""
-    parent = os.getpid()
-    return (lambda: die_with_parent(sig, parent)) if _prctl() else None
+    parent, prctl = os.getpid(), _prctl()
+    return (lambda: die_with_parent(sig, parent, prctl)) if prctl else None
 
 
 @dataclass
