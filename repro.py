@@ -6796,15 +6796,9 @@ class SetupServer:
 
     def stop_profiler(self) -> None:
         """Have the profiler that started the server write what it sampled
-        (it stops the server too): now, before the load stops."""
-        if self.running is None or not self.profiler:
-            return
-        popen = self.running.process.popen
-        with contextlib.suppress(ProcessLookupError):
-            popen.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while popen.poll() is None and time.monotonic() < deadline and not self.stop.hurry:
-            time.sleep(TICK / 10)
+        and stop the server: now, before the load stops."""
+        if self.running is not None and self.profiler:
+            stop_process(self.running.process.popen, signal.SIGINT, self.flag)
 
     def sampler(self) -> "ConnectionSampler":
         return ConnectionSampler(self.db.dsn)
@@ -6930,6 +6924,25 @@ def probe_plan(cell: Cell, config: Config, earlier: Sequence[SetupResult]
                                     PROBE_TOP)
 
 
+def recorded_stacks(out: Path) -> StackCounts:
+    """What py-spy wrote to `out`, counted."""
+    return count_stacks(parse_collapsed(iter(out.read_text(errors="replace").splitlines())))
+
+
+def keep_stacks(out: Path, directory: Optional[str]) -> tuple[str, str]:
+    """py-spy's file copied into --profile's DIR, named by cell: (the copy,
+    '') or ('', why it could not be written); ('', '') without a DIR."""
+    if not directory:
+        return "", ""
+    file = str(Path(directory) / out.name)
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out, file)
+    except OSError as e:
+        return "", f"cannot write {file}: {e.strerror}"
+    return file, ""
+
+
 @dataclass(frozen=True)
 class Held:
     """One level held on a fresh server for a profile."""
@@ -7004,16 +7017,12 @@ def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Pa
     errors, said = py_spy_said(sampled.logs[-1])
     if not out.exists():
         return None, f"py-spy wrote no profile ({said or 'it said nothing'})"
-    counts = count_stacks(parse_collapsed(iter(out.read_text(errors="replace").splitlines())))
+    counts = recorded_stacks(out)
     if not counts.samples:
         return None, "py-spy took no sample of the server"
-    file = ""
-    if settings.directory:
-        file = str(Path(settings.directory) / out.name)
-        try:
-            shutil.copyfile(out, file)
-        except OSError as e:
-            return None, f"cannot write {file}: {e.strerror}"
+    file, problem = keep_stacks(out, settings.directory)
+    if problem:
+        return None, problem
     profile = profile_of(counts, level, plain.cpu_ms, plain.step.rps, with_it.step.rps,
                          p50_without=plain.step.p50_ms, p50_with=with_it.step.p50_ms,
                          profiler_cpu_ms=with_it.profiler_cpu_ms, errors=errors, file=file,
@@ -7190,8 +7199,8 @@ def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Repo
         unprofiled: dict[str, str] = {}
         if config.profile and not stop:
             # The sweep's points are the same code as ramped cells, with a longer wait.
-            ramped = [SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items()
-                      if isinstance(c, Cell) and not any(r.probe for r in rs)]
+            ramped = [r for r in (SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items()
+                                  if isinstance(c, Cell)) if not r.probed]
             unprofiled = {r.name: "its ramp measured nothing" for r in ramped if not r.measured}
             found, missing = profile_setups([r for r in ramped if r.measured], config, db,
                                             workdir, stop, progress, upstream)
@@ -7282,17 +7291,10 @@ def served_profile(cell: Cell, out: Path, log: Path, settings: ProfileSettings) 
     errors, said = py_spy_said(log)
     if not out.exists():
         return f"Not profiled: py-spy wrote nothing ({said or 'stopped before it could'})."
-    counts = count_stacks(parse_collapsed(iter(out.read_text(errors="replace").splitlines())))
-    file = ""
-    if settings.directory:
-        file = str(Path(settings.directory) / out.name)
-        try:
-            Path(settings.directory).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(out, file)
-        except OSError as e:
-            file = f"(not written: {e.strerror})"
-    return render_served_profile(cell.name, profile_of(
-        counts, 1, None, None, None, errors=errors, file=file))
+    file, problem = keep_stacks(out, settings.directory)
+    text = render_served_profile(cell.name, profile_of(
+        recorded_stacks(out), 1, None, None, None, errors=errors, file=file))
+    return text + (f"\n\n{problem}." if problem else "")
 
 
 # ---------------------------------------------------------------------------
