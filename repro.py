@@ -103,7 +103,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 # ---------------------------------------------------------------------------
 
 PROG = "repro.py"
-SCHEMA = 7  # of the JSON that --json writes (6: a cell's own wait, the sweep; 7: profiles)
+SCHEMA = 8  # of the JSON that --json writes (7: profiles; 8: a study's rounds, probes, gauge)
 
 # The one table repro ever creates, fills or drops in a database.
 TABLE = "repro_pokemon"
@@ -126,6 +126,14 @@ SIMILAR_WITHIN = 0.15
 # "Study runs").
 RELIABLY_WITHIN = 0.25
 RESOLUTION = 0.10  # a fine step: 10% of the level, or --step if that is more
+# A study measures in rounds (--rounds): a machine whose speed moves within a
+# minute makes one measurement of a cell a sample, not a figure.  Before each
+# round, and after the last, it takes the machine's gauge: PostgreSQL alone,
+# the median of this many one-second readings; where the gauge moved by more
+# than GAUGE_MOVED ((max - min) / median), the report says so.
+DEFAULT_ROUNDS = 2
+GAUGE_READINGS = 5
+GAUGE_MOVED = 0.15
 # The wait sweep (question 7).  Its probe: closed-loop users with no think
 # time, PROBE_HEADROOM times as many as the lower bound needs in progress,
 # doubled until a doubling gains less than PROBE_GAIN in throughput
@@ -848,6 +856,10 @@ class Connections:
     async_: Callable  # (dsn, app) -> an async one giving an asyncpg connection
     django: Callable[[int], dict]  # the pool size -> the DATABASES entry's settings
     pools: bool = False  # a pool of --pool-size in each worker process
+    # Under load it runs PostgreSQL out of connections: a study question that
+    # asks for thresholds ramps such a cell as a run does (where its errors
+    # start is part of the answer), besides probing its capacity.
+    runs_out: bool = False
     # (view) -> why this view cannot have these connections, or ""
     refuses: Callable[[Any], str] = lambda _view: ""
     # (view, server) -> what Django's documentation says against it, or ""
@@ -870,7 +882,7 @@ def _kept_under_asgi(view, server) -> str:
 CONNECTIONS = {c.name: c for c in (
     Connections("per-query", "a new connection for each query",
                 "a new connection for each request (Django's default)", _new_sync, _new_async,
-                lambda _size: {"CONN_MAX_AGE": 0}),
+                lambda _size: {"CONN_MAX_AGE": 0}, runs_out=True),
     # Django's pool wants CONN_MAX_AGE 0 as well.
     Connections("pooled", "a connection pool per worker process (psycopg2's; asyncpg's, made "
                           "in the worker's event loop)",
@@ -1407,6 +1419,11 @@ class StepStats:
     settle_seconds: float
     seconds: float  # how long the step was held, settling included
     windows: int = 1  # 2: held for a second window near the slowdown threshold
+    # The CPU seconds each process group spent while the step was held,
+    # settling included ("client": the load generator), and the successful
+    # responses that ended in that time: the step's own CPU per request.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    ok_while_held: Optional[int] = None
 
     @property
     def error_rate(self) -> float:
@@ -1456,7 +1473,8 @@ def percentile(sorted_values: Sequence[float], q: float) -> Optional[float]:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
 
 
-def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
+def step_stats(window: StepWindow, samples: Sequence[Sample],
+               cpu: Mapping[str, float] = types.MappingProxyType({})) -> StepStats:
     """A step's statistics, of the requests that ended in its window, as
     Locust and wrk count them: throughput, latencies and failures.  The
     step settled until every request in flight had been sent at its level,
@@ -1471,7 +1489,7 @@ def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
             failures_by_kind[s.outcome] = failures_by_kind.get(s.outcome, 0) + 1
     sent = (window.sent if window.sent is not None
             else sum(1 for s in samples if low <= s.start < high))
-    during = sum(1 for s in samples if window.start <= s.end < window.end)
+    during = [s for s in samples if window.start <= s.end < window.end]
     seconds = high - low
     held = window.end - window.start
     return StepStats(
@@ -1488,10 +1506,12 @@ def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
         p99_ms=percentile(latencies, 99),
         client_cpu_pct=100.0 * (window.cpu_seconds if window.cpu_busiest is None
                                 else window.cpu_busiest) / held if held > 0 else 0.0,
-        client_cpu_ms=1000.0 * window.cpu_seconds / during if during else None,
+        client_cpu_ms=1000.0 * window.cpu_seconds / len(during) if during else None,
         settle_seconds=window.window_start - window.start,
         seconds=held,
         windows=window.windows,
+        cpu_seconds={**cpu, "client": window.cpu_seconds},
+        ok_while_held=sum(1 for s in during if s.outcome == "ok"),
     )
 
 
@@ -1618,6 +1638,20 @@ def plateau_windows(steps: Sequence[StepStats], slowdown: Optional[int],
           or [s for s in steps if s.level == slowdown])
     steady = [s for s in on if s.steady]
     return steady if len(steady) >= 2 else on
+
+
+def cpu_ms_of(steps: Sequence[StepStats]) -> Optional[dict[str, float]]:
+    """CPU per successful request of each process group over these steps,
+    from each step's own record (None where a step has none, or nothing
+    succeeded): the CPU a capacity cost, measured in the same minutes as it,
+    on a machine whose speed moves within a minute."""
+    if not steps or any(s.ok_while_held is None or not s.cpu_seconds for s in steps):
+        return None
+    ok = sum(s.ok_while_held for s in steps)
+    groups = set.intersection(*(set(s.cpu_seconds) for s in steps))
+    if not ok:
+        return None
+    return {g: 1000.0 * sum(s.cpu_seconds[g] for s in steps) / ok for g in sorted(groups)}
 
 
 def _clear_up_to(flags: Sequence[bool], levels: Sequence[int], step: int,
@@ -3440,14 +3474,13 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
                 on_this_server[-1] if on_this_server else None, clock, check,
                 again=lambda w: not probe and is_near_slowdown(step_stats(w, driver.samples),
                                                                baseline))
-            if steps or not probe:
-                for group, seconds in meter().items():
-                    if seconds is not None and before.get(group) is not None:
-                        run.cpu_seconds[group] = (run.cpu_seconds.get(group, 0.0) + seconds
-                                                  - before[group])
-                run.ok_requests += sum(1 for s in driver.samples
-                                       if window.start <= s.end < window.end and s.outcome == "ok")
-            steps.append(step_stats(window, driver.samples))
+            used = {group: seconds - before[group] for group, seconds in meter().items()
+                    if seconds is not None and before.get(group) is not None}
+            steps.append(step_stats(window, driver.samples, used))
+            if len(steps) > 1 or not probe:
+                for group, seconds in used.items():
+                    run.cpu_seconds[group] = run.cpu_seconds.get(group, 0.0) + seconds
+                run.ok_requests += steps[-1].ok_while_held
             on_this_server.append(steps[-1])
             on_step(steps[-1])
         early = early_stop_reason(steps)
@@ -3696,11 +3729,35 @@ class RampResult:
     max_db_connections: Optional[int] = None  # the most open at once during the ramp
     ended_as: str = ""  # how it ended, in a few words ("": as stop_reason says)
     probe: bool = False  # a saturation probe's (probe_next), not a ramp's
+    round: int = 1  # the round (a run's repeat) it was measured in
 
     @property
     def capacity(self) -> tuple[Optional[float], bool]:
         """A probe's: what it held once saturated, and whether it was."""
         return probe_capacity(self.steps)
+
+    @property
+    def capacity_steps(self) -> tuple[StepStats, ...]:
+        """The steps its capacity comes from: a probe's level that held the
+        most of its last two once saturated (of all past its first where
+        not); a ramp's plateau."""
+        if self.probe:
+            held = self.steps[-2:] if probe_saturated(self.steps) else self.steps[1:]
+            return (max(held, key=lambda s: s.rps),) if held else ()
+        t = self.thresholds
+        return tuple(plateau_windows(self.by_level, t.slowdown, t.errors))
+
+    @property
+    def saturated_cpu_ms(self) -> dict[str, float]:
+        """CPU per successful request of each process group ("client": the
+        load generator) at the steps its capacity comes from; where the
+        steps did not record it, or there is no capacity, over all it
+        measured."""
+        own = cpu_ms_of(self.capacity_steps)
+        if own is not None:
+            return own
+        client = self.client_cpu_ms
+        return {**self.cpu_ms, **({"client": client} if client is not None else {})}
 
     @property
     def ended(self) -> str:
@@ -3728,9 +3785,10 @@ class RampResult:
 @dataclass(frozen=True)
 class SetupResult:
     cell: Optional[Cell]  # None for a URL that `ramp` was pointed at
-    ramps: tuple[RampResult, ...]  # one per repeat, in the order run
+    ramps: tuple[RampResult, ...]  # one per repeat (a study's round), in the order run
     url: Optional[str] = None  # the endpoint, for `ramp`
     profile: Optional[Profile] = None  # --profile's, after the ramps
+    probes: tuple[RampResult, ...] = ()  # a study's saturation probes, one per round
 
     @property
     def name(self) -> str:
@@ -3739,23 +3797,30 @@ class SetupResult:
     @property
     def driver(self) -> str:
         """The database driver the view said it used."""
-        return next((r.driver for r in self.ramps if r.driver), "")
+        return next((r.driver for r in (*self.ramps, *self.probes) if r.driver), "")
+
+    @property
+    def capacity_runs(self) -> tuple[RampResult, ...]:
+        """What its capacity comes from: its probes where it has them, else
+        its ramps."""
+        return self.probed or self.measured
 
     def cpu_ms(self, group: str) -> Optional[float]:
-        """CPU per successful request of a process group ("client" too), the
-        median over the repeats."""
-        values = [r.client_cpu_ms if group == "client" else r.cpu_ms.get(group)
-                  for r in self.measured]
+        """CPU per successful request of a process group ("client" too) at
+        the steps its capacity comes from, the median over the repeats."""
+        values = [r.saturated_cpu_ms.get(group) for r in self.capacity_runs]
         values = [v for v in values if v is not None]
         return statistics.median_low(values) if values else None
 
     @property
     def max_db_connections(self) -> Optional[int]:
-        values = [r.max_db_connections for r in self.measured if r.max_db_connections is not None]
+        values = [r.max_db_connections for r in (*self.measured, *self.probed)
+                  if r.max_db_connections is not None]
         return max(values) if values else None
 
     @property
     def measured(self) -> tuple[RampResult, ...]:
+        """Its ramps that measured something."""
         return tuple(r for r in self.ramps if r.steps)
 
     @property
@@ -3766,32 +3831,48 @@ class SetupResult:
 
     @property
     def error(self) -> Optional[str]:
-        return next((r.error for r in self.ramps if r.error), None)
+        return next((r.error for r in (*self.ramps, *self.probes) if r.error), None)
 
     @property
-    def probed(self) -> bool:
-        """Measured by saturation probes (the wait sweep), not ramps."""
-        return any(r.probe for r in self.ramps)
+    def probed(self) -> tuple[RampResult, ...]:
+        """Its saturation probes that measured something."""
+        return tuple(r for r in self.probes if r.steps)
 
     @property
     def probe_capacity(self) -> tuple[Optional[float], bool]:
-        """The probes' capacity, the median over the repeats, and whether
+        """The probes' capacity, the median over the rounds, and whether
         each was saturated."""
-        found = [r.capacity for r in self.measured if r.capacity[0] is not None]
+        found = [r.capacity for r in self.probed if r.capacity[0] is not None]
         if not found:
             return None, False
-        return (statistics.median_low(c for c, _ in found), all(ok for _, ok in found))
+        return (statistics.median(c for c, _ in found), all(ok for _, ok in found))
+
+    @property
+    def capacity(self) -> tuple[Optional[float], bool]:
+        """What it held once saturated, and whether it was: its probes', the
+        median over the rounds, where it has them; else its ramps' (the
+        most served, unsaturated, where the load never slowed it down)."""
+        if self.probed:
+            return self.probe_capacity
+        t = self.thresholds
+        return (t.capacity_rps, True) if t.capacity_rps is not None else (t.peak_rps, False)
+
+    @property
+    def service_ms(self) -> Optional[float]:
+        """How long a request takes at low load: its probes' first level,
+        else its ramps' baseline."""
+        return self.low_load_ms if self.probed else self.thresholds.baseline_ms
 
     @property
     def low_load_ms(self) -> Optional[float]:
         """A probe's first level: the time a request takes with no other in
-        progress, the median over the repeats."""
-        values = [r.steps[0].p50_ms for r in self.measured if r.probe and r.steps[0].p50_ms]
-        return statistics.median_low(values) if values else None
+        progress, the median over the rounds."""
+        values = [r.steps[0].p50_ms for r in self.probed if r.steps[0].p50_ms]
+        return statistics.median(values) if values else None
 
     @property
     def interrupted(self) -> bool:
-        return any(r.interrupted for r in self.ramps)
+        return any(r.interrupted for r in (*self.ramps, *self.probes))
 
 
 # ---------------------------------------------------------------------------
@@ -4158,17 +4239,21 @@ class LimitKind:
         return self.noun(x) + (f" ({x.bound_rps:.0f})" if x.bound_rps is not None else "")
 
 
-def _cores_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
-    cpu = [r.cpu_ms(g) for g in CPU_GROUPS]
-    total = sum(c for c in cpu if c is not None)
-    if not total or not ctx.cores:
+def cores_allow(cpu_ms: Mapping[str, Optional[float]], cores: int) -> Optional[Limit]:
+    """What the cores allow at this CPU per request of each process group."""
+    total = sum(c for g in CPU_GROUPS if (c := cpu_ms.get(g)) is not None)
+    if not total or not cores:
         return None
-    return Limit("cores", bound_rps=1000.0 * ctx.cores / total, cpu_ms=total, cores=ctx.cores)
+    return Limit("cores", bound_rps=1000.0 * cores / total, cpu_ms=total, cores=cores)
+
+
+def _cores_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
+    return cores_allow({g: r.cpu_ms(g) for g in CPU_GROUPS}, ctx.cores)
 
 
 def _slots_bound(r: SetupResult, ctx: LimitContext) -> Optional[Limit]:
     server = SERVERS[r.cell.server]
-    baseline = r.thresholds.baseline_ms
+    baseline = r.service_ms
     slots = server.slots_at(ctx.server.workers, ctx.server.threads)
     if slots is None or not baseline:
         return None
@@ -4212,6 +4297,10 @@ LIMITS = {k.name: k for k in (
               lambda x: "nothing reached", foreign=True),
     LimitKind("unclear", "**not clear**: it slowed down, but its capacity lies near none of "
                          "those bounds", lambda x: "not clear"),
+    LimitKind("inconsistent", f"**inconsistent**: its capacity lies more than "
+                              f"{LIMIT_WITHIN:.0%} above what the cores allow at its own CPU per "
+                              f"request, so one of the two figures is off (a study does not "
+                              f"rank it)", lambda x: "inconsistent: over the cores"),
     LimitKind("unknown", "**not known**: a server repro did not start, whose CPU and workers "
                          "it cannot see", lambda x: "not known", foreign=True),
 )}
@@ -4220,24 +4309,36 @@ LIMITS = {k.name: k for k in (
 REFUSED = "too many clients"
 
 
+def over_cores(capacity: Optional[float], cores: Optional[Limit]) -> bool:
+    """A capacity more than LIMIT_WITHIN above what the cores allow at the
+    CPU per request measured with it: figures that contradict each other."""
+    return (capacity is not None and cores is not None
+            and capacity > (1 + LIMIT_WITHIN) * cores.bound_rps)
+
+
 def limit_of(r: SetupResult, ctx: LimitContext) -> Limit:
     """The bound a setup's capacity came near (the lowest, where several
-    did), with what its errors came from."""
+    did), with what its errors came from.  A study's cell is held to its
+    probes' capacity, and its ramps say where its errors came from."""
     t = r.thresholds
     refused = sum(x.log_findings.get(REFUSED, 0) for x in r.measured)
     errors = dict(refused=refused if t.errors is not None else 0, held=r.max_db_connections,
                   max_connections=ctx.max_connections)
-    if t.slowdown is None:
+    capacity, saturated = r.capacity
+    if not saturated:
         return Limit("none", **errors)
     if r.cell is None:
-        return Limit("unknown", capacity_rps=t.capacity_rps, **errors)
-    near = [x for kind in LIMITS.values() if kind.bound and t.capacity_rps is not None
+        return Limit("unknown", capacity_rps=capacity, **errors)
+    cores = _cores_bound(r, ctx)
+    if over_cores(capacity, cores):
+        return dataclasses.replace(cores, kind="inconsistent", capacity_rps=capacity, **errors)
+    near = [x for kind in LIMITS.values() if kind.bound
             and (x := kind.bound(r, ctx)) is not None
-            and abs(t.capacity_rps - x.bound_rps) <= LIMIT_WITHIN * x.bound_rps]
+            and abs(capacity - x.bound_rps) <= LIMIT_WITHIN * x.bound_rps]
     if not near:
-        return Limit("unclear", capacity_rps=t.capacity_rps, **errors)
-    return dataclasses.replace(min(near, key=lambda x: x.bound_rps),
-                               capacity_rps=t.capacity_rps, **errors)
+        return Limit("unclear", capacity_rps=capacity, **errors)
+    return dataclasses.replace(min(near, key=lambda x: x.bound_rps), capacity_rps=capacity,
+                               **errors)
 
 
 @dataclass(frozen=True)
@@ -4286,8 +4387,9 @@ def off_prediction(capacity: Optional[float], bounds: Bounds) -> Optional[float]
 
 # ---------------------------------------------------------------------------
 # The study: each question is data (its cells, and the pairs it weighs on
-# their own); its answer comes from the same comparisons as a run's
-# conclusion, so nothing here knows which cell is "sync" or "async".
+# their own), measured in rounds; its answer comes from the same comparisons
+# as a run's conclusion, told only where every round says the same, so
+# nothing here knows which cell is "sync" or "async".
 # ---------------------------------------------------------------------------
 
 def _with(cell: Cell, **axes) -> Cell:
@@ -4299,31 +4401,20 @@ class Question:
     id: int
     title: str
     about: str  # what its cells vary, and what they hold equal
-    # (what was measured before, the sweep's waits) -> its cells
-    cells: Callable[[Sequence[SetupResult], tuple[float, ...]], tuple[Cell, ...]]
+    # (the sweep's waits, the servers' settings) -> its cells
+    cells: Callable[[tuple[float, ...], ServerSettings], tuple[Cell, ...]]
     # Pairs weighed on their own, each with a label; where their winners
     # differ, `factor` (what the pairs differ in) changed the outcome.
     pairs: tuple[tuple[str, Cell, Cell], ...] = ()
     factor: str = ""
-    probed: bool = False  # its cells are measured by saturation probes, not ramps
-
-
-def best_async_base(measured: Sequence[SetupResult]) -> Cell:
-    """Question 6's cell: of the async views measured on Uvicorn with the
-    plain workload, the one with the highest peak; async+pooled when none
-    was measured (the question asked alone)."""
-    candidates = [r for r in measured if r.measured and r.cell is not None
-                  and VIEWS[r.cell.view].is_async
-                  and r.cell.server == NAMED_CELLS["async"].server
-                  and not WORKLOADS[r.cell.workload].waits_on
-                  and not r.cell.as_2021]
-    if not candidates:
-        return _with(NAMED_CELLS["async"], connections="pooled")
-    return max(candidates, key=lambda r: r.thresholds.peak_rps).cell
+    sweep: bool = False  # its answer is where the async view overtakes, over a swept wait
+    # Its cells that run PostgreSQL out of connections are ramped for their
+    # thresholds: where their errors start is part of its answer.
+    thresholds: bool = False
 
 
 def _fixed_cells(*cells: Cell) -> Callable[..., tuple[Cell, ...]]:
-    return lambda _measured, _waits: cells
+    return lambda _waits, _server: cells
 
 
 def _servers_of(workload: str) -> tuple[Cell, ...]:
@@ -4343,16 +4434,19 @@ def _pooled_or_not(number: int, title: str, about: str, label: str, a: Cell, b: 
     variants = [(k, _with(a, connections=k), _with(b, connections=k)) for k in kinds]
     return Question(number, title, about,
                     _fixed_cells(a, b, *(c for _, ca, cb in variants for c in (ca, cb))),
-                    pairs=((label, a, b), *variants), factor="the connections")
+                    pairs=((label, a, b), *variants), factor="the connections",
+                    thresholds=True)
 
 
-def _sweep_cells(waits: tuple[float, ...]) -> tuple[Cell, ...]:
+def _sweep_cells(waits: tuple[float, ...], server: ServerSettings) -> tuple[Cell, ...]:
     """Sync workers, gthread and the async view on Uvicorn, pooled, calling
-    the upstream API; each wait in turn, shortest first."""
+    the upstream API; each wait in turn, shortest first.  At --upstream-ms
+    a point is question 2's cell itself, measured once for both."""
     sync = _with(NAMED_CELLS["sync"], connections="pooled", workload="upstream")
     bases = (sync, _with(sync, server="gunicorn-gthread"),
              _with(NAMED_CELLS["async"], connections="pooled", workload="upstream"))
-    return tuple(_with(base, wait_ms=w) for w in sorted(waits) for base in bases)
+    return tuple(_with(base, wait_ms=None if w == server.upstream_ms else w)
+                 for w in sorted(waits) for base in bases)
 
 
 _SYNC, _ASYNC = NAMED_CELLS["sync"], NAMED_CELLS["async"]
@@ -4365,10 +4459,10 @@ QUESTIONS = {q.id: q for q in (
     Question(2, "A slow upstream API",
              "Each view also calls an HTTP API that answers after --upstream-ms: sync workers, "
              "gthread workers, the async view on Uvicorn and the sync view on Uvicorn, all "
-             "pooled.", lambda _m, _w: _servers_of("upstream")),
+             "pooled.", lambda _w, _s: _servers_of("upstream")),
     Question(3, "A slow database",
              "Each query also waits --db-ms in PostgreSQL: the servers of question 2, all "
-             "pooled.", lambda _m, _w: _servers_of("slow-db")),
+             "pooled.", lambda _w, _s: _servers_of("slow-db")),
     _pooled_or_not(4, "The ORM today",
                    "The sync ORM on sync workers and the async ORM on Uvicorn, with Django's "
                    "connection per request, with its psycopg 3 pool, and with persistent "
@@ -4381,16 +4475,18 @@ QUESTIONS = {q.id: q for q in (
              _fixed_cells(_ASYNC, _with(_ASYNC, as_2021=True)),
              pairs=(("with and without 2021's settings", _ASYNC, _with(_ASYNC, as_2021=True)),)),
     Question(6, "Which ASGI server?",
-             "The async cell with the highest peak among those measured for questions 1 and 4 "
-             "(async+pooled when neither ran), on each ASGI server available here.",
-             lambda measured, _w: tuple(_with(best_async_base(measured), server=s.name)
-                                        for s in SERVERS.values() if s.asgi)),
+             "Question 1's async view with pools (async+pooled) on each ASGI server available "
+             "here.",
+             lambda _w, _s: tuple(_with(_ASYNC, connections="pooled", server=s.name)
+                                  for s in SERVERS.values() if s.asgi)),
     Question(7, "How long may a request wait?",
              "The upstream API's wait swept over --waits: sync workers, gthread workers and the "
              "async view on Uvicorn, all pooled, each at the capacity a saturation probe finds, "
-             "beside what its slots and the cores allow.", lambda _m, waits: _sweep_cells(waits),
-             probed=True),
+             "beside what its slots and the cores allow.", _sweep_cells, sweep=True),
 )}
+
+
+THRESHOLD_QUESTIONS = [str(q.id) for q in QUESTIONS.values() if q.thresholds]
 
 
 @dataclass(frozen=True)
@@ -4403,35 +4499,255 @@ class Asked:
 
 
 @dataclass(frozen=True)
-class SweepPoint:
-    """One cell of the sweep at one wait."""
-    name: str
-    base: str  # its name without the wait: the line it lies on
-    wait_ms: float
-    capacity_rps: Optional[float]
-    saturated: bool  # False: the capacity is a lower bound
-    bounds: Bounds
-    users: int  # the most the probe ran
+class Measurement:
+    """One thing a round measures: a setup's ramp (a cell's, or a URL's), or
+    a cell's saturation probe."""
+    setup: Any  # a Cell, or a URL
+    probe: bool = False
+
+
+def round_order(items: Sequence, round_: int) -> list:
+    """The order of a round: the first as given, the second reversed, so
+    that a drift of the machine one way over the two hits every item alike
+    (on average); each further pair of rounds starts one item later."""
+    shift = (round_ - 1) // 2 % max(1, len(items))
+    turned = [*items[shift:], *items[:shift]]
+    return turned if round_ % 2 else turned[::-1]
+
+
+def study_sequence(asked: Sequence[Asked]) -> tuple[Measurement, ...]:
+    """A study's measurements in its first round's order: question by
+    question, each question that shares a cell with one placed before it
+    right after that one (a shared cell is measured once a round, beside
+    both); each cell once: its ramp first where a question asks for its
+    thresholds (it runs PostgreSQL out of connections), then its probe."""
+    todo, placed = list(asked), []
+    while todo:
+        group = [todo.pop(0)]
+        for q in list(todo):  # in order; one sharing with one just placed joins
+            if any(set(q.cells) & set(g.cells) for g in group):
+                group.append(q)
+                todo.remove(q)
+        placed += group
+    ramped = {c for q in asked if QUESTIONS[q.id].thresholds for c in q.cells
+              if CONNECTIONS[c.connections].runs_out}
+    cells = dict.fromkeys(c for q in placed for c in q.cells)
+    return tuple(m for c in cells for m in (
+        *([Measurement(c)] if c in ramped else []), Measurement(c, True)))
+
+
+class Told(enum.Enum):
+    """What the rounds tell of two cells on one measure."""
+    A = "a"  # the first did better past the study's margin, in every round
+    B = "b"  # the second did
+    ALIKE = "alike"  # no substantial difference by a run's rule, in every round
+    UNTOLD = "not told"  # the rounds disagree, or lie between the two rules
+
+
+def round_told(by_rule: Comparison, past: Comparison) -> Told:
+    """One round's word on two cells: who did better past the study's margin;
+    alike by a run's rule (or neither reached a threshold); else neither (more
+    apart than the rule, less than the margin, or a bound that tells nothing)."""
+    if past.decision is Decision.WON:
+        return Told.A if past.high is past.a else Told.B
+    if by_rule.decision in (Decision.TIE, Decision.NEITHER):
+        return Told.ALIKE
+    return Told.UNTOLD
 
 
 @dataclass(frozen=True)
-class Sweep:
-    """A probed question's answer: its points, and for each other cell the
-    wait from which the async view beat it by the margin (None: never)."""
-    points: tuple[SweepPoint, ...]
-    faster: Optional[str]  # the async view's cell, by its base name
-    crossovers: tuple[tuple[str, Optional[float]], ...]
-    # Where the bounds put each crossover (predicted_crossover)
-    predicted: tuple[tuple[str, Optional[float]], ...] = ()
+class Relation:
+    """Two cells on one measure, round by round: each round compared by a
+    run's rule and past the study's margin."""
+    metric: str
+    a: str
+    b: str
+    rounds: tuple[tuple[int, Comparison, Comparison], ...]  # (round, by the rule, past the margin)
+    wanted: int = 1  # the study's rounds: fewer measured tell nothing
+    void: str = ""  # why nothing is told whatever the rounds say
+
+    @property
+    def each(self) -> tuple[Told, ...]:
+        return tuple(round_told(by_rule, past) for _, by_rule, past in self.rounds)
+
+    @property
+    def told(self) -> Told:
+        each = set(self.each)
+        if self.void or len(self.rounds) < self.wanted or len(each) != 1:
+            return Told.UNTOLD
+        return each.pop()
+
+    @property
+    def winner(self) -> Optional[str]:
+        return {Told.A: self.a, Told.B: self.b}.get(self.told)
+
+    @property
+    def disagree(self) -> bool:
+        """Some rounds say one thing, some another."""
+        return len(set(self.each)) > 1
+
+    def said_by_any(self, name: str) -> bool:
+        """Whether any round put `name` ahead past the margin."""
+        mine = Told.A if name == self.a else Told.B
+        return mine in self.each
+
+    def values(self, name: str) -> list[Reached | Rate]:
+        """`name`'s value in each round."""
+        return [(by_rule.a, by_rule.b)[name != self.a] for _, by_rule, _ in self.rounds]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A cell's capacity over the rounds: the median (saturated only if every
+    round was), its range, and the rounds whose capacity its own CPU per
+    request contradicts."""
+    name: str
+    rate: Rate
+    low: float
+    high: float
+    over_cores: tuple[int, ...] = ()
+    cores_rps: Optional[float] = None  # the median of what the cores allowed each round
+
+    @property
+    def ranked(self) -> bool:
+        return not self.over_cores
+
+
+def rates_by_round(r: SetupResult) -> dict[int, Rate]:
+    """Each round's capacity of a cell: its probe's, else its ramp's."""
+    out = {}
+    for run in r.capacity_runs:
+        if run.probe:
+            value, saturated = run.capacity
+        else:
+            t = run.thresholds
+            value, saturated = ((t.capacity_rps, True) if t.capacity_rps is not None
+                                else (t.peak_rps, False))
+        if value is not None:
+            out[run.round] = Rate(r.name, value, saturated)
+    return out
+
+
+def ranked_of(r: SetupResult, ctx: LimitContext) -> Optional[Ranked]:
+    rates = rates_by_round(r)
+    if not rates:
+        return None
+    values = [x.value for x in rates.values()]
+    bounds = {run.round: cores_allow(run.saturated_cpu_ms, ctx.cores) for run in r.capacity_runs}
+    over = tuple(k for k, x in sorted(rates.items())
+                 if x.saturated and over_cores(x.value, bounds.get(k)))
+    allowed = [b.bound_rps for b in bounds.values() if b is not None]
+    return Ranked(r.name, Rate(r.name, statistics.median(values),
+                               all(x.saturated for x in rates.values())),
+                  min(values), max(values), over,
+                  statistics.median(allowed) if allowed else None)
+
+
+def relations_of(a: SetupResult, b: SetupResult, step: int, unit: str, wanted: int,
+                 void: str = "") -> tuple[Relation, ...]:
+    """Two cells round by round, on each measure both measured: the
+    thresholds where both were ramped, and capacity."""
+    out = []
+    ta = {x.round: x.thresholds for x in a.measured}
+    tb = {x.round: x.thresholds for x in b.measured}
+    both = sorted(set(ta) & set(tb))
+    for metric, level, up_to in (("Slowdown", "slowdown", "slowdown_up_to"),
+                                 ("Errors", "errors", "errors_up_to")):
+        if not both:
+            break
+        rounds = []
+        for k in both:
+            x = Reached(a.name, getattr(ta[k], level), getattr(ta[k], up_to), unit)
+            y = Reached(b.name, getattr(tb[k], level), getattr(tb[k], up_to), unit)
+            rounds.append((k, compare_thresholds(metric, x, y, step),
+                           compare_thresholds(metric, x, y, step, RELIABLY_WITHIN)))
+        out.append(Relation(metric, a.name, b.name, tuple(rounds), wanted))
+    ca, cb = rates_by_round(a), rates_by_round(b)
+    rounds = tuple((k, compare_rates("Capacity", ca[k], cb[k]),
+                    compare_rates("Capacity", ca[k], cb[k], RELIABLY_WITHIN))
+                   for k in sorted(set(ca) & set(cb)))
+    out.append(Relation("Capacity", a.name, b.name, rounds, wanted, void))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
 class PairAnswer:
-    """Two of a question's cells: by a run's rules, and past the study's
-    margin for what a cell moves between runs by itself."""
+    """Two of a question's cells, on every measure both have."""
     label: str  # the question's name for the pair, or "A and B"
-    by_rule: Outcome
-    past_margin: Outcome
+    a: str
+    b: str
+    relations: tuple[Relation, ...]
+
+    def wins(self, name: str) -> list[Relation]:
+        return [r for r in self.relations if r.winner == name]
+
+    @property
+    def told(self) -> Told:
+        """A (or B): it did better on some measure in every round, and no
+        round put the other ahead on any; ALIKE: alike on every measure;
+        else not told (a mixed pair included: see `mixed`)."""
+        for mine, other, told in ((self.a, self.b, Told.A), (self.b, self.a, Told.B)):
+            if self.wins(mine) and not any(r.said_by_any(other) for r in self.relations):
+                return told
+        if all(r.told is Told.ALIKE for r in self.relations):
+            return Told.ALIKE
+        return Told.UNTOLD
+
+    @property
+    def winner(self) -> Optional[str]:
+        return {Told.A: self.a, Told.B: self.b}.get(self.told)
+
+    @property
+    def mixed(self) -> bool:
+        """Each did better on some measure, in every round."""
+        return bool(self.wins(self.a)) and bool(self.wins(self.b))
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Cells the rounds do not tell apart, ranked together: alike in every
+    round, or not told apart."""
+    cells: tuple[Ranked, ...]
+    alike: bool
+    disagree: bool = False  # some two of them: the rounds said different things
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One cell of the sweep at one wait, over the rounds."""
+    name: str
+    base: str  # its name without the wait: the line it lies on
+    wait_ms: float
+    capacity_rps: Optional[float]  # the median over the rounds
+    saturated: bool  # False: the capacity is a lower bound
+    bounds: Bounds
+    users: int  # the most the probe ran
+    low: Optional[float] = None  # the range over the rounds
+    high: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep question's answer: its points, and for each other cell what
+    the rounds said at each wait: Told.A where the async view beat it by the
+    margin in every round, Told.ALIKE where in no round it came within a
+    run's rule of that, else not told."""
+    points: tuple[SweepPoint, ...]
+    faster: Optional[str]  # the async view's cell, by its base name
+    said: tuple[tuple[str, tuple[tuple[float, Told], ...]], ...]  # other -> (wait, told)
+    # Where the bounds put each crossover (predicted_crossover)
+    predicted: tuple[tuple[str, Optional[float]], ...] = ()
+
+    @property
+    def crossovers(self) -> tuple[tuple[str, Optional[float]], ...]:
+        """For each other cell, the wait from which on the async view beat it
+        in every round (None: not at the longest wait)."""
+        return tuple((other, crossover(dict(waits))) for other, waits in self.said)
+
+    @property
+    def untold(self) -> tuple[tuple[str, tuple[float, ...]], ...]:
+        return tuple((other, tuple(w for w, t in waits if t is Told.UNTOLD))
+                     for other, waits in self.said)
 
 
 @dataclass(frozen=True)
@@ -4440,57 +4756,91 @@ class Answer:
     pairs: tuple[PairAnswer, ...]  # every two cells measured
     weighed: tuple[PairAnswer, ...]  # the pairs the question weighs on their own
     factor: str  # what those pairs differ in
-    # The cells by capacity, in tied groups (within RELIABLY_WITHIN of the
-    # group's best), best first.
-    ranking: tuple[tuple[Rate, ...], ...]
+    ranking: tuple[Tier, ...]  # by capacity, best first
+    unranked: tuple[Ranked, ...]  # cells whose capacity their own CPU contradicts
     missing: tuple[str, ...]  # cells the question asked for but nothing measured
-    sweep: Optional[Sweep] = None  # a probed question's
+    sweep: Optional[Sweep] = None  # a sweep question's
 
     @property
     def answered(self) -> bool:
-        return sum(len(g) for g in self.ranking) >= 2
+        return sum(len(t.cells) for t in self.ranking) >= 2
 
     @property
     def winner(self) -> Optional[str]:
-        """The one cell that did best by the margin, if one did."""
-        if len(self.ranking) > 1 and len(self.ranking[0]) == 1:
-            return self.ranking[0][0].name
+        """The one cell that did best past the margin in every round, if one did."""
+        if len(self.ranking) > 1 and len(self.ranking[0].cells) == 1:
+            return self.ranking[0].cells[0].name
         return None
 
     @property
-    def worst(self) -> tuple[Rate, ...]:
-        return self.ranking[-1] if len(self.ranking) > 1 else ()
+    def worst(self) -> Optional[Tier]:
+        return self.ranking[-1] if len(self.ranking) > 1 else None
 
     @property
     def factor_changed(self) -> Optional[bool]:
-        """Whether the weighed pairs' winners differ by position (None:
-        no factor, or a single pair)."""
+        """Whether the weighed pairs came out differently (None: no factor,
+        a single pair, or one of them not told)."""
         if len(self.weighed) < 2 or not self.factor:
             return None
-        return len(self.weighed_winners) > 1
-
-    @property
-    def weighed_winners(self) -> set[Optional[int]]:
-        """Which of each weighed pair won, by position (0 or 1; None: neither)."""
-        return {None if (w := p.past_margin.winner) is None else int(w == p.past_margin.b)
-                for p in self.weighed}
+        said = [p.told for p in self.weighed]
+        if Told.UNTOLD in said:
+            return None
+        return len(set(said)) > 1
 
 
-def crossover(faster: dict[float, tuple[Optional[float], bool]],
-              other: dict[float, tuple[Optional[float], bool]]) -> Optional[float]:
-    """The wait from which on (at it and at every longer wait measured for
-    both) `faster`'s capacity beat `other`'s by the study's margin: other's
-    under (1 - RELIABLY_WITHIN) of it.  Each maps a wait to (capacity,
-    saturated); an unsaturated capacity is a lower bound, so an unsaturated
-    `other` is never beaten.  None: not at the longest wait."""
+def ranking_of(ranked: Sequence[Ranked], capacity: Mapping[frozenset, Relation]
+               ) -> tuple[Tier, ...]:
+    """Tiers, best first: a line is drawn between two ranks only where every
+    cell above it did better than every cell below it, past the margin, in
+    every round.  Within a tier, the cells keep the order they were given: a
+    tie reads the same whichever came out ahead this time."""
+    if not ranked:
+        return ()
+    given = {x.name: i for i, x in enumerate(ranked)}
+    order = sorted(ranked, key=lambda x: (-x.rate.value, x.rate.bound))
+
+    def beats(x: Ranked, y: Ranked) -> bool:
+        return capacity[frozenset((x.name, y.name))].winner == x.name
+    cuts = [i for i in range(1, len(order))
+            if all(beats(x, y) for x in order[:i] for y in order[i:])]
+    tiers = []
+    for start, end in zip([0, *cuts], [*cuts, len(order)]):
+        cells = sorted(order[start:end], key=lambda x: given[x.name])
+        pairs = [capacity[frozenset((x.name, y.name))]
+                 for x, y in itertools.combinations(cells, 2)]
+        tiers.append(Tier(tuple(cells), all(p.told is Told.ALIKE for p in pairs),
+                          any(p.disagree for p in pairs)))
+    return tuple(tiers)
+
+
+def crossover(said: Mapping[float, Told]) -> Optional[float]:
+    """The wait from which on (at it and at every longer wait measured) the
+    faster cell beat the other by the margin in every round (Told.A).  None:
+    not at the longest wait."""
     found = None
-    for wait in sorted(set(faster) & set(other), reverse=True):
-        (mine, _), (theirs, saturated) = faster[wait], other[wait]
-        if mine is None or theirs is None or not saturated \
-                or theirs >= (1 - RELIABLY_WITHIN) * mine:
+    for wait in sorted(said, reverse=True):
+        if said[wait] is not Told.A:
             break
         found = wait
     return found
+
+
+def crossing(relation: Relation) -> Told:
+    """At one wait: A (beaten) where the faster cell beat the other past the
+    margin in every round; ALIKE (not beaten) where in every round it did
+    not even do so by a run's rule (the other within it, or ahead); else not
+    told."""
+    def each(by_rule: Comparison, past: Comparison) -> Told:
+        if past.decision is Decision.WON and past.high is past.a:
+            return Told.A
+        if by_rule.decision is Decision.TIE or (by_rule.decision is Decision.WON
+                                                and by_rule.high is by_rule.b):
+            return Told.ALIKE
+        return Told.UNTOLD
+    said = {each(by_rule, past) for _, by_rule, past in relation.rounds}
+    if len(relation.rounds) < relation.wanted or len(said) != 1:
+        return Told.UNTOLD
+    return said.pop()
 
 
 def base_name(cell: Cell) -> str:
@@ -4498,29 +4848,35 @@ def base_name(cell: Cell) -> str:
     return dataclasses.replace(cell, wait_ms=None).name
 
 
-def sweep_of(asked: Asked, by_cell: dict[Cell, SetupResult], ctx: LimitContext) -> Sweep:
+def sweep_of(asked: Asked, by_cell: dict[Cell, SetupResult], ctx: LimitContext,
+             wanted: int) -> Sweep:
     points = []
-    lines: dict[str, list[SweepPoint]] = {}  # base -> its points, shortest wait first
+    lines: dict[str, list[tuple[SweepPoint, SetupResult]]] = {}  # shortest wait first
     fast = None  # the async view's base
     for cell in asked.cells:
         r = by_cell.get(cell)
-        if r is None or cell.wait_ms is None:
+        if r is None or not r.probed:
             continue
         capacity, saturated = r.probe_capacity
-        point = SweepPoint(cell.name, base_name(cell), cell.wait_ms, capacity, saturated,
-                           bounds_of(r, ctx),
-                           max((s.level for m in r.measured for s in m.steps), default=0))
+        caps = [c for c, _ in (p.capacity for p in r.probed) if c is not None]
+        point = SweepPoint(cell.name, base_name(cell),
+                           WORKLOADS[cell.workload].wait_ms(ctx.server, cell.wait_ms), capacity,
+                           saturated, bounds_of(r, ctx),
+                           max((s.level for m in r.probed for s in m.steps), default=0),
+                           min(caps, default=None), max(caps, default=None))
         points.append(point)
-        lines.setdefault(point.base, []).append(point)
+        lines.setdefault(point.base, []).append((point, r))
         if fast is None and VIEWS[cell.view].is_async:
             fast = point.base
     others = [b for b in lines if fast and b != fast]
 
-    def capacities(base: str) -> dict[float, tuple[Optional[float], bool]]:
-        return {p.wait_ms: (p.capacity_rps, p.saturated) for p in lines[base]}
-    return Sweep(tuple(points), fast,
-                 tuple((b, crossover(capacities(fast), capacities(b))) for b in others),
-                 tuple((b, predicted_crossover(lines[fast], lines[b])) for b in others))
+    def said(other: str) -> dict[float, Told]:
+        mine = {p.wait_ms: r for p, r in lines[fast]}
+        return {p.wait_ms: crossing(relations_of(mine[p.wait_ms], r, 1, "users", wanted)[-1])
+                for p, r in lines[other] if p.wait_ms in mine}
+    return Sweep(tuple(points), fast, tuple((b, tuple(sorted(said(b).items()))) for b in others),
+                 tuple((b, predicted_crossover([p for p, _ in lines[fast]],
+                                               [p for p, _ in lines[b]])) for b in others))
 
 
 def predicted_crossover(faster: Sequence[SweepPoint],
@@ -4540,9 +4896,9 @@ def predicted_crossover(faster: Sequence[SweepPoint],
 
 def rank_by_capacity(results: Sequence[SetupResult],
                      within: float = RELIABLY_WITHIN) -> tuple[tuple[Rate, ...], ...]:
-    """Tied groups, best first: each cell within `within` of its group's
-    best.  A cell the load never saturated ranks by the most it served, a
-    lower bound."""
+    """A run's setups in tied groups, best first: each within `within` of its
+    group's best.  A setup the load never saturated ranks by the most it
+    served, a lower bound."""
     rates = sorted((rate_of(r.name, r.thresholds) for r in results),
                    key=lambda x: (-x.value, x.bound))
     groups: list[list[Rate]] = []
@@ -4551,8 +4907,6 @@ def rank_by_capacity(results: Sequence[SetupResult],
             groups[-1].append(rate)
         else:
             groups.append([rate])
-    # Within a group, in the order the cells were given: a tie reads the
-    # same whichever of them came out ahead this time.
     order = {r.name: i for i, r in enumerate(results)}
     return tuple(tuple(sorted(g, key=lambda x: order[x.name])) for g in groups)
 
@@ -4569,28 +4923,51 @@ def sides(a: SetupResult, b: SetupResult) -> tuple[Side, Side]:
             Side(b.name, same and VIEWS[b.cell.view].is_async))
 
 
-def pair_answer(label: str, a: SetupResult, b: SetupResult, step: int, unit: str) -> PairAnswer:
-    side_a, side_b = sides(a, b)
-    return PairAnswer(label, outcome_of(compare_setups(a, b, step, unit), side_a, side_b),
-                      outcome_of(compare_setups(a, b, step, unit, RELIABLY_WITHIN),
-                                 side_a, side_b))
-
-
 def answer_question(question: Question, asked: Asked, setups: Sequence[SetupResult],
-                    step: int, unit: str, ctx: LimitContext) -> Answer:
-    """Every two of the question's measured cells compared by a run's rules
-    and past the study's margin, the pairs the question weighs, and the
-    cells ranked by capacity; for a probed question, its sweep instead."""
-    by_cell = {r.cell: r for r in setups if r.measured}
+                    step: int, unit: str, ctx: LimitContext, wanted: int = 1) -> Answer:
+    """Every two of the question's measured cells, round by round, the
+    pairs the question weighs, and the cells ranked by capacity, told only
+    where every round agrees; for a sweep question, its sweep instead.  A
+    cell whose capacity its own CPU per request contradicts decides nothing."""
+    by_cell = {r.cell: r for r in setups if r.capacity_runs}
     results = [by_cell[c] for c in asked.cells if c in by_cell]
     missing = tuple(c.name for c in asked.cells if c not in by_cell)
-    if question.probed:
-        return Answer((), (), "", (), missing, sweep_of(asked, by_cell, ctx))
-    pairs = tuple(pair_answer(f"{a.name} and {b.name}", a, b, step, unit)
+    if question.sweep:
+        return Answer((), (), "", (), (), missing, sweep_of(asked, by_cell, ctx, wanted))
+    ranked = {r.name: x for r in results if (x := ranked_of(r, ctx)) is not None}
+
+    def void(*names: str) -> str:
+        over = [n for n in names if n in ranked and not ranked[n].ranked]
+        return f"{_join(over)}: capacity over its own cores bound" if over else ""
+
+    def pair(label: str, a: SetupResult, b: SetupResult) -> PairAnswer:
+        return PairAnswer(label, a.name, b.name,
+                          relations_of(a, b, step, unit, wanted, void(a.name, b.name)))
+    pairs = tuple(pair(f"{a.name} and {b.name}", a, b)
                   for a, b in itertools.combinations(results, 2))
-    weighed = tuple(pair_answer(label, by_cell[a], by_cell[b], step, unit)
+    weighed = tuple(pair(label, by_cell[a], by_cell[b])
                     for label, a, b in question.pairs if a in by_cell and b in by_cell)
-    return Answer(pairs, weighed, question.factor, rank_by_capacity(results), missing)
+    capacity = {frozenset((p.a, p.b)): p.relations[-1] for p in pairs}
+    order = [ranked[r.name] for r in results if r.name in ranked]
+    return Answer(pairs, weighed, question.factor,
+                  ranking_of([x for x in order if x.ranked], capacity),
+                  tuple(x for x in order if not x.ranked), missing)
+
+
+def claims(answer: Answer) -> dict[tuple, str]:
+    """What an answer tells, pair by pair and measure by measure (who did
+    better, or "alike"); what it does not tell is absent.  Two runs of a
+    study contradict each other where they tell a pair differently."""
+    told = {}
+    for p in answer.pairs:
+        for r in p.relations:
+            if r.told is not Told.UNTOLD:
+                told[(r.metric, *sorted((r.a, r.b)))] = r.winner or "alike"
+    for other, waits in answer.sweep.said if answer.sweep else ():
+        for wait, said in waits:
+            if said is not Told.UNTOLD:
+                told[("Beaten", other, wait)] = "beaten" if said is Told.A else "not beaten"
+    return told
 
 
 # ---------------------------------------------------------------------------
@@ -4628,6 +5005,14 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class GaugeReading:
+    """The machine's speed, taken before a round of a study (after the last:
+    `round` one past it): PostgreSQL alone, the median of GAUGE_READINGS."""
+    round: int
+    pairs_rps: Optional[float]
+
+
+@dataclass(frozen=True)
 class Report:
     command: str
     started: str
@@ -4640,11 +5025,12 @@ class Report:
     connect_ms: Optional[float] = None  # opening one connection to it
     questions: tuple[Asked, ...] = ()  # a study's, in the order asked
     unprofiled: dict[str, str] = field(default_factory=dict)  # --profile: setup -> why not
+    gauge: tuple[GaugeReading, ...] = ()  # a study's, round by round
 
     @property
     def ramped(self) -> tuple[SetupResult, ...]:
-        """The setups ramped (not probed by the wait sweep)."""
-        return tuple(r for r in self.setups if not r.probed)
+        """The setups ramped (a study probes some cells only)."""
+        return tuple(r for r in self.setups if r.ramps)
 
     def limit_context(self) -> LimitContext:
         env = self.environment
@@ -4655,7 +5041,8 @@ class Report:
     def answers(self) -> list[tuple[Question, Asked, Answer]]:
         st, ctx = self.settings, self.limit_context()
         return [(QUESTIONS[a.id], a, answer_question(QUESTIONS[a.id], a, self.setups, st.ramp.step,
-                                                     st.ramp.unit, ctx)) for a in self.questions]
+                                                     st.ramp.unit, ctx, st.ramp.repeat))
+                for a in self.questions]
 
 
 @dataclass(frozen=True)
@@ -4820,7 +5207,7 @@ def threshold_rules(st: Settings, records: Records = REPRO_RECORDS) -> list[str]
                      f"times (think time + its median latency).")
     if st.ramp.repeat > 1:
         lines.append(f"- With {st.ramp.repeat} repeats (run interleaved, one setup after the "
-                     "other), "
+                     "other, the second time in the reverse order of the first), "
                      f"each value is the median (the lower middle one of an even count) with "
                      f"the range in brackets; a comparison names a winner only when every "
                      f"repeat does.")
@@ -4972,8 +5359,7 @@ def _with_range(median: str, values: Sequence[tuple[Optional[int], int]]) -> str
 
 def limits_of(report: Report) -> dict[str, Limit]:
     ctx = report.limit_context()
-    # A probed setup's limit is its Bounds (bounds_of), not a ramp's.
-    return {r.name: limit_of(r, ctx) for r in report.ramped if r.measured}
+    return {r.name: limit_of(r, ctx) for r in report.setups if r.capacity_runs}
 
 
 def fmt_capacity(t: Thresholds) -> str:
@@ -5406,16 +5792,18 @@ def render_why(report: Report) -> list[str]:
                      f"straight against it, over {DB_LIMIT_CONNECTIONS} kept connections, "
                      f"{report.db_limit_rps:.0f} pairs a second; opening one connection took "
                      f"{fmt_ms(report.connect_ms)} ms (median of {CONNECT_SAMPLES}).")
-    groups = [g for g in CPU_GROUPS if any(r.cpu_ms(g) is not None for r in report.ramped)]
+    explained = [r for r in report.setups if r.capacity_runs]
+    groups = [g for g in CPU_GROUPS if any(r.cpu_ms(g) is not None for r in explained)]
     rows = []
-    for r in report.ramped:
-        if not r.measured:
-            continue
+    for r in explained:
         t, allow = r.thresholds, _cores_bound(r, ctx)
         cpu = [r.cpu_ms(g) for g in groups]
+        capacity, saturated = r.capacity
+        peak = max(s.rps for x in r.probed for s in x.steps) if r.probed else t.peak_rps
         rows.append([
-            r.name, fmt_capacity(t), f"{t.peak_rps:.1f}", fmt_share(t.plateau_spread),
-            fmt_share(t.peak_rps / report.db_limit_rps) if report.db_limit_rps else "-",
+            r.name, "-" if capacity is None else f"{'' if saturated else '≥ '}{capacity:.1f}",
+            f"{peak:.1f}", fmt_share(t.plateau_spread),
+            fmt_share(peak / report.db_limit_rps) if report.db_limit_rps else "-",
             *[fmt_ms(c) if c is not None else "-" for c in cpu],
             fmt_ms(allow.cpu_ms) if allow else "-",
             fmt_rate(allow.bound_rps) if allow else "-",
@@ -5428,7 +5816,10 @@ def render_why(report: Report) -> list[str]:
              f"req/s {cores} cores allow", "PostgreSQL connections, most"],
             rows, "l" + "r" * (len(groups) + 7))]
         lines += ["", f"- CPU ms/req: CPU time per successful request of each group of "
-                      f"processes, over the measured steps (the median over repeats). The "
+                      f"processes, at the steps its capacity comes from (its plateau, or its "
+                      f"probe's level that held the most; all its steps where it has none), the median "
+                      f"over repeats: measured in the same minutes as the capacity, on a "
+                      f"machine whose speed moves within a minute. The "
                       f"{cores} cores allow about {cores} x 1000 / (all of it) requests a second: "
                       f"where a capacity comes near that, the machine's CPU is the limit, "
                       f"whatever the server; where it stays far below, something else is "
@@ -5524,18 +5915,26 @@ def render_setup(r: SetupResult, st: Settings) -> list[str]:
                f"restarts nothing of it."]
     else:
         out = [f"{describe_cell(r.cell)}.", "", " ".join(cell_notes(r, st))]
+    # A study's rounds; a run's repeats, numbered as they ran.
+    each = "round" if r.probes else "repeat"
     for i, ramp in enumerate(r.ramps, start=1):
         if len(r.ramps) > 1 or st.ramp.repeat > 1:
-            out += ["", f"**{r.name}, repeat {i}**"]
+            out += ["", f"**{r.name}, {each} {ramp.round if r.probes else i}**"]
         out += ["", *render_ramp(ramp, st.ramp.unit)]
+    for probe in r.probes:
+        out += ["", f"**{r.name}, its probe" + (f", round {probe.round}**" if st.ramp.repeat > 1
+                                                  else "**"),
+                "", *render_ramp(probe, "users")]
     return out
 
 
 def setup_summary(r: SetupResult) -> str:
     """The summary line of a setup's folded steps."""
-    steps = sum(len(x.steps) for x in r.ramps)
-    repeats = f" in {len(r.ramps)} repeats" if len(r.ramps) > 1 else ""
-    return f"{r.name}: what it is, and its {steps} step{'s' if steps != 1 else ''}{repeats}"
+    steps = sum(len(x.steps) for x in (*r.ramps, *r.probes))
+    runs = [f"{len(r.ramps)} {'ramps' if r.probes else 'repeats'}"] if len(r.ramps) > 1 else []
+    runs += [f"{len(r.probes)} probes"] if len(r.probes) > 1 else []
+    return (f"{r.name}: what it is, and its {steps} step{'s' if steps != 1 else ''}"
+            + (f" in {_join(runs)}" if runs else ""))
 
 
 def render_folds(folds: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
@@ -5602,70 +6001,153 @@ def rate_words(rate: Rate) -> str:
     return f"{'at least ' if rate.bound else ''}{rate.value:.0f} req/s"
 
 
-def won_words(o: Outcome) -> str:
-    """What the winner of a pair won, with the figures: 'slowdown 100 vs 80 users'."""
-    said = []
-    for c in o.comparisons:
-        if c.winner is None:
-            continue
-        high, low = c.high, c.low
-        unit = "req/s" if isinstance(high, Rate) else high.unit
-        more = "≥ " if high.bound else ""
-        said.append(f"{c.metric.lower()} {more}{high.value:.0f} vs {low.value:.0f} {unit}")
-    return ", ".join(said)
+def value_text(v: Reached | Rate) -> str:
+    """A value as a pair's figures give it: '≥' where it is only a bound."""
+    return f"{'≥ ' if v.bound else ''}{v.value:.0f}"
 
 
-def pair_words(o: Outcome, figures: bool) -> str:
-    """A pair's outcome past the study's margin, in a few words."""
-    if o.winner is not None:
-        return f"`{o.winner.name}` did better" + (f" ({won_words(o)})" if figures else "")
-    if o.mixed:
-        return "mixed" + (f" ({won_words(o)})" if figures else "")
-    if not o.told:
-        return "cannot be told yet"
-    capacity = o.comparisons[-1]
-    return "no reliable difference" + (
-        f" (capacity {capacity.a.value:.0f} vs {capacity.b.value:.0f} req/s)" if figures else "")
+def unit_of(v: Reached | Rate) -> str:
+    return "req/s" if isinstance(v, Rate) else v.unit
+
+
+def median_text(values: Sequence[Reached | Rate]) -> str:
+    """The median over the rounds, '≥' where every round's is a bound."""
+    return (f"{'≥ ' if all(v.bound for v in values) else ''}"
+            f"{statistics.median(v.value for v in values):.0f}")
+
+
+def won_words(p: PairAnswer, name: str) -> str:
+    """What `name` won, with the medians: 'slowdown 100 vs 80 users'."""
+    other = p.b if name == p.a else p.a
+    return ", ".join(f"{r.metric.lower()} {median_text(r.values(name))} vs "
+                     f"{median_text(r.values(other))} {unit_of(r.values(name)[0])}"
+                     for r in p.wins(name))
+
+
+def rounds_text(r: Relation) -> str:
+    """Each round's figures of a relation: '84 vs 72, 70 vs 80 req/s'."""
+    return ", ".join(f"{value_text(x.a)} vs {value_text(x.b)}" for _, x, _ in r.rounds) + (
+        f" {unit_of(r.rounds[0][1].a)}" if r.rounds else "")
+
+
+def untold_reason(disagree: bool) -> str:
+    return ("the rounds disagree" if disagree else
+            f"more than a run's {SIMILAR_WITHIN:.0%} apart, not the study's {RELIABLY_WITHIN:.0%}")
+
+
+def pair_words(p: PairAnswer, figures: bool) -> str:
+    """A pair's outcome over the rounds, in a few words."""
+    if p.winner is not None:
+        return f"`{p.winner}` did better" + (f" ({won_words(p, p.winner)})" if figures else "")
+    if p.mixed:
+        return "mixed" + (f" ({won_words(p, p.a)}; {won_words(p, p.b)})" if figures else "")
+    capacity = p.relations[-1]
+    if p.told is Told.ALIKE:
+        return "alike" + (f" (capacity {median_text(capacity.values(p.a))} vs "
+                          f"{median_text(capacity.values(p.b))} req/s)" if figures else "")
+    untold = [r for r in p.relations if r.told is Told.UNTOLD or r.said_by_any(p.a)
+              and r.said_by_any(p.b)]
+    return "not told" + (": " + "; ".join(
+        f"{r.metric.lower()}: " + (r.void if r.void else
+                                   f"{untold_reason(r.disagree)} ({rounds_text(r)})")
+        for r in untold) if figures else "")
+
+
+def capacity_text(x: Ranked, unit: bool = True) -> str:
+    """'84 req/s, 80-90': the median over the rounds, and their range."""
+    spread = f"{x.low:.0f}-{x.high:.0f}" if f"{x.low:.0f}" != f"{x.high:.0f}" else ""
+    if not unit:
+        return (f"{'≥ ' if x.rate.bound else ''}{x.rate.value:.1f}"
+                + (f" ({spread})" if spread else ""))
+    return rate_words(x.rate) + (f", {spread}" if spread else "")
+
+
+def ranked_words(x: Ranked, figures: bool) -> str:
+    return f"`{x.name}` ({capacity_text(x)})" if figures else f"`{x.name}`"
+
+
+def tier_words(t: Tier, figures: bool) -> str:
+    """A tier's cells, and how they stand to each other where there are two or more."""
+    names = _join([ranked_words(x, figures) for x in t.cells])
+    if len(t.cells) < 2:
+        return names
+    return f"{names}, " + ("alike" if t.alike else "not told apart" + (
+        f" ({untold_reason(t.disagree)})" if figures else ""))
 
 
 def ranking_words(answer: Answer, limits: dict[str, Limit], figures: bool) -> str:
-    """Who did best, who tied, who did worst and what held it."""
-    def names(group: Sequence[Rate]) -> str:
-        return _join([f"`{x.name}` ({rate_words(x)})" if figures else f"`{x.name}`"
-                      for x in group])
-    top, worst = answer.ranking[0], answer.worst
-    if not worst:
-        return f"{names(top)} tie within the study's margin of {RELIABLY_WITHIN:.0%}"
-    said = f"{names(top)} did best" if len(top) == 1 else f"{names(top)} tie for best"
-    for middle in answer.ranking[1:-1]:
-        said += f"; then {names(middle)}" + (", alike" if len(middle) > 1 else "")
-    held = [limits[x.name] for x in worst if x.name in limits]
-    if figures and len(worst) == 1 and held and limit_words(held[0]):
-        return (f"{said}; `{worst[0].name}` stops at {rate_words(worst[0])}, limited by "
-                f"{limit_words(held[0])}")
-    named = len(held) == len(worst) and all(x.bound_rps is not None for x in held)
-    nouns = {LIMITS[x.kind].noun(x) for x in held}
-    because = ""
-    if named and len(nouns) == 1:
-        because = f", limited by {nouns.pop()}"
-    elif named and figures:
-        because = " (limited by " + "; ".join(
-            f"`{x.name}`: {LIMITS[h.kind].noun(h)}" for x, h in zip(worst, held)) + ")"
-    return f"{said}; {names(worst)} did worst{because}"
+    """Who did best, who tied, who did worst and what held it, and who the
+    rounds did not tell apart."""
+    tiers = answer.ranking
+    if len(tiers) == 1:
+        [t] = tiers
+        said = (f"{_join([ranked_words(x, figures) for x in t.cells])} "
+                + (f"tie within a run's {SIMILAR_WITHIN:.0%} in every round" if t.alike else
+                   "are not told apart" + (f" ({untold_reason(t.disagree)})" if figures else "")))
+    else:
+        top, worst = tiers[0], tiers[-1]
+        said = (f"{ranked_words(top.cells[0], figures)} did best" if len(top.cells) == 1 else
+                f"{_join([ranked_words(x, figures) for x in top.cells])} tie for best"
+                if top.alike else f"{tier_words(top, figures)}, did best")
+        for middle in tiers[1:-1]:
+            said += f"; then {tier_words(middle, figures)}"
+        held = [limits[x.name] for x in worst.cells if x.name in limits]
+        if figures and len(worst.cells) == 1 and held and limit_words(held[0]):
+            said += (f"; `{worst.cells[0].name}` stops at {capacity_text(worst.cells[0])}, "
+                     f"limited by {limit_words(held[0])}")
+        else:
+            named = len(held) == len(worst.cells) and all(x.bound_rps is not None for x in held)
+            nouns = {LIMITS[x.kind].noun(x) for x in held}
+            because = ""
+            if named and len(nouns) == 1:
+                because = f", limited by {nouns.pop()}"
+            elif named and figures:
+                because = " (limited by " + "; ".join(
+                    f"`{x.name}`: {LIMITS[h.kind].noun(h)}" for x, h in zip(worst.cells, held)) + ")"
+            said += f"; {tier_words(worst, figures)}" + (
+                "," if len(worst.cells) > 1 else "") + f" did worst{because}"
+    if answer.unranked:
+        said += "; not ranked: " + _join([
+            f"`{x.name}`" + (f" (its capacity, {x.rate.value:.0f} req/s, lies more than "
+                             f"{LIMIT_WITHIN:.0%} above the {x.cores_rps:.0f} its own CPU per "
+                             f"request allows the cores)" if figures and x.cores_rps else "")
+            for x in answer.unranked])
+    return said
+
+
+def fmt_probe(p: SweepPoint) -> str:
+    if p.capacity_rps is None:
+        return "-"
+    spread = (f" ({p.low:.1f}-{p.high:.1f})" if p.low is not None and p.high is not None
+              and f"{p.low:.1f}" != f"{p.high:.1f}" else "")
+    return (f"{p.capacity_rps:.1f}" if p.saturated else f"≥ {p.capacity_rps:.1f}") + spread
 
 
 def sweep_words(sweep: Sweep, figures: bool = False) -> str:
     """The crossovers in a line: from which wait on the async view beat each
-    of the others by the study's margin."""
+    of the others by the study's margin in every round, and where the rounds
+    did not tell."""
     waits = sorted({p.wait_ms for p in sweep.points})
-    if sweep.faster is None or not sweep.crossovers:
+    if sweep.faster is None or not sweep.said:
         return "Not answered: the sweep needs the async view and another cell measured."
-    said = [f"`{other}` from a {wait:g} ms wait on" if wait is not None else
-            f"`{other}` at none of the waits up to {waits[-1]:g} ms" for other, wait in sweep.crossovers]
-    text = (f"`{sweep.faster}` beat {_join(said)}, by the study's margin ({RELIABLY_WITHIN:.0%} "
-            f"of capacity).")
+    beaten, open_ = [], []
+    for (other, wait), (_, untold) in zip(sweep.crossovers, sweep.untold):
+        if wait is not None:
+            below = [w for w in waits if w < wait]
+            beaten.append(f"`{other}` from a {wait:g} ms wait on" + (
+                f" (at {below[-1]:g} ms not told)" if below and below[-1] in untold else ""))
+        elif waits[-1] in untold:
+            open_.append(f"`{other}`")
+        else:
+            beaten.append(f"`{other}` at none of the waits up to {waits[-1]:g} ms")
+    text = (f"`{sweep.faster}` beat {_join(beaten)}, by the study's margin "
+            f"({RELIABLY_WITHIN:.0%} of capacity) in every round." if beaten else "")
+    if open_:
+        text += (" " if text else "") + (
+            f"Whether `{sweep.faster}` beat {_join(open_)} at {waits[-1]:g} ms is not told "
+            f"(the rounds disagree, or lie between the rules).")
     if figures and any(w is not None for _, w in sweep.predicted):
-        text += " The bounds put them at " + _join(
+        text += " The bounds put the crossovers at " + _join(
             [f"{w:.0f} ms" if w is not None else "none" for _, w in sweep.predicted]) + (
             " (where the slots allow less than "
             f"{1 - RELIABLY_WITHIN:.0%} of what the cores allow the async view).")
@@ -5677,38 +6159,33 @@ def sweep_words(sweep: Sweep, figures: bool = False) -> str:
     return text
 
 
-def fmt_probe(p: SweepPoint) -> str:
-    if p.capacity_rps is None:
-        return "-"
-    return f"{p.capacity_rps:.1f}" if p.saturated else f"≥ {p.capacity_rps:.1f}"
-
-
 def answer_words(answer: Answer, limits: dict[str, Limit], figures: bool = False) -> str:
     """A question's answer in a line.  Without figures, it is what a second
-    run should say again, word for word."""
+    study should say again, or say is not told."""
     if answer.sweep is not None:
         return sweep_words(answer.sweep, figures) + (
             f" ({_join(list(answer.missing))} not measured.)" if answer.missing else "")
     if not answer.answered:
-        missing = list(answer.missing)
+        missing = [*answer.missing, *(x.name for x in answer.unranked)]
         return (f"Not answered: {_join(missing)} {'was' if len(missing) == 1 else 'were'} not "
-                f"measured." if missing else "Not answered: it needs two setups.")
+                f"measured or not ranked." if missing else "Not answered: it needs two setups.")
     ranked = ranking_words(answer, limits, figures)
     if not answer.weighed:
-        text = f"{ranked}."
+        text = f"{ranked[0].upper()}{ranked[1:]}."
     else:
-        said = "; ".join(f"{p.label}: {pair_words(p.past_margin, figures)}"
-                         for p in answer.weighed)
+        said = "; ".join(f"{p.label}: {pair_words(p, figures)}" for p in answer.weighed)
         changed = answer.factor_changed
-        if changed is None:
+        if len(answer.weighed) < 2 or not answer.factor:
             text = f"{said[0].upper()}{said[1:]}."
-        elif not changed and answer.weighed_winners == {None}:
-            text = f"Not {answer.factor}: no reliable difference either way ({said})."
+        elif changed is None:
+            text = f"Not told whether {answer.factor} change the outcome: {said}."
+        elif not changed and answer.weighed[0].told is Told.ALIKE:
+            text = f"Not {answer.factor}: alike either way ({said})."
         elif not changed:
             text = f"Not {answer.factor}: the same side did better either way ({said})."
         else:
             text = f"{answer.factor[0].upper()}{answer.factor[1:]} changed the outcome: {said}."
-        if sum(len(g) for g in answer.ranking) > 2:
+        if sum(len(t.cells) for t in answer.ranking) > 2:
             text += f" By capacity: {ranked}."
     if answer.missing:
         text += f" ({_join(list(answer.missing))} not measured.)"
@@ -5720,27 +6197,55 @@ def study_headline(report: Report, answers: Sequence[tuple[Question, Asked, Answ
     sync views, by capacity."""
     is_async = {r.name: VIEWS[r.cell.view].is_async for r in report.setups
                 if r.cell is not None}
-    best, tied, behind = [], [], []
+    best, tied, untold, behind = [], [], [], []
     for q, _asked, a in answers:
-        views = {is_async.get(x.name) for g in a.ranking for x in g}
-        if not a.answered or views != {True, False} or len(a.ranking) < 2:
-            if a.answered and views == {True, False}:
-                tied.append(str(q.id))
+        views = {is_async.get(x.name) for t in a.ranking for x in t.cells}
+        if not a.answered or views != {True, False}:
             continue
-        top = {is_async.get(x.name) for x in a.ranking[0]}
-        (best if top == {True} else tied if top == {True, False} else behind).append(str(q.id))
-    asked = len(best) + len(tied) + len(behind)
+        top = {is_async.get(x.name) for x in a.ranking[0].cells}
+        if top == {True, False} or len(a.ranking) == 1:
+            (tied if a.ranking[0].alike else untold).append(str(q.id))
+        else:
+            (best if top == {True} else behind).append(str(q.id))
+    asked = len(best) + len(tied) + len(untold) + len(behind)
     if not asked:
         return "On this machine, no question answered here set the async view against sync views"
 
     def which(ids: list[str]) -> str:
         return f"question{'s' if len(ids) > 1 else ''} {_join(ids)}"
+    if asked == 1:
+        [(ids, did)] = [(ids, did) for ids, did in (
+            (best, "did best"), (tied, "tied for best"), (behind, "did worse"),
+            (untold, "was not told apart from the best")) if ids]
+        return (f"On this machine, by capacity, the async view {did} in the one question that "
+                f"set it against sync views ({which(ids)})")
     said = (f"On this machine, by capacity, the async view did best in "
             f"{len(best) if best else 'none'} of the {asked} question{'s' if asked > 1 else ''} "
             f"that set it against sync views" + (f" ({which(best)})" if best else ""))
     rest = ([f"tied for best in {which(tied)}"] if tied else []) + (
-        [f"did worse in {which(behind)}"] if behind else [])
+        [f"did worse in {which(behind)}"] if behind else []) + (
+        [f"was not told apart from the best in {which(untold)}"] if untold else [])
     return said + (f"; it {_join(rest)}" if rest else "")
+
+
+def relation_text(r: Relation) -> str:
+    """One measure of a pair, round by round, and what the rounds tell."""
+    unit = unit_of(r.rounds[0][1].a) if r.rounds else ""
+    each = "; ".join(f"round {k}: `{r.a}` {value_text(x.a)}, `{r.b}` {value_text(x.b)}"
+                     for k, x, _ in r.rounds)
+    told = r.told
+    if told in (Told.A, Told.B):
+        said = (f"`{r.winner}` did better past the study's margin of {RELIABLY_WITHIN:.0%} in "
+                f"every round")
+    elif told is Told.ALIKE:
+        said = f"alike by a run's rule ({SIMILAR_WITHIN:.0%}) in every round"
+    elif r.void:
+        said = f"not told: {r.void}"
+    elif len(r.rounds) < r.wanted:
+        said = f"not told: measured in {len(r.rounds)} of {r.wanted} rounds"
+    else:
+        said = f"not told: {untold_reason(r.disagree)}"
+    return f"{r.metric} ({unit}): {each or 'not measured'}: {said}."
 
 
 def render_question(question: Question, asked: Asked, answer: Answer,
@@ -5752,12 +6257,8 @@ def render_question(question: Question, asked: Asked, answer: Answer,
     if answer.sweep is not None:
         out += ["", *render_sweep(answer.sweep)]
     for pair in answer.pairs:
-        said = render_verdict(pair.by_rule)
-        if pair_words(pair.past_margin, False) != pair_words(pair.by_rule, False):
-            said += (f" Past the study's margin of {RELIABLY_WITHIN:.0%}: "
-                     f"{pair_words(pair.past_margin, False)}.")
-        out += ["", f"{pair.label}:", "", *[f"- {comparison_text(c)}"
-                                            for c in pair.by_rule.comparisons], "", f"  {said}"]
+        out += ["", f"{pair.label}: {pair_words(pair, figures=False)}.", "",
+                *[f"- {relation_text(r)}" for r in pair.relations]]
     return out + ["", f"Answer: {answer_words(answer, limits)}"]
 
 
@@ -5776,23 +6277,118 @@ def render_sweep(sweep: Sweep) -> list[str]:
                      "-" if b.predicted_rps is None or p.capacity_rps is None else
                      f"{p.capacity_rps / b.predicted_rps - 1:+.0%}"
                      + (f": more than {PREDICTION_WITHIN:.0%} off" if off is not None else "")])
+    said = {Told.A: "beaten", Told.ALIKE: "not beaten", Told.UNTOLD: "not told"}
+    crossings = [f"- Against `{other}`: " + ", ".join(f"{w:g} ms {said[t]}" for w, t in waits)
+                 + "." for other, waits in sweep.said]
     return [*md_table(["wait ms", "setup", "users, most", "capacity req/s", "slots allow",
                        "cores allow", "predicted", "limited by", "measured vs predicted"],
                       rows, "rlrrrrrlr"), "",
-            f"- **Capacity** here: what a saturation probe held: closed-loop users with no think "
-            f"time, doubled until a doubling gained less than {PROBE_GAIN:.0%} in throughput; "
-            f"the higher of those two levels (≥: never saturated, a lower bound).",
+            f"What the rounds say of `{sweep.faster}`, wait by wait:" if crossings else "",
+            *crossings, *([""] if crossings else []),
+            f"- **Capacity** here: what a saturation probe held, the median over the rounds "
+            f"with their range: closed-loop users with no think time, doubled until a doubling "
+            f"gained less than {PROBE_GAIN:.0%} in throughput; the higher of those two levels "
+            f"(≥: never saturated, a lower bound).",
             "- **Slots**: the most requests in progress at once (workers; workers x threads for "
             "gthread) x 1000 / the ms a request holds one: its time at low load (one user), the "
             "wait included. The async view's event loop holds as many as come, and its pool holds "
             "a connection for a query, not through the wait: it has no slots bound.",
             "- **Cores**: cores x 1000 / the CPU ms per request of all processes together, "
-            "measured at the probe's saturated levels.",
+            "measured at the level the capacity comes from.",
             f"- **Predicted**: the lower of the two, which names the limit. A capacity more than "
             f"{PREDICTION_WITHIN:.0%} from it is named: something else held the setup.",
             f"- **Crossover**: the wait from which on (there and at every longer wait) the async "
-            f"view's capacity beat the other's by the study's margin, the other's under "
-            f"{1 - RELIABLY_WITHIN:.0%} of it; a lower bound is never beaten."]
+            f"view's capacity beat the other's by the study's margin in every round, the other's "
+            f"under {1 - RELIABLY_WITHIN:.0%} of it; not beaten where in every round the other "
+            f"held {1 - SIMILAR_WITHIN:.0%} of it or more; otherwise not told. A lower bound is "
+            f"never beaten."]
+
+
+def gauge_words(report: Report) -> str:
+    """The machine's gauge over the study, and whether it moved."""
+    readings = [g for g in report.gauge if g.pairs_rps is not None]
+    if len(readings) < 2:
+        return ""
+    values = [g.pairs_rps for g in readings]
+    moved = (max(values) - min(values)) / statistics.median(values)
+    last = max(g.round for g in report.gauge)
+    listing = _join([f"{g.pairs_rps:,.0f} " + (f"before round {g.round}" if g.round < last else
+                                              "after the last") for g in readings])
+    what = (f"The machine's gauge (PostgreSQL alone: the list and the detail query over "
+            f"{DB_LIMIT_CONNECTIONS} kept connections, pairs a second, the median of "
+            f"{GAUGE_READINGS} one-second readings) read {listing}")
+    if moved > GAUGE_MOVED:
+        return (f"**Caution: the machine changed speed under the study**, by {moved:.0%} "
+                f"((max - min) / median, more than {GAUGE_MOVED:.0%}). {what}. Cells measured at "
+                f"different speeds differ by that much on their own: an answer is told only "
+                f"where every round agrees.")
+    return f"{what}: it moved by {moved:.0%}, within {GAUGE_MOVED:.0%}."
+
+
+def render_study_summary(report: Report, limits: dict[str, Limit]) -> list[str]:
+    """One row per cell of the ramped and probed questions: its axes, its
+    capacity over the rounds, what limited it, and its thresholds where it
+    was ramped."""
+    st = report.settings
+    swept = {c for a in report.questions if QUESTIONS[a.id].sweep for c in a.cells}
+    asked = {c for a in report.questions if not QUESTIONS[a.id].sweep for c in a.cells}
+    rows = []
+    ctx = report.limit_context()
+    for r in report.setups:
+        if r.cell not in asked and r.cell in swept:
+            continue
+        x = ranked_of(r, ctx)
+        t, each = r.thresholds, [m.thresholds for m in r.measured]
+        ramped = bool(r.measured)
+        rows.append([
+            r.name, r.cell.view, r.cell.server, r.cell.connections,
+            r.cell.workload + (" (2021 settings)" if r.cell.as_2021 else ""),
+            "-" if x is None else capacity_text(x, unit=False),
+            limit_label(limits[r.name]) if r.name in limits else "-",
+            fmt_ms(r.service_ms) + (" ms" if r.service_ms is not None else ""),
+            _with_range(fmt_threshold(t.slowdown, t.slowdown_up_to),
+                        [(y.slowdown, y.slowdown_up_to) for y in each]) if ramped else "-",
+            _with_range(fmt_threshold(t.errors, t.errors_up_to),
+                        [(y.errors, y.errors_up_to) for y in each]) if ramped else "-",
+            f"{len(r.probed)} of {st.ramp.repeat}" + (
+                f" (ramped in {len(r.measured)})" if r.ramps else ""),
+        ])
+    return md_table(["setup", "view", "server", "connections", "workload", "capacity req/s",
+                     "limited by", "low-load ms", "slowdown at", "errors at", "rounds"],
+                    rows, "lllllrlrrrl")
+
+
+def study_rules(st: Settings) -> list[str]:
+    """How a study measures and answers, from the constants it uses."""
+    return [
+        f"- **Rounds**: each cell is measured once a round, {st.ramp.repeat} rounds, the "
+        f"second in the reverse order of the first (so that a drift of the machine one way "
+        f"hits every cell alike), question by question, a cell two questions share once a "
+        f"round for both. A value is the median over the rounds, with their range.",
+        f"- **Capacity**, for every cell: a saturation probe's (closed-loop users with no "
+        f"think time, from one user, doubled until a doubling gains less than "
+        f"{PROBE_GAIN:.0%}; the higher of the last two levels; a later round starts where "
+        f"the cell saturated before). In question"
+        f"{'s' if len(THRESHOLD_QUESTIONS) > 1 else ''} {_join(THRESHOLD_QUESTIONS)}, a cell "
+        f"that runs PostgreSQL out of connections (a new one per query or request) is also "
+        f"ramped as a run ramps, for its slowdown and error thresholds.",
+        f"- **Told apart**: a cell did better than another where it held more by the study's "
+        f"margin ({RELIABLY_WITHIN:.0%} of the larger: a run's {SIMILAR_WITHIN:.0%}, and "
+        f"{RELIABLY_WITHIN - SIMILAR_WITHIN:.0%} more for what a cell moves between runs by "
+        f"itself) in every round; two cells are alike where they lay within a run's "
+        f"{SIMILAR_WITHIN:.0%} in every round; otherwise the answer says they are not told "
+        f"apart (the rounds disagree, or lie between the two). A ranking draws a line "
+        f"between two cells only where each cell above it did better than each below it. A "
+        f"pair did better where it won a measure in every round and no round put the other "
+        f"ahead on any.",
+        f"- **Inconsistent**: a cell whose capacity lies more than {LIMIT_WITHIN:.0%} above "
+        f"what the cores allow at the CPU per request measured at the same levels, in any "
+        f"round, is not ranked: one of its figures is off.",
+        f"- **The gauge**: before each round and after the last, PostgreSQL alone (the median "
+        f"of {GAUGE_READINGS} one-second readings); where it moved by more than "
+        f"{GAUGE_MOVED:.0%} ((max - min) / median), the report says the machine changed speed "
+        f"under the study.",
+    ]
 
 
 def render_study(report: Report) -> str:
@@ -5801,20 +6397,22 @@ def render_study(report: Report) -> str:
     limits = limits_of(report)
     out = render_header(report, "Do async Django views make this app faster? The study")
     crossed = [f"Question {q.id}: {sweep_words(a.sweep)}" for q, _asked, a in answers
-               if a.sweep is not None and a.sweep.crossovers]
-    ramped = any(not q.probed for q, _asked, _a in answers)
-    out += [" ".join(([f"**{study_headline(report, answers)}.**"] if ramped or not crossed
-                      else []) + [f"**{c}**" if not ramped and i == 0 else c
+               if a.sweep is not None and a.sweep.said]
+    ranked = any(not q.sweep for q, _asked, _a in answers)
+    out += [" ".join(([f"**{study_headline(report, answers)}.**"] if ranked or not crossed
+                      else []) + [f"**{c}**" if not ranked and i == 0 else c
                                   for i, c in enumerate(crossed)]), ""]
     out += [f"{q.id}. **{q.title}** {answer_words(a, limits, figures=True)}"
             for q, _asked, a in answers]
-    out += ["", *(render_summary(report, axes=True) + [""] if report.ramped else []),
+    gauge = gauge_words(report)
+    out += ["", *([gauge, ""] if gauge else []),
+            *(render_study_summary(report, limits) + [""] if ranked else []),
             *render_origin(report)]
     out += render_caution(report, "study")
     questions: list[str] = []
     for q, asked, a in answers:
         questions += ["", *render_question(q, asked, a, limits)]
-    folds = [("Each question: its cells, every two compared by the rules", questions[1:])]
+    folds = [("Each question: its cells, every two compared round by round", questions[1:])]
     why = render_why(report)
     if why:
         folds.append(("Why: the CPU each request cost, PostgreSQL alone, the connections it "
@@ -5824,22 +6422,65 @@ def render_study(report: Report) -> str:
         folds.append(("Where the CPU goes: each server's samples by package (py-spy)", profiles))
     if any(r is not None for r in reproducing_2021(report.setups).values()) \
             and not st.ramp.open_loop:
-        folds.append(("2021 and this run", [*render_published(report), "",
-                                            *beside_2021(report)]))
+        folds.append(("2021 and this study", [*render_published(report), "",
+                                              *beside_2021(report)]))
     setups: list[str] = []
-    for r in report.ramped:
+    for r in report.setups:
         setups += folded(setup_summary(r), render_setup(r, st))
     if setups:
-        folds.append((f"Each setup: what it is, and its steps ({len(report.ramped)})", setups))
-    probes: list[str] = []
-    for r in report.setups:
-        if r.probed:
-            probes += folded(f"{r.name}: its probe", render_setup(r, st))
-    if probes:
-        folds.append((f"Each point of the wait sweep: its probe's steps "
-                      f"({len(report.setups) - len(report.ramped)})", probes))
-    folds.append(how_measured(report, threshold_rules(st)))
+        folds.append((f"Each cell: what it is, and its steps ({len(report.setups)})", setups))
+    folds.append(how_measured(report, [*threshold_rules(st), *study_rules(st)]))
     return "\n".join(out + ["", *render_folds(folds)]) + "\n"
+
+
+def claim_words(key: tuple, said: str) -> str:
+    """One thing an answer tells, in words."""
+    metric, x, y = key
+    if metric == "Beaten":
+        return f"`{x}` {said} at {y:g} ms"
+    if said == "alike":
+        return f"{metric.lower()}: `{x}` and `{y}` alike"
+    return f"{metric.lower()}: `{said}` did better than `{y if said == x else x}`"
+
+
+def render_compare_studies(a: Report, b: Report) -> list[str]:
+    """Two studies' answers, question by question: the same words, or what
+    each tells that the other does not, or where they contradict each other
+    (a pair told one way in one and another way in the other)."""
+    if not a.questions or not b.questions:
+        return []
+    la, lb = limits_of(a), limits_of(b)
+    in_b = {q.id: answer for q, _asked, answer in b.answers()}
+    out, contradicted = ["", "## The study's answers, question by question", ""], []
+    for q, _asked, answer in a.answers():
+        if q.id not in in_b:
+            out.append(f"- Question {q.id}: asked in A only.")
+            continue
+        other = in_b[q.id]
+        ca, cb = claims(answer), claims(other)
+        against = [k for k in ca if k in cb and ca[k] != cb[k]]
+        if against:
+            contradicted.append(str(q.id))
+            out.append(f"- **Question {q.id} ({q.title}): A and B contradict each other**: "
+                       + "; ".join(f"A: {claim_words(k, ca[k])}, B: {claim_words(k, cb[k])}"
+                                   for k in against) + ".")
+        elif answer_words(answer, la) == answer_words(other, lb):
+            out.append(f"- Question {q.id} ({q.title}): the same answer.")
+        else:
+            only = [(x, [claim_words(k, cx[k]) for k in cx if k not in cy])
+                    for x, cx, cy in (("A", ca, cb), ("B", cb, ca))]
+            out.append(f"- Question {q.id} ({q.title}): no contradiction; "
+                       + "; ".join(f"told in {x} only: {'; '.join(said)}" for x, said in only
+                                   if said) + ".")
+    only_b = [str(i) for i in in_b if i not in {x.id for x in a.questions}]
+    if only_b:
+        out.append(f"- Question{'s' if len(only_b) > 1 else ''} {_join(only_b)}: asked in B "
+                   f"only.")
+    out += ["", (f"By the study's rules the two contradict each other in question"
+                 f"{'s' if len(contradicted) > 1 else ''} {_join(contradicted)}." if contradicted
+                 else "By the study's rules the two contradict each other in no question: each "
+                      "pair either is told alike in both, or is not told in one.")]
+    return out
 
 
 # Settings that change what a run measures: two runs that differ in one of
@@ -5929,6 +6570,7 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
                     "By the rules, the runs do not differ on any setup they both ran that could "
                     "be told.") + (f" {_join(untold)} could not be told (ramp further)."
                                    if untold else ""))
+    out += render_compare_studies(a, b)
     out += ["", f"The rules are a run's own: two values differ substantially when the smaller "
                 f"is more than {SIMILAR_WITHIN:.0%} below the larger and more than one step "
                 f"({step} {st.ramp.unit}) away; a throughput counts as a capacity only where the "
@@ -5937,13 +6579,31 @@ def render_compare(a: Report, b: Report, files: tuple[str, str]) -> str:
                 f"a setup moves by itself."]
     return "\n".join(out) + "\n"
 
+def chart_ranking(axes, title: str, answer: Answer, by_name: Mapping[str, SetupResult]) -> None:
+    """A question's cells by capacity: a bar at the median over the rounds,
+    a dot for each round, a tick where the cores allowed; a colour per tier,
+    grey for a cell not ranked."""
+    cells = [(x, f"C{i % 10}") for i, t in enumerate(answer.ranking) for x in t.cells]
+    cells += [(x, "grey") for x in answer.unranked]
+    for y, (x, color) in enumerate(cells):
+        axes.barh(y, x.rate.value, color=color, alpha=0.5 if x.rate.bound else 0.8)
+        rounds = rates_by_round(by_name[x.name])
+        axes.plot([r.value for r in rounds.values()], [y] * len(rounds), "o", color="black",
+                  ms=4)
+        if x.cores_rps:
+            axes.plot([x.cores_rps], [y], "|", color="black", ms=14, mew=2)
+    axes.set_yticks(range(len(cells)), [x.name for x, _ in cells], fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel("capacity, req/s")
+    axes.set_title(f"{title}: capacity (bar: the median; dots: each round; tick: what the "
+                   f"cores allow; a colour per rank)", fontsize=10)
+    axes.grid(alpha=0.3, axis="x")
+
+
 def chart_groups(report: Report) -> list[tuple[str, list[SetupResult]]]:
-    """A row of panels per ramped question of a study; one for a run."""
+    """A row of panels for a run: latency and throughput against the level."""
     if report.questions:
-        by_cell = {r.cell: r for r in report.setups if r.measured}
-        return [(f"Question {asked.id}: {QUESTIONS[asked.id].title}",
-                 [by_cell[c] for c in asked.cells if c in by_cell]) for asked in report.questions
-                if not QUESTIONS[asked.id].probed]
+        return []
     return [("", [r for r in report.setups if r.measured])]
 
 
@@ -5956,6 +6616,9 @@ def chart_sweep(axes, title: str, sweep: Sweep) -> None:
         nan = float("nan")
         axes.plot(x, [nan if p.capacity_rps is None else p.capacity_rps for p in line], "-o",
                   color=color, ms=4, label=base)
+        ranged = [p for p in line if p.low is not None and p.high is not None]
+        axes.vlines([p.wait_ms for p in ranged], [p.low for p in ranged],
+                    [p.high for p in ranged], color=color, lw=2, alpha=0.6)
         for attribute, style in (("slots_rps", "--"), ("cores_rps", ":")):
             bound = [getattr(p.bounds, attribute) for p in line]
             if any(b is not None for b in bound):
@@ -5986,11 +6649,17 @@ def render_chart(report: Report, source: Optional[str] = None) -> bytes:
         raise UsageError(f"--chart needs matplotlib; run: {SETUP_COMMANDS[1]}") from None
     st, env = report.settings, report.environment
     groups = chart_groups(report)
-    sweeps = [(f"Question {q.id}: {q.title}", a.sweep) for q, _asked, a in report.answers()
-              if a.sweep is not None and a.sweep.points]
-    height = len(groups) + len(sweeps)
+    answers = [(f"Question {q.id}: {q.title}", a) for q, _asked, a in report.answers()]
+    ranked = [(title, a) for title, a in answers if a.sweep is None and a.answered]
+    sweeps = [(title, a.sweep) for title, a in answers if a.sweep is not None and a.sweep.points]
+    height = len(groups) + len(ranked) + len(sweeps)
     fig, rows = plt.subplots(height, 2, figsize=(13, 3.8 * height + 0.6), squeeze=False)
-    for i, (title, sweep) in enumerate(sweeps, start=len(groups)):
+    by_name = {r.name: r for r in report.setups}
+    for i, (title, a) in enumerate(ranked, start=len(groups)):
+        for axes in rows[i]:
+            axes.remove()
+        chart_ranking(fig.add_subplot(height, 1, i + 1), title, a, by_name)
+    for i, (title, sweep) in enumerate(sweeps, start=len(groups) + len(ranked)):
         for axes in rows[i]:
             axes.remove()
         chart_sweep(fig.add_subplot(height, 1, i + 1), title, sweep)
@@ -6205,7 +6874,7 @@ RAMP_FIELDS = (
               into=lambda v, _d: {k: x for k, x in v.items() if k != "client" and x is not None}),
     JsonField("max_db_connections", json_optional(json_int())),
     JsonField("log_findings", mapping_of(json_int())),
-    JsonField("probe", json_bool),
+    JsonField("probe", json_bool), JsonField("round", json_int(1)),
 )
 REPORT_FIELDS = (
     JsonField("command", json_text), JsonField("started", json_text),
@@ -6248,6 +6917,8 @@ QUESTION_FIELDS = (
     JsonField("cells", tuple_of(json_text)),
     JsonField("skipped", tuple_of(json_text)),
 )
+GAUGE_FIELDS = fields_of(GaugeReading, round=json_int(1))
+TOLD_WORDS = {Told.A: "beaten", Told.ALIKE: "not beaten", Told.UNTOLD: "not told"}
 
 
 def report_to_json(report: Report) -> dict:
@@ -6260,9 +6931,9 @@ def report_to_json(report: Report) -> dict:
         t = r.thresholds
         axes = {"url": r.url} if r.cell is None else json_write(r.cell, CELL_FIELDS)
         entry = {"name": r.name, **axes, "driver": r.driver,
-                 **(_probe_json(r, ctx) if r.probed else {
-                     **_thresholds_json(t),
-                     "limited_by": limits[r.name].kind if r.name in limits else None}),
+                 **(_thresholds_json(t) if r.ramps else {}),
+                 "limited_by": limits[r.name].kind if r.name in limits else None,
+                 **({"probe": _probe_json(r, ctx)} if r.probes else {}),
                  "max_db_connections": r.max_db_connections,
                  "cpu_ms_per_request": {g: r.cpu_ms(g) for g in CPU_GROUPS
                                         if r.cpu_ms(g) is not None},
@@ -6270,17 +6941,18 @@ def report_to_json(report: Report) -> dict:
                      **json_write(r.profile, PROFILE_FIELDS), "overhead": r.profile.overhead}}
         if st.ramp.open_loop:
             entry["sustained_rps"] = t.sustained
-        entry["repeats"] = []
-        for ramp in r.ramps:
-            rt = ramp.thresholds
-            repeat = {**({} if ramp.probe else _thresholds_json(rt)),
-                      **json_write(ramp, RAMP_FIELDS)}
-            if st.ramp.open_loop:
-                repeat["sustained_rps"] = rt.sustained
-            repeat["steps"] = [{level_key: s.level, **json_write(s, STEP_FIELDS),
-                                "error_rate": s.error_rate, "steady": s.steady}
-                               for s in ramp.by_level]
-            entry["repeats"].append(repeat)
+        for key, runs in (("repeats", r.ramps), ("probes", r.probes)):
+            entry[key] = []
+            for ramp in runs:
+                rt = ramp.thresholds
+                repeat = {**({} if ramp.probe else _thresholds_json(rt)),
+                          **json_write(ramp, RAMP_FIELDS)}
+                if st.ramp.open_loop:
+                    repeat["sustained_rps"] = rt.sustained
+                repeat["steps"] = [{level_key: s.level, **json_write(s, STEP_FIELDS),
+                                    "error_rate": s.error_rate, "steady": s.steady}
+                                   for s in ramp.by_level]
+                entry[key].append(repeat)
         setups.append(entry)
     return {
         "schema": SCHEMA, **json_write(report, REPORT_FIELDS),
@@ -6288,24 +6960,34 @@ def report_to_json(report: Report) -> dict:
         "settings": {**json_write(st, SETTINGS_FIELDS), **json_write(st.ramp, RAMP_SETTINGS_FIELDS),
                      **json_write(st.server, SERVER_SETTINGS_FIELDS), "unit": st.ramp.unit},
         "setups": setups,
+        **({"gauge": [json_write(g, GAUGE_FIELDS) for g in report.gauge]} if report.gauge else {}),
         **({"questions": [
             {**json_write(asked, QUESTION_FIELDS), "cells": [c.name for c in asked.cells],
              "title": q.title, "answer": answer_words(a, limits),
              "answer_detail": answer_words(a, limits, figures=True),
-             "ranking": [[x.name for x in group] for group in a.ranking],
+             "ranking": [{"cells": [x.name for x in t.cells], "alike": t.alike}
+                         for t in a.ranking],
+             "unranked": [x.name for x in a.unranked],
              "winner": a.winner,
              **({"crossovers": dict(a.sweep.crossovers),
-                 "predicted_crossovers": dict(a.sweep.predicted)} if a.sweep else {})}
+                 "predicted_crossovers": dict(a.sweep.predicted),
+                 "crossings": {other: {f"{w:g}": TOLD_WORDS[t] for w, t in waits}
+                               for other, waits in a.sweep.said}} if a.sweep else {})}
             for q, asked, a in report.answers()]} if report.questions else {}),
     }
 
 
 def _probe_json(r: SetupResult, ctx: LimitContext) -> dict:
-    """A swept setup's figures (written, not read back: they follow from
-    its steps)."""
+    """A probed cell's figures over the rounds (written, not read back: they
+    follow from its steps)."""
     bounds = bounds_of(r, ctx)
     capacity, saturated = r.probe_capacity
-    return {"upstream_ms": r.cell.wait_ms, "capacity_rps": capacity, "saturated": saturated,
+    ranked = ranked_of(r, ctx)
+    return {"upstream_ms": (WORKLOADS[r.cell.workload].wait_ms(ctx.server, r.cell.wait_ms)
+                            if WORKLOADS[r.cell.workload].calls_upstream else None),
+            "capacity_rps": capacity, "saturated": saturated,
+            "rounds": {str(p.round): p.capacity[0] for p in r.probed},
+            "over_cores": list(ranked.over_cores) if ranked else [],
             "bounds": {"slots": bounds.slots_rps, "cores": bounds.cores_rps},
             "predicted_rps": bounds.predicted_rps, "limited_by": bounds.limited_by,
             "low_load_ms": bounds.hold_ms}
@@ -6328,25 +7010,27 @@ def _report_from(data: dict) -> Report:
     for i, entry in enumerate(tuple_of(json_record)(data["setups"], "setups")):
         where = f"setups[{i}]"
         driver = json_read(entry, [JsonField("driver", json_text)], where)["driver"]
-        ramps = []
-        repeats = tuple_of(json_record)(json_get(entry, "repeats", where), f"{where}.repeats")
-        for k, ramp in enumerate(repeats):
-            at = f"{where}.repeats[{k}]"
-            records = tuple_of(json_record)(json_get(ramp, "steps", at), f"{at}.steps")
-            steps = [StepStats(**json_read(s, (level, *STEP_FIELDS), f"{at}.steps[{n}]"))
-                     for n, s in enumerate(records)]
-            ramps.append(RampResult(steps=tuple(sorted(steps, key=lambda s: s.order)),
-                                    step=settings.ramp.step, driver=driver,
-                                    **json_read(ramp, RAMP_FIELDS, at)))
+        runs: dict[str, list[RampResult]] = {"repeats": [], "probes": []}
+        for key, found in runs.items():
+            for k, ramp in enumerate(tuple_of(json_record)(json_get(entry, key, where),
+                                                           f"{where}.{key}")):
+                at = f"{where}.{key}[{k}]"
+                records = tuple_of(json_record)(json_get(ramp, "steps", at), f"{at}.steps")
+                steps = [StepStats(**json_read(s, (level, *STEP_FIELDS), f"{at}.steps[{n}]"))
+                         for n, s in enumerate(records)]
+                found.append(RampResult(steps=tuple(sorted(steps, key=lambda s: s.order)),
+                                        step=settings.ramp.step, driver=driver,
+                                        **json_read(ramp, RAMP_FIELDS, at)))
+        ramps, probes = tuple(runs["repeats"]), tuple(runs["probes"])
         profile = json_get(entry, "profile", where)
         if profile is not None:
             profile = Profile(**json_read(profile, PROFILE_FIELDS, f"{where}.profile"))
         if "url" in entry:
             url = json_read(entry, [JsonField("url", json_text)], where)["url"]
-            setups.append(SetupResult(None, tuple(ramps), url=url, profile=profile))
+            setups.append(SetupResult(None, ramps, url=url, profile=profile))
         else:
-            setups.append(SetupResult(Cell(**json_read(entry, CELL_FIELDS, where)), tuple(ramps),
-                                      profile=profile))
+            setups.append(SetupResult(Cell(**json_read(entry, CELL_FIELDS, where)), ramps,
+                                      profile=profile, probes=probes))
     questions = []
     for i, q in enumerate(tuple_of(json_record)(data.get("questions", []), "questions")):
         asked = json_read(q, QUESTION_FIELDS, f"questions[{i}]")
@@ -6355,10 +7039,12 @@ def _report_from(data: dict) -> Report:
         except UsageError as e:
             raise BadField(f"questions[{i}].cells: {e}") from None
         questions.append(Asked(asked["id"], cells, asked["skipped"]))
+    gauge = tuple(GaugeReading(**json_read(g, GAUGE_FIELDS, f"gauge[{i}]"))
+                  for i, g in enumerate(tuple_of(json_record)(data.get("gauge", []), "gauge")))
     env = json_read(json_get(data, "environment", "the run"), ENVIRONMENT_FIELDS, "environment")
     return Report(environment=Environment(**env),
                   settings=settings, setups=tuple(setups), questions=tuple(questions),
-                  **json_read(data, REPORT_FIELDS, "the run"))
+                  gauge=gauge, **json_read(data, REPORT_FIELDS, "the run"))
 
 
 def report_from_json(data: object, source: str) -> Report:
@@ -6579,10 +7265,8 @@ def collect_environment(db: Optional[Database]) -> Environment:
 
 def measure_postgres(dsn: str, stop: StopFlag) -> tuple[Optional[float], Optional[float]]:
     """PostgreSQL's own limit for the views' work, measured before the
-    setups: the list and detail queries straight against it over
-    DB_LIMIT_CONNECTIONS kept connections (pairs a second), and what opening
-    one connection costs (the median of CONNECT_SAMPLES, ms)."""
-    import asyncpg
+    setups (postgres_pairs), and what opening one connection costs (the
+    median of CONNECT_SAMPLES, ms)."""
     import psycopg2
 
     took = []
@@ -6594,6 +7278,16 @@ def measure_postgres(dsn: str, stop: StopFlag) -> tuple[Optional[float], Optiona
             took.append(1000.0 * (time.perf_counter() - begun))
     except psycopg2.Error:
         return None, None
+    limit = postgres_pairs(dsn, stop)
+    stop.check()
+    return limit, statistics.median(took)
+
+
+def postgres_pairs(dsn: str, stop: StopFlag) -> Optional[float]:
+    """The list and detail queries straight against PostgreSQL over
+    DB_LIMIT_CONNECTIONS kept connections for DB_LIMIT_SECONDS: pairs a
+    second (None where it could not be measured)."""
+    import asyncpg
 
     async def pairs() -> float:
         conns = await asyncio.gather(*(asyncpg.connect(dsn) for _ in range(DB_LIMIT_CONNECTIONS)))
@@ -6613,11 +7307,9 @@ def measure_postgres(dsn: str, stop: StopFlag) -> tuple[Optional[float], Optiona
             await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
 
     try:
-        limit = asyncio.run(pairs())
+        return asyncio.run(pairs())
     except (OSError, asyncpg.PostgresError):
-        limit = None
-    stop.check()
-    return limit, statistics.median(took)
+        return None
 
 
 def report_settings(config: Config) -> Settings:
@@ -6629,7 +7321,7 @@ def report_settings(config: Config) -> Settings:
         plan=tuple(kind.plan(config.ramp.top, config.ramp.step)) if kind.plan else (),
         max_connections=None if config.dsn else config.max_connections,
         dsn=mask_dsn(config.dsn) if config.dsn else None, urls=config.urls,
-        waits=config.waits if any(QUESTIONS[q].probed for q in config.questions) else ())
+        waits=config.waits if any(QUESTIONS[q].sweep for q in config.questions) else ())
 
 
 def command_line(config: Config) -> str:
@@ -6912,16 +7604,23 @@ def probe_config(config: Config) -> Config:
 
 def probe_plan(cell: Cell, config: Config, earlier: Sequence[SetupResult]
                ) -> Callable[[Sequence[StepStats]], Optional[int]]:
-    """A probe's levels for a swept cell: from its slots, and from the
-    capacity its line held at the longest shorter wait measured."""
+    """A probe's levels: where it saturated in an earlier round; else from
+    its slots, and from the capacity its line held at the longest shorter
+    wait measured (a swept cell)."""
     slots = SERVERS[cell.server].slots_at(config.server.workers, config.server.threads)
-    shorter = [r for r in earlier if r.cell.wait_ms is not None
-               and base_name(r.cell) == base_name(cell) and r.cell.wait_ms < (cell.wait_ms or 0)
-               and r.probe_capacity[0]]
-    expected = (max(shorter, key=lambda r: r.cell.wait_ms).probe_capacity[0] if shorter
+
+    def wait(c: Cell) -> float:
+        return WORKLOADS[c.workload].wait_ms(config.server, c.wait_ms)
+    shorter = [r for r in earlier if r.cell is not None and base_name(r.cell) == base_name(cell)
+               and wait(r.cell) < wait(cell) and r.probe_capacity[0]]
+    expected = (max(shorter, key=lambda r: wait(r.cell)).probe_capacity[0] if shorter
                 else None)
-    return lambda steps: probe_next(steps, lambda low: probe_first_level(low, slots, expected),
-                                    PROBE_TOP)
+    # Measured in an earlier round: from where it saturated then, doubled to
+    # see whether it still does; the levels below were its search for it.
+    before = [p.steps[-2].level for r in earlier if r.cell == cell for p in r.probed
+              if probe_saturated(p.steps)]
+    return lambda steps: probe_next(steps, lambda low: before[-1] if before else
+                                    probe_first_level(low, slots, expected), PROBE_TOP)
 
 
 def recorded_stacks(out: Path) -> StackCounts:
@@ -6974,11 +7673,17 @@ def hold_level(server: SetupServer, level: int, config: Config, workdir: Path,
                 per_request(spy_before, spy_after))
 
 
-def profile_level(t: Thresholds) -> int:
+def profile_level(r: SetupResult, think_time: float) -> int:
     """The level a profile holds: the slowdown threshold, where requests
     queue (the server is busy) but the setup is still steady; past it, at
     the peak, it may be deep in overload, with errors.  The peak where it
-    has no slowdown."""
+    has no slowdown.  A cell a study only probed: the users that keep it at
+    its capacity with the think time (capacity x (think time + its time at
+    low load)), where it saturates, as a ramp's users do at the knee."""
+    if not r.measured:
+        capacity, _ = r.probe_capacity
+        return max(1, math.ceil((capacity or 1.0) * (think_time + (r.low_load_ms or 0.0) / 1000)))
+    t = r.thresholds
     return t.slowdown or t.peak_level or t.max_level
 
 
@@ -6989,7 +7694,7 @@ def profile_setup(result: SetupResult, config: Config, db: Database, workdir: Pa
     that py-spy started and samples, then on one without it.  (None, why)
     where it could not be; a signal is raised."""
     cell, settings, unit = result.cell, config.profile, config.ramp.unit
-    level = settings.users or profile_level(result.thresholds)
+    level = settings.users or profile_level(result, config.ramp.think_time)
 
     def say(message: str) -> None:
         progress.line(f"{cell.name} profile: {message}")
@@ -7103,27 +7808,33 @@ def runnable(cells: Sequence[Cell]) -> tuple[list[Cell], list[str]]:
 
 
 class Rounds:
-    """The ramps measured so far: each setup (a cell, or a URL) once per
-    repeat, interleaved (A B A B ...), so that drift of the machine hits
-    all alike; each only once, however often it is asked for."""
+    """What the rounds measured so far: each item (a setup's ramp, or a
+    cell's probe) once a round, every round in round_order's order, so that
+    a drift of the machine hits all alike; before each round, and after the
+    last, `gauge` (if given) takes the machine's speed."""
 
-    def __init__(self, repeat: int, stop: StopFlag, progress: Progress) -> None:
-        self.repeat, self.stop, self.progress = repeat, stop, progress
-        self.ramps: dict = {}  # setup -> its RampResults, in the order run
+    def __init__(self, rounds: int, stop: StopFlag, progress: Progress) -> None:
+        self.rounds, self.stop, self.progress = rounds, stop, progress
+        self.results: dict[Measurement, list[RampResult]] = {}  # in the order run
+        self.gauge: list[GaugeReading] = []
         self.planned = self.done = 0
 
-    def measure(self, setups: Sequence, one: Callable[[object, int], RampResult]) -> None:
-        """one(setup, repeat) for those not measured yet, until a signal."""
-        todo = [x for x in setups if x not in self.ramps]
-        self.planned += self.repeat * len(todo)
+    def measure(self, items: Sequence[Measurement], one: Callable[[Measurement, int], RampResult],
+                gauge: Optional[Callable[[], Optional[float]]] = None) -> None:
+        """one(item, round) for each item, round by round, until a signal."""
+        self.planned = self.rounds * len(items)
         self.progress.planned = max(self.progress.planned, self.planned)
-        for setup in todo:
-            self.ramps[setup] = []
-        for repeat in range(1, self.repeat + 1):
-            for setup in todo:
+        self.results = {item: [] for item in items}
+        for round_ in range(1, self.rounds + 2):
+            if gauge is not None and not self.stop:
+                self.gauge.append(GaugeReading(round_, gauge()))
+            if round_ > self.rounds:
+                return
+            for item in round_order(items, round_):
                 self.progress.setup_began()
                 try:
-                    self.ramps[setup].append(one(setup, repeat))
+                    self.results[item].append(dataclasses.replace(one(item, round_),
+                                                                  round=round_))
                     self.done += 1
                 except Interrupted:
                     if not self.done:
@@ -7133,19 +7844,52 @@ class Rounds:
                 if self.stop:
                     return
 
-    def interrupted(self, unfinished: bool = False) -> Optional[str]:
+    def setups(self, profiles: Mapping[Cell, Profile] = types.MappingProxyType({})
+               ) -> tuple[SetupResult, ...]:
+        """What was measured, setup by setup, in the order first measured."""
+        out = []
+        for setup in dict.fromkeys(item.setup for item in self.results):
+            ramps = tuple(self.results.get(Measurement(setup), ()))
+            probes = tuple(self.results.get(Measurement(setup, True), ()))
+            if not ramps and not probes:
+                continue
+            out.append(SetupResult(None, ramps, url=setup) if isinstance(setup, str) else
+                       SetupResult(setup, ramps, profile=profiles.get(setup), probes=probes))
+        return tuple(out)
+
+    def interrupted(self) -> Optional[str]:
         """The signal's name if one cut the run short (one that came while
         the last server was stopping cut nothing short)."""
-        cut = any(r.interrupted for rs in self.ramps.values() for r in rs)
-        if self.stop and (self.done < self.planned or cut or unfinished):
+        cut = any(r.interrupted for rs in self.results.values() for r in rs)
+        if self.stop and (self.done < self.planned or cut):
             return signal.Signals(self.stop.signum).name
         return None
 
 
+def gauge_of(dsn: str, stop: StopFlag) -> Optional[float]:
+    """The machine's speed now: PostgreSQL alone, the median of
+    GAUGE_READINGS one-second readings (one reading moves by a quarter
+    within a minute on a shared machine; the median of five much less)."""
+    readings = [x for _ in range(GAUGE_READINGS) if not stop
+                and (x := postgres_pairs(dsn, stop)) is not None]
+    return statistics.median(readings) if readings else None
+
+
+def study_plan(config: Config) -> tuple[list[Asked], tuple[Measurement, ...]]:
+    """The questions asked, each with the cells that can run here (and why
+    the others cannot), and the measurements of a round."""
+    asked = []
+    for number in config.questions:
+        cells, skipped = runnable(QUESTIONS[number].cells(config.waits, config.server))
+        asked.append(Asked(number, tuple(cells), tuple(skipped)))
+    return asked, study_sequence(asked)
+
+
 def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Report:
-    """Each setup once per repeat, interleaved: repro's own cells on servers
-    it starts, or the URLs of `ramp`.  A study measures question by
-    question, each cell once however many questions share it."""
+    """Each setup once per repeat, in rounds: repro's own cells on servers
+    it starts, or the URLs of `ramp`.  A study measures its cells in rounds,
+    each cell once a round however many questions share it, the machine's
+    gauge before each round."""
     began, started = time.monotonic(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rounds = Rounds(config.ramp.repeat, stop, progress)
     asked: list[Asked] = []
@@ -7168,53 +7912,59 @@ def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Repo
                     if any(WORKLOADS[c.workload].calls_upstream for c in config.setups)
                     else None)
 
-        def one(setup, repeat: int) -> RampResult:
+        def label(setup, round_: int) -> str:
             name = setup if isinstance(setup, str) else setup.name
-            label = name if config.ramp.repeat == 1 else f"{name}#{repeat}"
+            return name if config.ramp.repeat == 1 else f"{name}#{round_}"
+
+        def one(item: Measurement, round_: int) -> RampResult:
+            if item.probe:
+                return probe_one(item.setup, round_)
+            setup = item.setup
             server = (ForeignServer(setup, stop) if isinstance(setup, str) else
-                      SetupServer(setup, db, config, workdir, stop, repeat, upstream))
-            return ramp_once(server, label, config, workdir, stop, progress)
+                      SetupServer(setup, db, config, workdir, stop, round_, upstream))
+            return ramp_once(server, label(setup, round_), config, workdir, stop, progress)
 
-        def probe_one(cell: Cell, repeat: int) -> RampResult:
-            label = cell.name if config.ramp.repeat == 1 else f"{cell.name}#{repeat}"
+        def probe_one(cell: Cell, round_: int) -> RampResult:
             probing = probe_config(config)
-            plan = probe_plan(cell, config, [SetupResult(c, tuple(rs))
-                                             for c, rs in rounds.ramps.items() if rs])
-            server = SetupServer(cell, db, probing, workdir, stop, repeat, upstream)
-            return ramp_once(server, label, probing, workdir, stop, progress, plan)
+            plan = probe_plan(cell, config, rounds.setups())
+            server = SetupServer(cell, db, probing, workdir, stop, f"{round_}-probe", upstream)
+            return ramp_once(server, f"{label(cell, round_)} probe", probing, workdir, stop,
+                             progress, plan)
 
-        if not config.questions:
-            rounds.measure(config.setups or config.urls, one)
-        for number in config.questions:
-            question = QUESTIONS[number]
-            cells, skipped = runnable(question.cells(
-                [SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items() if rs],
-                config.waits))
-            progress.line(f"question {number}: {question.title} ({len(cells)} cells)")
-            rounds.measure(cells, probe_one if question.probed else one)
-            asked.append(Asked(number, tuple(cells), tuple(skipped)))
-            if stop:
-                break
+        def gauge() -> Optional[float]:
+            reading = gauge_of(db.dsn, stop)
+            progress.line(f"the machine's gauge: PostgreSQL alone, {fmt_rate(reading)} pairs a "
+                          f"second (the median of {GAUGE_READINGS} readings)")
+            return reading
+
+        if config.questions:
+            asked, sequence = study_plan(config)
+            progress.line(f"the study: {len(asked)} questions, {len(sequence)} measurements a "
+                          f"round, {config.ramp.repeat} rounds")
+            rounds.measure(sequence, one, gauge)
+        else:
+            rounds.measure([Measurement(x) for x in config.setups or config.urls], one)
         profiles: dict[Cell, Profile] = {}
         unprofiled: dict[str, str] = {}
         if config.profile and not stop:
-            # The sweep's points are the same code as ramped cells, with a longer wait.
-            ramped = [r for r in (SetupResult(c, tuple(rs)) for c, rs in rounds.ramps.items()
-                                  if isinstance(c, Cell)) if not r.probed]
-            unprofiled = {r.name: "its ramp measured nothing" for r in ramped if not r.measured}
-            found, missing = profile_setups([r for r in ramped if r.measured], config, db,
+            # The sweep's points are the same code as the other cells, with a longer wait.
+            asked_cells = {c for q in asked if not QUESTIONS[q.id].sweep for c in q.cells}
+            chosen = [r for r in rounds.setups() if r.cell is not None
+                      and (not config.questions or r.cell in asked_cells)]
+            unprofiled = {r.name: "its ramp measured nothing" for r in chosen
+                          if not r.capacity_runs}
+            found, missing = profile_setups([r for r in chosen if r.capacity_runs], config, db,
                                             workdir, stop, progress, upstream)
             profiles, unprofiled = found, {**unprofiled, **missing}
     return Report(command=command_line(config), started=started, environment=environment,
-                  settings=report_settings(config),
-                  setups=tuple(SetupResult(None, tuple(rs), url=x) if isinstance(x, str) else
-                               SetupResult(x, tuple(rs), profile=profiles.get(x))
-                               for x, rs in rounds.ramps.items() if rs),
+                  settings=report_settings(config), setups=rounds.setups(profiles),
                   unprofiled=unprofiled,
                   seconds=time.monotonic() - began,
-                  interrupted=rounds.interrupted(len(asked) < len(config.questions)
-                                                 or INTERRUPTED in unprofiled.values()),
-                  db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked))
+                  interrupted=rounds.interrupted() or (
+                      signal.Signals(stop.signum).name
+                      if stop and INTERRUPTED in unprofiled.values() else None),
+                  db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked),
+                  gauge=tuple(rounds.gauge))
 
 
 def check_reachable(url: str, stop: StopFlag) -> None:
@@ -7854,7 +8604,9 @@ def run_parser() -> Parser:
 
 def study_parser() -> Parser:
     study = Parser(prog=f"{PROG} study", description="Answer the study's questions, each from "
-                   "a few setups ramped by the same rules as a run, and print a Markdown "
+                   "a few cells measured in rounds (each probed for its capacity; those that "
+                   "run PostgreSQL out of connections also ramped for their thresholds, by a "
+                   "run's rules), told only where every round agrees, and print a Markdown "
                    "report.", epilog=questions_help() + "\n\n" + axes_help(),
                    formatter_class=argparse.RawDescriptionHelpFormatter)
     study.add_argument("--questions", type=question_list, default=tuple(QUESTIONS),
@@ -7863,7 +8615,11 @@ def study_parser() -> Parser:
     study.add_argument("--waits", type=wait_list, default=DEFAULT_WAITS, metavar="LIST",
                        help="question 7's waits of the upstream API, in ms, comma-separated "
                             f"(default {','.join(f'{w:g}' for w in DEFAULT_WAITS)})")
-    _add_run_options(study)
+    study.add_argument("--rounds", type=repeat_count, default=DEFAULT_ROUNDS, metavar="N",
+                       help=f"measure each cell once a round, N rounds, the second in reverse "
+                            f"order; an answer is told only where every round agrees "
+                            f"(default {DEFAULT_ROUNDS})")
+    _add_run_options(study, repeat=False)
     _add_profile_options(study)
     _add_database_options(study)
     _add_server_options(study)
@@ -7950,7 +8706,7 @@ def _add_chart_option(parser: argparse.ArgumentParser) -> None:
                              "for each setup, to FILE.png (a panel per question in a study)")
 
 
-def _add_run_options(run: argparse.ArgumentParser) -> None:
+def _add_run_options(run: argparse.ArgumentParser, repeat: bool = True) -> None:
     run.add_argument("--users", type=user_count, metavar="N",
                      help=f"ramp up to N concurrent users (default {DEFAULT_USERS})")
     run.add_argument("--arrival", type=rate_count, metavar="RATE",
@@ -7972,9 +8728,13 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
                      metavar="N", help=f"a step's window also lasts until N requests have "
                      f"ended in it, up to {MAX_WINDOW_FACTOR}x --step-seconds "
                      f"(default {DEFAULT_MIN_REQUESTS})")
-    run.add_argument("--repeat", type=repeat_count, default=DEFAULT_REPEAT, metavar="N",
-                     help="run each setup N times, interleaved, and report medians and ranges "
-                          f"(default {DEFAULT_REPEAT})")
+    if repeat:
+        run.add_argument("--repeat", type=repeat_count, default=DEFAULT_REPEAT, metavar="N",
+                         help="run each setup N times, interleaved (the second time in reverse "
+                              "order), and report medians and ranges "
+                              f"(default {DEFAULT_REPEAT})")
+    else:  # refused with a line of its own, rather than argparse's "unrecognized"
+        run.add_argument("--repeat", help=argparse.SUPPRESS)
     run.add_argument("--think-time", type=non_negative_float, default=DEFAULT_THINK_TIME,
                      metavar="S", help=f"pause after each response (default {DEFAULT_THINK_TIME:g})")
     run.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, metavar="S",
@@ -8050,9 +8810,14 @@ def _ramp_settings(args: argparse.Namespace) -> RampSettings:
         top=args.arrival if args.arrival is not None else args.users or DEFAULT_USERS,
         open_loop=args.arrival is not None, step=args.step, step_seconds=args.step_seconds,
         min_requests=args.min_requests, kind=args.ramp, think_time=args.think_time,
-        timeout=args.timeout, repeat=args.repeat,
+        timeout=args.timeout, repeat=getattr(args, "rounds", None) or args.repeat,
         max_in_flight=args.max_in_flight or DEFAULT_MAX_IN_FLIGHT,
         load_processes=args.load_processes)
+
+
+def _server_settings(args: argparse.Namespace) -> ServerSettings:
+    return ServerSettings(workers=args.workers, threads=args.threads, pool_size=args.pool_size,
+                          upstream_ms=args.upstream_ms, db_ms=args.db_ms)
 
 
 def _servers_config(args: argparse.Namespace, argv: Sequence[str], setups: tuple[Cell, ...],
@@ -8070,10 +8835,7 @@ def _servers_config(args: argparse.Namespace, argv: Sequence[str], setups: tuple
     config = Config(argv=tuple(argv), setups=setups, dsn=dsn,
                     dsn_origin=origin if dsn else None,
                     max_connections=args.max_connections or DEFAULT_MAX_CONNECTIONS,
-                    server=ServerSettings(workers=args.workers, threads=args.threads,
-                                          pool_size=args.pool_size,
-                                          upstream_ms=args.upstream_ms, db_ms=args.db_ms),
-                    **more)
+                    server=_server_settings(args), **more)
     if not dsn:
         check_pools(config, config.max_connections)
     return config
@@ -8132,11 +8894,14 @@ def study_config(args: argparse.Namespace, argv: Sequence[str]) -> Config:
     if args.as_2021:
         raise UsageError("--as-2021 does not apply to study: question 5 runs with and without "
                          "the 2021 settings")
+    if args.repeat is not None:
+        raise UsageError("study measures in rounds: give --rounds N (each cell once a round)")
     outputs, ramp = _outputs(args), _ramp_settings(args)
     # The cells known before anything is measured: what the database must
     # seed, the upstream API serve and the pools fit.
+    server = _server_settings(args)
     setups = tuple(dict.fromkeys(c for q in args.questions
-                                 for c in runnable(QUESTIONS[q].cells((), args.waits))[0]))
+                                 for c in runnable(QUESTIONS[q].cells(args.waits, server))[0]))
     return _servers_config(args, argv, setups, ramp=ramp, questions=args.questions,
                            waits=args.waits, profile=_profile_settings(args, ramp), **outputs)
 
@@ -8320,7 +9085,7 @@ def measure_command(config: Config, stop: StopFlag) -> int:
     if config.json_path:
         outputs.append(("--json", config.json_path,
                         lambda: json.dumps(report_to_json(report), indent=2).encode()))
-    if config.chart_path and any(r.measured for r in report.setups):
+    if config.chart_path and any(r.capacity_runs for r in report.setups):
         outputs.append(("--chart", config.chart_path, lambda: render_chart(report)))
     for option, path, content in outputs:
         try:

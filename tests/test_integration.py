@@ -466,7 +466,8 @@ def test_no_other_os_user_gets_into_the_private_cluster(sandbox):
 def test_repeats_run_interleaved_and_report_medians(sandbox):
     proc, data = sandbox.run_json("--users", "10", "--step", "5", "--repeat", "2", *FAST)
     starts = re.findall(r"(sync|async)#(\d): starting", proc.stderr)
-    assert starts == [("sync", "1"), ("async", "1"), ("sync", "2"), ("async", "2")]
+    # The second repeat in the reverse order of the first.
+    assert starts == [("sync", "1"), ("async", "1"), ("async", "2"), ("sync", "2")]
     for setup in data["setups"]:
         assert len(setup["repeats"]) == 2
         medians = sorted(r["baseline_ms"] for r in setup["repeats"])
@@ -692,34 +693,48 @@ def test_sigint_mid_ramp_stops_the_upstream_api_too(sandbox):
     sandbox.assert_clean()
 
 
-def test_a_study_answers_its_questions_from_cells_measured_once(sandbox):
-    """Questions 5 and 6 share 2021's async setup's server; question 6's
-    cells follow what question 5 measured, and each cell runs once."""
-    proc, data = sandbox.run_json("study", "--questions", "6,5", "--users", "10", "--step", "5", *FAST,
-                                  "--workers", "2")
-    assert [q["id"] for q in data["questions"]] == [5, 6]
-    q5, q6 = data["questions"]
+def test_a_study_measures_in_rounds_the_second_in_reverse_with_the_gauge_before_each(sandbox):
+    """Question 5 in two rounds: each cell probed once a round, round 2 in
+    the reverse order of round 1 and from where round 1 saturated, the
+    machine's gauge before each round and after the last; the answer from
+    both rounds; saved and rendered again, the same report."""
+    proc, data = sandbox.run_json("study", "--questions", "5", "--rounds", "2", "--users", "10",
+                                  "--step", "5", *FAST, "--workers", "1")
+    began = re.findall(r"\] (async(?:\+2021)?)#(\d)( probe)?: starting", proc.stderr)
+    first = [(name, bool(probe)) for name, n, probe in began if n == "1"]
+    second = [(name, bool(probe)) for name, n, probe in began if n == "2"]
+    assert first == [("async", True), ("async+2021", True)]
+    assert second == first[::-1]
+    assert len(re.findall(r"the machine's gauge: PostgreSQL alone, \d+ pairs", proc.stderr)) == 3
+    assert [g["round"] for g in data["gauge"]] == [1, 2, 3]
+    assert all(g["pairs_rps"] > 0 for g in data["gauge"])
+    [q5] = data["questions"]
     assert q5["cells"] == ["async", "async+2021"]
-    # The async cell of the highest peak measured (question 5's async) on
-    # each ASGI server: the same cell on Uvicorn is not measured again.
-    assert q6["cells"][0] == "async"
-    names = [s["name"] for s in data["setups"]]
-    assert len(names) == len(set(names)) == len(set(q5["cells"]) | set(q6["cells"]))
-    for q in (q5, q6):
-        assert q["answer"] and f"Answer: {q['answer']}" in proc.stdout
-        assert q["answer_detail"] and q["answer_detail"] in proc.stdout
-        assert sorted(name for group in q["ranking"] for name in group) == sorted(q["cells"])
-    assert "**Question 5: 2021's settings**" in proc.stdout
+    for setup in data["setups"]:
+        assert setup["repeats"] == []  # question 5 asks for no thresholds
+        assert [r["round"] for r in setup["probes"]] == [1, 2]
+        assert all(p["probe"] and p["steps"][0]["users"] == 1 for p in setup["probes"])
+        assert set(setup["probe"]["rounds"]) == {"1", "2"}
+        # Each step its own CPU: the server's, PostgreSQL's, the load generator's.
+        steps = [s for p in setup["probes"] for s in p["steps"]]
+        assert all({"server", "postgres", "client"} <= set(s["cpu_seconds"]) for s in steps)
+    assert q5["answer"] and f"Answer: {q5['answer']}" in proc.stdout
+    assert q5["answer_detail"] in proc.stdout
+    assert "The machine's gauge (PostgreSQL alone" in proc.stdout \
+        or "**Caution: the machine changed speed under the study**" in proc.stdout
     assert proc.stdout.splitlines()[2].startswith("**On this machine, ")
     # Saved and rendered again: the same report, to the byte.
     saved = sandbox.tmp.parent / f"{sandbox.mark}-saved.json"
     try:
         saved.write_text(json.dumps(data))
         again = sandbox.run("report", str(saved))
+        compared = sandbox.run("compare", str(saved), str(saved))
     finally:
         saved.unlink(missing_ok=True)
     assert again.returncode == 0, again.stderr
     assert again.stdout == proc.stdout
+    assert compared.returncode == 0 and "- Question 5 (2021's settings): the same answer." in \
+        compared.stdout
     sandbox.assert_clean()
 
 
@@ -729,16 +744,17 @@ def test_the_wait_sweep_probes_each_cell_at_each_wait_beside_its_bounds(sandbox)
     chart = sandbox.tmp.parent / f"{sandbox.mark}-sweep.png"
     try:
         proc, data = sandbox.run_json("study", "--questions", "7", "--waits", "20,200",
-                                      "--workers", "1", "--threads", "4", "--chart", str(chart))
+                                      "--rounds", "1", "--workers", "1", "--threads", "4",
+                                      "--chart", str(chart))
         assert chart.stat().st_size > 10_000
     finally:
         chart.unlink(missing_ok=True)
     assert data["settings"]["waits"] == [20, 200]
-    points = {s["name"]: s for s in data["setups"]}
+    points = {s["name"]: s["probe"] for s in data["setups"]}
     assert len(points) == 6
     for name, p in points.items():
         assert p["upstream_ms"] == (20 if name.endswith("=20") else 200)
-        [probe] = p["repeats"]
+        [probe] = next(s for s in data["setups"] if s["name"] == name)["probes"]
         assert probe["probe"] and probe["steps"][0]["users"] == 1
         assert p["capacity_rps"] > 0 and p["bounds"]["cores"] > 0
         assert p["limited_by"] in ("slots", "cores")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import repro
-from repro import SetupResult
-from test_report import ASYNC, SYNC, check_golden, report
+from repro import RampResult, SetupResult
+from test_report import ASYNC, SYNC, SYNC_RAMP, check_golden, report, steps
 
 ROOT = Path(__file__).parent.parent
 DATA = Path(__file__).parent / "data"
@@ -193,9 +193,18 @@ def test_an_async_view_is_set_beside_the_sync_view_of_its_kind():
 
 def test_a_profile_holds_the_slowdown_threshold_or_else_the_peak():
     t = SYNC.thresholds
-    assert t.slowdown is not None and repro.profile_level(t) == t.slowdown
-    none = repro.dataclasses.replace(t, slowdown=None)
-    assert repro.profile_level(none) == t.peak_level
+    assert t.slowdown is not None and repro.profile_level(SYNC, 1.0) == t.slowdown
+    # A ramp that never slowed down: its peak.
+    calm = repro.dataclasses.replace(SYNC_RAMP, steps=SYNC_RAMP.steps[:2])
+    flat = repro.SetupResult(SYNC.cell, (calm,))
+    assert flat.thresholds.slowdown is None
+    assert repro.profile_level(flat, 1.0) == flat.thresholds.peak_level
+    # A cell a study only probed: the users that keep it at its capacity
+    # with the think time: 100 req/s x (1 s + 20 ms).
+    probe = RampResult(steps=steps([(1, 10, 0, 50.0, 20.0), (8, 100, 0, 99.0, 80.0),
+                                    (16, 100, 0, 100.0, 160.0)]), stop_reason="completed",
+                       probe=True)
+    assert repro.profile_level(repro.SetupResult(SYNC.cell, (), probes=(probe,)), 1.0) == 102
 
 
 def test_a_report_without_profiles_says_why_in_one_line():

@@ -272,12 +272,12 @@ def test_every_report_leads_with_its_verdict_and_folds_the_rest(name):
 def test_a_whole_study_fits_forty_lines_unfolded():
     """Every question's cells (the sweep's probed, the others ramped): the
     answers and the summary stay above the fold."""
-    waits = repro.DEFAULT_WAITS
+    waits, server = repro.DEFAULT_WAITS, repro.ServerSettings()
     probe = repro.dataclasses.replace(SYNC_RAMP, probe=True)
-    ramps = {c: probe if q.probed else SYNC_RAMP
-             for q in repro.QUESTIONS.values() for c in q.cells((), waits)}
-    setups = tuple(SetupResult(c, (ramp,)) for c, ramp in ramps.items())
-    asked = tuple(repro.Asked(q.id, q.cells((), waits)) for q in repro.QUESTIONS.values())
+    cells = dict.fromkeys(c for q in repro.QUESTIONS.values() for c in q.cells(waits, server))
+    setups = tuple(SetupResult(c, (SYNC_RAMP,) if repro.CONNECTIONS[c.connections].runs_out
+                               else (), probes=(probe,)) for c in cells)
+    asked = tuple(repro.Asked(q.id, q.cells(waits, server)) for q in repro.QUESTIONS.values())
     text = repro.render_markdown(report(setups=setups, questions=asked))
     assert len(setups) >= 19
     assert verdict_line(text) <= 5

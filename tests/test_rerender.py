@@ -50,7 +50,7 @@ GOOD = repro.report_to_json(report(setups=(SYNC, ASYNC)))
     ("[" * 200000, "is not a run that repro wrote (RecursionError)"),
     ({"hello": "world"}, "is not a run that repro wrote (no schema and setups in it)"),
     ([1, 2], "is not a run that repro wrote"),
-    ({**GOOD, "schema": 1}, "has JSON schema 1; this repro reads schema 7"),
+    ({**GOOD, "schema": 1}, "has JSON schema 1; this repro reads schema 8"),
     ({**GOOD, "schema": 99}, "has JSON schema 99"),
     ({**GOOD, "settings": {"top": 3}}, "is not a run that repro wrote (settings has no field"),
     ({**GOOD, "setups": [{"name": "x"}]}, "is not a run that repro wrote (setups[0] has no field"),

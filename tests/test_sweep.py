@@ -49,28 +49,44 @@ def probe_result(base, wait):
     ramp = RampResult(steps=steps([(u, n, 0, rps, p50) for u, n, rps, p50 in levels]),
                       stop_reason="completed", probe=True, driver="psycopg2 2.9.13",
                       cpu_ms={"server": server, "postgres": postgres}, max_db_connections=8)
-    return SetupResult(repro.dataclasses.replace(base, wait_ms=wait), (ramp,))
+    return SetupResult(repro.dataclasses.replace(base, wait_ms=wait), (), probes=(ramp,))
 
 
+# --upstream-ms apart from every wait here: no point is question 2's cell.
+SERVER = repro.ServerSettings(upstream_ms=250.0)
 SETUPS = tuple(probe_result(base, wait) for wait in WAITS
                for base in (SYNC_BASE, GTHREAD_BASE, ASYNC_BASE))
-ASKED = Asked(7, repro.QUESTIONS[7].cells((), WAITS))
+ASKED = Asked(7, repro.QUESTIONS[7].cells(WAITS, SERVER))
+CTX = repro.dataclasses.replace(CTX, server=SERVER)
 
 
 def sweep_report():
-    st = repro.dataclasses.replace(SETTINGS, waits=WAITS,
+    st = repro.dataclasses.replace(SETTINGS, waits=WAITS, server=SERVER,
                                    setups=tuple(c.name for c in ASKED.cells))
     return report(command="python repro.py study --questions 7 --waits 10,100,1000",
                   settings=st, setups=SETUPS, questions=(ASKED,), seconds=140.0)
 
 
 def test_the_sweep_asks_three_pooled_cells_at_each_wait_shortest_first():
-    cells = repro.QUESTIONS[7].cells((), (1000.0, 10.0))
+    cells = repro.QUESTIONS[7].cells((1000.0, 10.0), SERVER)
     assert [c.name for c in cells] == [
         "sync+pooled+upstream=10", "sync-sql@gunicorn-gthread+pooled+upstream=10",
         "async+pooled+upstream=10", "sync+pooled+upstream=1000",
         "sync-sql@gunicorn-gthread+pooled+upstream=1000", "async+pooled+upstream=1000"]
     assert all(repro.cell_named(c.name) == c for c in cells)
+
+
+def test_at_the_runs_upstream_wait_a_point_is_question_2s_cell_measured_once_for_both():
+    server = repro.ServerSettings(upstream_ms=100.0)
+    swept = repro.QUESTIONS[7].cells((10.0, 100.0), server)
+    q2 = repro.QUESTIONS[2].cells((10.0, 100.0), server)
+    assert [c.name for c in swept[3:]] == [
+        "sync+pooled+upstream", "sync-sql@gunicorn-gthread+pooled+upstream",
+        "async+pooled+upstream"]
+    assert set(swept[3:]) <= set(q2)
+    sequence = repro.study_sequence([Asked(2, q2), Asked(7, swept)])
+    probed = [m.setup for m in sequence if m.probe]
+    assert len(probed) == len(set(probed)) == len(set(q2) | set(swept))
 
 
 def test_a_probe_starts_with_one_user_then_enough_for_its_lower_bound_and_doubles():
@@ -135,24 +151,57 @@ def test_the_bounds_are_the_slots_over_the_time_a_request_holds_one_and_the_core
     assert early.limited_by == "cores" and early.slots_rps == pytest.approx(4000 / 22)
 
 
-@pytest.mark.parametrize("faster, other, crossover", [
-    # From 100 ms on, the other's capacity is under 75% of the faster one's.
-    ({10: (100, True), 100: (110, True), 1000: (108, True)},
-     {10: (130, True), 100: (35, True), 1000: (3.9, True)}, 100),
+A, ALIKE, UNTOLD = repro.Told.A, repro.Told.ALIKE, repro.Told.UNTOLD
+
+
+@pytest.mark.parametrize("said, crossover", [
+    ({10: ALIKE, 100: A, 1000: A}, 100),
     # Beaten at 30 ms, not at 100: the crossover is where it stays beaten.
-    ({30: (100, True), 100: (100, True), 300: (100, True)},
-     {30: (50, True), 100: (80, True), 300: (20, True)}, 300),
-    # Exactly 75% is not beaten.
-    ({10: (100, True), 100: (100, True)}, {10: (90, True), 100: (75, True)}, None),
-    # A lower bound is never beaten; the faster one's lower bound still beats.
-    ({10: (100, True), 100: (100, False)}, {10: (50, True), 100: (20, False)}, None),
-    ({10: (100, False), 100: (100, False)}, {10: (50, True), 100: (20, True)}, 10),
-    # A wait measured for one only does not count.
-    ({10: (100, True), 100: (100, True)}, {10: (50, True)}, 10),
+    ({30: A, 100: ALIKE, 300: A}, 300),
+    ({10: ALIKE, 100: ALIKE}, None),
+    # Not told at the longest wait: no crossover is told.
+    ({10: A, 100: UNTOLD}, None),
+    # Not told below it: still from where every longer wait is beaten.
+    ({10: UNTOLD, 100: A, 1000: A}, 100),
+    ({10: A, 100: A}, 10),
 ])
-def test_the_crossover_is_the_wait_from_which_on_the_async_view_beat_the_other(
-        faster, other, crossover):
-    assert repro.crossover(faster, other) == crossover
+def test_the_crossover_is_the_wait_from_which_on_the_async_view_beat_the_other(said, crossover):
+    assert repro.crossover(said) == crossover
+
+
+def rates(name, values):
+    return [repro.Rate(name, v, saturated) for v, saturated in values]
+
+
+def relation(fast, other):
+    """Capacity round by round, as sweep_of builds it."""
+    return repro.Relation("Capacity", "fast", "other", tuple(
+        (k, repro.compare_rates("Capacity", a, b),
+         repro.compare_rates("Capacity", a, b, repro.RELIABLY_WITHIN))
+        for k, (a, b) in enumerate(zip(rates("fast", fast), rates("other", other)), start=1)),
+        wanted=len(fast))
+
+
+@pytest.mark.parametrize("fast, other, said", [
+    # Under 75% of the async view in every round: beaten.
+    ([(100, True), (90, True)], [(50, True), (60, True)], A),
+    # Exactly 75% is not beaten; within 15% in every round: not beaten.
+    ([(100, True), (100, True)], [(75, True), (90, True)], UNTOLD),
+    ([(100, True), (100, True)], [(90, True), (120, True)], ALIKE),
+    # Beaten in one round, within 15% in the other: not told.
+    ([(100, True), (100, True)], [(50, True), (95, True)], UNTOLD),
+    # A lower bound is never beaten; the faster one's lower bound still beats.
+    ([(100, True), (100, True)], [(20, False), (20, False)], UNTOLD),
+    ([(100, False), (100, False)], [(50, True), (50, True)], A),
+])
+def test_at_each_wait_the_rounds_tell_beaten_not_beaten_or_nothing(fast, other, said):
+    assert repro.crossing(relation(fast, other)) is said
+
+
+def test_one_round_of_two_tells_nothing():
+    one = relation([(100, True)], [(50, True)])
+    assert repro.crossing(repro.dataclasses.replace(one, wanted=2)) is UNTOLD
+    assert repro.crossing(one) is A
 
 
 def test_the_sweep_answer_names_the_crossovers():
@@ -180,13 +229,18 @@ def test_the_sweep_json_carries_each_point_and_the_crossovers_and_reads_back(tmp
     assert list(data["settings"]["waits"]) == list(WAITS)
     point = data["setups"][-1]
     assert point["name"] == "async+pooled+upstream=1000"
-    assert (point["upstream_ms"], point["capacity_rps"], point["limited_by"]) == (
+    probe = point["probe"]
+    assert (probe["upstream_ms"], probe["capacity_rps"], probe["limited_by"]) == (
         1000.0, 108.0, "cores")
-    assert point["bounds"] == {"slots": None, "cores": pytest.approx(2000 / 18.0)}
-    assert data["setups"][-3]["bounds"]["slots"] == pytest.approx(4000 / 1012)
+    assert probe["rounds"] == {"1": 108.0} and probe["over_cores"] == []
+    assert probe["bounds"] == {"slots": None, "cores": pytest.approx(2000 / 18.0)}
+    assert data["setups"][-3]["probe"]["bounds"]["slots"] == pytest.approx(4000 / 1012)
+    assert point["repeats"] == [] and point["probes"][0]["round"] == 1
     [q7] = data["questions"]
     assert q7["crossovers"] == {"sync+pooled+upstream": 100.0,
                                 "sync-sql@gunicorn-gthread+pooled+upstream": 1000.0}
+    assert q7["crossings"]["sync+pooled+upstream"] == {"10": "not beaten", "100": "beaten",
+                                                       "1000": "beaten"}
     assert set(q7["predicted_crossovers"]) == set(q7["crossovers"])
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps(data))
