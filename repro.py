@@ -1399,6 +1399,9 @@ class StepWindow:
     cpu_busiest: Optional[float] = None  # that of its busiest process (None: cpu_seconds)
     sent: Optional[int] = None  # requests sent in the window (None: those of the samples)
     windows: int = 1  # 2: held for a second window near the slowdown threshold
+    # CPU seconds of each process group in the window ("client": the load
+    # generator), where a meter was read at its start and its end.
+    cpu_window: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -1419,11 +1422,10 @@ class StepStats:
     settle_seconds: float
     seconds: float  # how long the step was held, settling included
     windows: int = 1  # 2: held for a second window near the slowdown threshold
-    # The CPU seconds each process group spent while the step was held,
-    # settling included ("client": the load generator), and the successful
-    # responses that ended in that time: the step's own CPU per request.
+    # The CPU seconds each process group spent in the window ("client": the
+    # load generator): with its successful responses, the step's own CPU per
+    # request, of the same seconds as its req/s.  Empty where not measured.
     cpu_seconds: dict[str, float] = field(default_factory=dict)
-    ok_while_held: Optional[int] = None
 
     @property
     def error_rate(self) -> float:
@@ -1473,8 +1475,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> Optional[float]:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
 
 
-def step_stats(window: StepWindow, samples: Sequence[Sample],
-               cpu: Mapping[str, float] = types.MappingProxyType({})) -> StepStats:
+def step_stats(window: StepWindow, samples: Sequence[Sample]) -> StepStats:
     """A step's statistics, of the requests that ended in its window, as
     Locust and wrk count them: throughput, latencies and failures.  The
     step settled until every request in flight had been sent at its level,
@@ -1489,7 +1490,7 @@ def step_stats(window: StepWindow, samples: Sequence[Sample],
             failures_by_kind[s.outcome] = failures_by_kind.get(s.outcome, 0) + 1
     sent = (window.sent if window.sent is not None
             else sum(1 for s in samples if low <= s.start < high))
-    during = [s for s in samples if window.start <= s.end < window.end]
+    during = sum(1 for s in samples if window.start <= s.end < window.end)
     seconds = high - low
     held = window.end - window.start
     return StepStats(
@@ -1506,12 +1507,11 @@ def step_stats(window: StepWindow, samples: Sequence[Sample],
         p99_ms=percentile(latencies, 99),
         client_cpu_pct=100.0 * (window.cpu_seconds if window.cpu_busiest is None
                                 else window.cpu_busiest) / held if held > 0 else 0.0,
-        client_cpu_ms=1000.0 * window.cpu_seconds / len(during) if during else None,
+        client_cpu_ms=1000.0 * window.cpu_seconds / during if during else None,
         settle_seconds=window.window_start - window.start,
         seconds=held,
         windows=window.windows,
-        cpu_seconds={**cpu, "client": window.cpu_seconds},
-        ok_while_held=sum(1 for s in during if s.outcome == "ok"),
+        cpu_seconds=dict(window.cpu_window),
     )
 
 
@@ -1631,23 +1631,29 @@ def plateau_windows(steps: Sequence[StepStats], slowdown: Optional[int],
     threshold (at the threshold itself the server is often not saturated
     yet), up to, not including, the error threshold; the threshold's own
     level where no level lies between the two.  Of those, the steady ones
-    where two or more are, else all."""
+    where two or more are; else those that did not drain (one that drained a
+    backlog counted more than the setup serves: `async+2021` held 59 req/s
+    on a plateau whose CPU per request allowed 50, as the peak's rule
+    already knew); all only where every one drained."""
     if slowdown is None:
         return []
     on = ([s for s in steps if s.level > slowdown and (errors is None or s.level < errors)]
           or [s for s in steps if s.level == slowdown])
     steady = [s for s in on if s.steady]
-    return steady if len(steady) >= 2 else on
+    return steady if len(steady) >= 2 else [s for s in on if not s.draining] or on
 
 
 def cpu_ms_of(steps: Sequence[StepStats]) -> Optional[dict[str, float]]:
-    """CPU per successful request of each process group over these steps,
-    from each step's own record (None where a step has none, or nothing
-    succeeded): the CPU a capacity cost, measured in the same minutes as it,
-    on a machine whose speed moves within a minute."""
-    if not steps or any(s.ok_while_held is None or not s.cpu_seconds for s in steps):
+    """CPU per successful request of each process group over these steps'
+    windows, from each step's own record (None where a step has none, or
+    nothing succeeded): the CPU a capacity cost, measured in the same
+    seconds as it, on a machine whose speed moves within a minute.  Over the
+    window, not the step: after a step up, settling spends CPU on requests
+    that end in the window, and a step from one user to 88 that counted it
+    read 25 ms a request where its window alone read 21."""
+    if not steps or any(not s.cpu_seconds for s in steps):
         return None
-    ok = sum(s.ok_while_held for s in steps)
+    ok = sum(s.requests - s.failures for s in steps)
     groups = set.intersection(*(set(s.cpu_seconds) for s in steps))
     if not ok:
         return None
@@ -3289,7 +3295,8 @@ class RampStopped(Exception):
 def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                  previous: Optional[StepStats], clock: Callable[[], float],
                  check: Callable[[], None],
-                 again: Callable[[StepWindow], bool] = lambda window: False) -> StepWindow:
+                 again: Callable[[StepWindow], bool] = lambda window: False,
+                 meter: Callable[[], Mapping[str, Optional[float]]] = dict) -> StepWindow:
     """Move the load to `level` and measure it.
 
     The step settles for one think time (the new users' first requests are
@@ -3317,7 +3324,11 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
 
     Where `again` says so of the window, it goes on for as long and as many
     requests again, and the step counts both: near the slowdown threshold,
-    where one window's median may fall on either side (NEAR_SLOWDOWN)."""
+    where one window's median may fall on either side (NEAR_SLOWDOWN).
+
+    `meter` (CPU seconds so far of each process group) is read when the
+    window opens and when it closes, as is the load generator's own CPU:
+    the window's CPU, of the same seconds as its requests."""
     start = clock()
     cpu_start = driver.cpu_each
     driver.set_level(level, rules.spread)
@@ -3343,6 +3354,7 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                 # own, and a request that ended before it may have been one
                 # sent earlier.  The count of requests sent is as of then.
                 window_start, first_started = driver.newest, driver.started
+                cpu_from, client_from = meter(), sum(driver.cpu_each)
         else:
             # Those that ended by as_of are all in; later ones wait their turn.
             pending.extend((s.end, s.end - s.start) for s in driver.samples[scanned:]
@@ -3355,9 +3367,13 @@ def measure_step(driver: LoadDriver, level: int, order: int, rules: StepRules,
                     and held >= windows * max(_cycle(rules, latencies),
                                               rules.latencies * _median(latencies))):
                 used = [b - a for a, b in zip(cpu_start, driver.cpu_each)]
+                groups = {g: seconds - cpu_from[g] for g, seconds in meter().items()
+                          if seconds is not None and cpu_from.get(g) is not None}
                 window = StepWindow(level, order, start, window_start, driver.as_of,
                                     driver.as_of, sum(used), max(used, default=0.0),
-                                    sent=driver.started - first_started, windows=windows)
+                                    sent=driver.started - first_started, windows=windows,
+                                    cpu_window={**groups,
+                                                "client": sum(driver.cpu_each) - client_from})
                 if windows > 1 or not again(window):
                     return window
                 windows += 1
@@ -3401,7 +3417,7 @@ class RampRun:
     """What run_ramp saw: its steps, why it ended, the server's death (or
     None), whether a signal cut it short, how often the server restarted for
     a lower level, and the CPU seconds of each process group the meter
-    reads, with the successful requests, over the measured steps."""
+    reads, with the successful requests, over the measured windows."""
     steps: tuple[StepStats, ...]
     reason: str
     short: str = ""  # the reason in a few words
@@ -3466,21 +3482,19 @@ def run_ramp(driver: LoadDriver, config: Config, clock: Callable[[], float],
                 restart()
                 run.restarts += 1
                 on_this_server = []
-            before = meter()
             baseline = baseline_of(sorted(steps, key=lambda s: s.level))
             window = measure_step(
                 driver, level, len(steps) + 1,
                 probe_rules(rules, steps) if probe else rules,
                 on_this_server[-1] if on_this_server else None, clock, check,
                 again=lambda w: not probe and is_near_slowdown(step_stats(w, driver.samples),
-                                                               baseline))
-            used = {group: seconds - before[group] for group, seconds in meter().items()
-                    if seconds is not None and before.get(group) is not None}
-            steps.append(step_stats(window, driver.samples, used))
+                                                               baseline), meter=meter)
+            steps.append(step_stats(window, driver.samples))
             if len(steps) > 1 or not probe:
-                for group, seconds in used.items():
-                    run.cpu_seconds[group] = run.cpu_seconds.get(group, 0.0) + seconds
-                run.ok_requests += steps[-1].ok_while_held
+                for group, seconds in window.cpu_window.items():
+                    if group != "client":
+                        run.cpu_seconds[group] = run.cpu_seconds.get(group, 0.0) + seconds
+                run.ok_requests += steps[-1].requests - steps[-1].failures
             on_this_server.append(steps[-1])
             on_step(steps[-1])
         early = early_stop_reason(steps)
@@ -4710,6 +4724,9 @@ class Tier:
     cells: tuple[Ranked, ...]
     alike: bool
     disagree: bool = False  # some two of them: the rounds said different things
+    # Two of them that the rounds did tell apart, (the better, the other):
+    # others between them keep the line from being drawn.
+    told: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -4808,8 +4825,9 @@ def ranking_of(ranked: Sequence[Ranked], capacity: Mapping[frozenset, Relation]
         cells = sorted(order[start:end], key=lambda x: given[x.name])
         pairs = [capacity[frozenset((x.name, y.name))]
                  for x, y in itertools.combinations(cells, 2)]
+        told = tuple((p.winner, p.b if p.winner == p.a else p.a) for p in pairs if p.winner)
         tiers.append(Tier(tuple(cells), all(p.told is Told.ALIKE for p in pairs),
-                          any(p.disagree for p in pairs)))
+                          any(p.disagree for p in pairs), told))
     return tuple(tiers)
 
 
@@ -4838,7 +4856,7 @@ def crossing(relation: Relation) -> Told:
             return Told.ALIKE
         return Told.UNTOLD
     said = {each(by_rule, past) for _, by_rule, past in relation.rounds}
-    if len(relation.rounds) < relation.wanted or len(said) != 1:
+    if relation.void or len(relation.rounds) < relation.wanted or len(said) != 1:
         return Told.UNTOLD
     return said.pop()
 
@@ -4870,9 +4888,14 @@ def sweep_of(asked: Asked, by_cell: dict[Cell, SetupResult], ctx: LimitContext,
             fast = point.base
     others = [b for b in lines if fast and b != fast]
 
+    def void(*results: SetupResult) -> str:
+        over = [r.name for r in results if (x := ranked_of(r, ctx)) and not x.ranked]
+        return f"{_join(over)}: capacity over its own cores bound" if over else ""
+
     def said(other: str) -> dict[float, Told]:
         mine = {p.wait_ms: r for p, r in lines[fast]}
-        return {p.wait_ms: crossing(relations_of(mine[p.wait_ms], r, 1, "users", wanted)[-1])
+        return {p.wait_ms: crossing(relations_of(mine[p.wait_ms], r, 1, "users", wanted,
+                                                 void(mine[p.wait_ms], r))[-1])
                 for p, r in lines[other] if p.wait_ms in mine}
     return Sweep(tuple(points), fast, tuple((b, tuple(sorted(said(b).items()))) for b in others),
                  tuple((b, predicted_crossover([p for p, _ in lines[fast]],
@@ -5119,7 +5142,8 @@ def capacity_rule() -> str:
             "its plateau's windows. Its plateau runs from the first level measured above the "
             "slowdown threshold (at the threshold itself a server is often not saturated yet) "
             "up to, not including, the error threshold (the threshold's own level where none "
-            "lies between); of those, the steady windows where two or more are, else all. A "
+            "lies between); of those, the steady windows where two or more are, else those that "
+            "did not drain (a draining window counted a backlog), else all. A "
             "setup the load never slowed down has no capacity: the most it served is only a "
             "lower bound (≥ in the summary). **Plateau spread**: (max - min) / median of the "
             "same windows' req/s: how still throughput held. **Peak req/s** is the highest "
@@ -5568,7 +5592,9 @@ def plateau_line(ramp: RampResult, unit: str, steadiness: bool = True) -> Option
     which = ""
     if steadiness:
         which = (" (its steady windows)" if all(s.steady for s in plateau)
-                 else " (all its windows, fewer than two being steady)")
+                 else " (those that did not drain, fewer than two being steady)"
+                 if not any(s.draining for s in plateau)
+                 else " (all its windows, fewer than two being steady and every one draining)")
     spread = (f"; plateau spread {t.plateau_spread:.0%}: {min(rates):.1f} to {max(rates):.1f} "
               f"req/s" if t.plateau_spread is not None else "")
     return f"Capacity {t.capacity_rps:.1f} req/s, the median at {where}{which}{spread}."
@@ -6066,13 +6092,21 @@ def ranked_words(x: Ranked, figures: bool) -> str:
     return f"`{x.name}` ({capacity_text(x)})" if figures else f"`{x.name}`"
 
 
+def apart_words(t: Tier, figures: bool) -> str:
+    """Why a tier's cells are not told apart, and the two of them that were."""
+    said = [untold_reason(t.disagree)] if figures else []
+    if t.told:
+        said.append("in every round " + _join([f"`{a}` held more than `{b}`"
+                                               for a, b in t.told]))
+    return f" ({'; '.join(said)})" if said else ""
+
+
 def tier_words(t: Tier, figures: bool) -> str:
     """A tier's cells, and how they stand to each other where there are two or more."""
     names = _join([ranked_words(x, figures) for x in t.cells])
     if len(t.cells) < 2:
         return names
-    return f"{names}, " + ("alike" if t.alike else "not told apart" + (
-        f" ({untold_reason(t.disagree)})" if figures else ""))
+    return f"{names}, " + ("alike" if t.alike else "not told apart" + apart_words(t, figures))
 
 
 def ranking_words(answer: Answer, limits: dict[str, Limit], figures: bool) -> str:
@@ -6083,7 +6117,7 @@ def ranking_words(answer: Answer, limits: dict[str, Limit], figures: bool) -> st
         [t] = tiers
         said = (f"{_join([ranked_words(x, figures) for x in t.cells])} "
                 + (f"tie within a run's {SIMILAR_WITHIN:.0%} in every round" if t.alike else
-                   "are not told apart" + (f" ({untold_reason(t.disagree)})" if figures else "")))
+                   "are not told apart" + apart_words(t, figures)))
     else:
         top, worst = tiers[0], tiers[-1]
         said = (f"{ranked_words(top.cells[0], figures)} did best" if len(top.cells) == 1 else

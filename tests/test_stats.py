@@ -208,6 +208,14 @@ def test_the_plateau_is_of_its_steady_windows_or_of_all_where_fewer_than_two_are
     assert t.plateau_spread == pytest.approx((110 - 70) / 100)
     assert t.capacity_rps == pytest.approx(100)
     assert repro.plateau_windows(steps, None, 100) == []
+    # A window that drained a backlog (more done than sent) counted more than
+    # the setup serves: left out where others did not drain.
+    steps[3] = step(60, 80.0, rps=140, arrival=100)
+    assert steps[3].draining
+    assert [s.level for s in repro.plateau_windows(steps, 40, 100)] == [80, 90]
+    assert repro.find_thresholds(steps).capacity_rps == pytest.approx(105)
+    every = [step(level, 20.0 + level, rps=100, arrival=50) for level in (10, 20, 40, 60)]
+    assert [s.level for s in repro.plateau_windows(every, 20, None)] == [40, 60]
 
 
 def test_a_ramp_says_which_windows_its_plateau_spread_is_of():
@@ -219,8 +227,8 @@ def test_a_ramp_says_which_windows_its_plateau_spread_is_of():
     unsteady = [s if s.level < 60 else repro.dataclasses.replace(s, arrival_rps=2 * s.rps)
                 for s in steps]
     text = "\n".join(repro.render_ramp(repro.RampResult(tuple(unsteady), "completed"), "users"))
-    assert ("Capacity 100.0 req/s, the median at 60 and 80 users (all its windows, fewer than "
-            "two being steady); plateau spread 20%: 90.0 to 110.0 req/s.") in text
+    assert ("Capacity 100.0 req/s, the median at 60 and 80 users (those that did not drain, "
+            "fewer than two being steady); plateau spread 20%: 90.0 to 110.0 req/s.") in text
     # Only the plateau's windows: not the unsteady one, nor those past the errors.
     mixed = [step(10, 20.0), step(20, 21.0), step(40, 50.0, rps=100),
              step(60, 80.0, rps=130, arrival=200), step(80, 120.0, rps=90),

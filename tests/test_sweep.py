@@ -278,3 +278,10 @@ def test_past_its_first_level_a_probe_spreads_its_users_over_that_level_s_time()
     later = repro.probe_rules(rules, low)
     assert (later.min_requests, later.spread, later.latencies) == (
         10, pytest.approx(1.012), repro.PROBE_LATENCIES)
+
+
+def test_a_point_over_its_own_cores_bound_tells_nothing_of_its_wait():
+    over = repro.dataclasses.replace(relation([(100, True), (100, True)], [(50, True), (50, True)]),
+                                     void="async+pooled+upstream=300: capacity over its own "
+                                          "cores bound")
+    assert repro.crossing(over) is UNTOLD
