@@ -1649,8 +1649,8 @@ def cpu_ms_of(steps: Sequence[StepStats]) -> Optional[dict[str, float]]:
     nothing succeeded): the CPU a capacity cost, measured in the same
     seconds as it, on a machine whose speed moves within a minute.  Over the
     window, not the step: after a step up, settling spends CPU on requests
-    that end in the window, and a step from one user to 88 that counted it
-    read 25 ms a request where its window alone read 21."""
+    that end in the window (a probe's step from one user to 88 that counted
+    it read 25.0 ms a request, its next level 20.6)."""
     if not steps or any(not s.cpu_seconds for s in steps):
         return None
     ok = sum(s.requests - s.failures for s in steps)
@@ -3821,10 +3821,11 @@ class SetupResult:
 
     def cpu_ms(self, group: str) -> Optional[float]:
         """CPU per successful request of a process group ("client" too) at
-        the steps its capacity comes from, the median over the repeats."""
+        the steps its capacity comes from, the median over the repeats (of
+        two, their mean, as the capacity's median is)."""
         values = [r.saturated_cpu_ms.get(group) for r in self.capacity_runs]
         values = [v for v in values if v is not None]
-        return statistics.median_low(values) if values else None
+        return statistics.median(values) if values else None
 
     @property
     def max_db_connections(self) -> Optional[int]:
