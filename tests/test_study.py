@@ -195,11 +195,15 @@ def test_a_round_that_measured_one_cell_only_tells_nothing():
     assert len(capacity.rounds) == 1 and capacity.told is Told.UNTOLD
 
 
+def servers_of(question, *capacities):
+    """Question 2's or 3's four cells (sync workers, gthread, the async view,
+    the sync view on Uvicorn), each probed in two rounds."""
+    cells = repro.QUESTIONS[question].cells((), repro.ServerSettings())
+    return [probed(c.name, *rounds) for c, rounds in zip(cells, capacities)]
+
+
 def test_ranks_are_drawn_only_where_every_cell_above_beat_every_cell_below():
-    setups = [probed("sync+pooled+upstream", 40.0, 42.0),
-              probed("sync-sql@gunicorn-gthread+pooled+upstream", 100.0, 120.0),
-              probed("async+pooled+upstream", 125.0, 100.0),
-              probed("sync-sql@uvicorn+pooled+upstream", 95.0, 70.0)]
+    setups = servers_of(2, (40.0, 42.0), (100.0, 120.0), (125.0, 100.0), (95.0, 70.0))
     a = answer(2, setups)
     # gthread and the async view alike; the sync view on Uvicorn not told
     # apart from either (19% and 30% apart in round 2); sync workers beaten
@@ -220,10 +224,7 @@ def test_ranks_are_drawn_only_where_every_cell_above_beat_every_cell_below():
 
 
 def test_a_rank_not_told_apart_names_the_two_of_it_the_rounds_did_tell_apart():
-    setups = [probed("sync+pooled+slow-db", 62.0, 70.0),
-              probed("sync-sql@gunicorn-gthread+pooled+slow-db", 97.0, 88.0),
-              probed("async+pooled+slow-db", 115.0, 116.0),
-              probed("sync-sql@uvicorn+pooled+slow-db", 76.0, 74.0)]
+    setups = servers_of(3, (62.0, 70.0), (97.0, 88.0), (115.0, 116.0), (76.0, 74.0))
     a = answer(3, setups)
     # gthread lies between the async view and the others in some round:
     # no line is drawn, yet the async view held more than two of them.
