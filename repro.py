@@ -1462,6 +1462,13 @@ class Thresholds:
     # plateau's windows; None where the load never slowed it down.
     capacity_rps: Optional[float] = None
 
+    @property
+    def held(self) -> tuple[float, bool]:
+        """Its capacity, and True; where it has none, the most it served (a
+        lower bound), and False."""
+        return (self.capacity_rps, True) if self.capacity_rps is not None else (self.peak_rps,
+                                                                                  False)
+
 
 def percentile(sorted_values: Sequence[float], q: float) -> Optional[float]:
     """Linear interpolation between closest ranks (numpy's default)."""
@@ -1632,9 +1639,9 @@ def plateau_windows(steps: Sequence[StepStats], slowdown: Optional[int],
     yet), up to, not including, the error threshold; the threshold's own
     level where no level lies between the two.  Of those, the steady ones
     where two or more are; else those that did not drain (one that drained a
-    backlog counted more than the setup serves: `async+2021` held 59 req/s
-    on a plateau whose CPU per request allowed 50, as the peak's rule
-    already knew); all only where every one drained."""
+    backlog counted more than the setup serves, as the peak's rule already
+    knew: docs/measurements.md, 2026-12-07 and 08); all only where every one
+    drained."""
     if slowdown is None:
         return []
     on = ([s for s in steps if s.level > slowdown and (errors is None or s.level < errors)]
@@ -1649,8 +1656,7 @@ def cpu_ms_of(steps: Sequence[StepStats]) -> Optional[dict[str, float]]:
     nothing succeeded): the CPU a capacity cost, measured in the same
     seconds as it, on a machine whose speed moves within a minute.  Over the
     window, not the step: after a step up, settling spends CPU on requests
-    that end in the window (a probe's step from one user to 88 that counted
-    it read 25.0 ms a request, its next level 20.6)."""
+    that end in the window (docs/measurements.md, 2026-12-07 and 08)."""
     if not steps or any(not s.cpu_seconds for s in steps):
         return None
     ok = sum(s.requests - s.failures for s in steps)
@@ -3747,8 +3753,9 @@ class RampResult:
 
     @property
     def capacity(self) -> tuple[Optional[float], bool]:
-        """A probe's: what it held once saturated, and whether it was."""
-        return probe_capacity(self.steps)
+        """What it held once saturated, and whether it was (a probe's, or a
+        ramp's capacity); unsaturated, the most it served, a lower bound."""
+        return probe_capacity(self.steps) if self.probe else self.thresholds.held
 
     @property
     def capacity_steps(self) -> tuple[StepStats, ...]:
@@ -3867,10 +3874,7 @@ class SetupResult:
         """What it held once saturated, and whether it was: its probes', the
         median over the rounds, where it has them; else its ramps' (the
         most served, unsaturated, where the load never slowed it down)."""
-        if self.probed:
-            return self.probe_capacity
-        t = self.thresholds
-        return (t.capacity_rps, True) if t.capacity_rps is not None else (t.peak_rps, False)
+        return self.probe_capacity if self.probed else self.thresholds.held
 
     @property
     def service_ms(self) -> Optional[float]:
@@ -4022,8 +4026,7 @@ def compare_rates(metric: str, a: Rate, b: Rate, within: float = SIMILAR_WITHIN)
 
 def rate_of(name: str, t: Thresholds) -> Rate:
     """A setup's capacity, or the most it delivered where it has none."""
-    return (Rate(name, t.capacity_rps, True) if t.capacity_rps is not None
-            else Rate(name, t.peak_rps, False))
+    return Rate(name, *t.held)
 
 
 def compare_thresholds_of(name_a: str, ta: Thresholds, name_b: str, tb: Thresholds, step: int,
@@ -4382,11 +4385,9 @@ def bounds_of(r: SetupResult, ctx: LimitContext) -> Bounds:
     """A probed setup's bounds.  The async view's event loop holds as many
     requests as come, and its pool holds a connection for a query, not
     through the wait: it has no slots bound."""
-    server = SERVERS[r.cell.server]
-    slots = server.slots_at(ctx.server.workers, ctx.server.threads)
-    hold = r.low_load_ms
-    cores = _cores_bound(r, ctx)
-    return Bounds(slots, hold, 1000.0 * slots / hold if slots and hold else None,
+    slots, cores = _slots_bound(r, ctx), _cores_bound(r, ctx)
+    return Bounds(SERVERS[r.cell.server].slots_at(ctx.server.workers, ctx.server.threads),
+                  r.low_load_ms, slots.bound_rps if slots else None,
                   cores.cpu_ms if cores else None, cores.bound_rps if cores else None)
 
 
@@ -4630,17 +4631,8 @@ class Ranked:
 
 def rates_by_round(r: SetupResult) -> dict[int, Rate]:
     """Each round's capacity of a cell: its probe's, else its ramp's."""
-    out = {}
-    for run in r.capacity_runs:
-        if run.probe:
-            value, saturated = run.capacity
-        else:
-            t = run.thresholds
-            value, saturated = ((t.capacity_rps, True) if t.capacity_rps is not None
-                                else (t.peak_rps, False))
-        if value is not None:
-            out[run.round] = Rate(r.name, value, saturated)
-    return out
+    return {run.round: Rate(r.name, *run.capacity) for run in r.capacity_runs
+            if run.capacity[0] is not None}
 
 
 def ranked_of(r: SetupResult, ctx: LimitContext) -> Optional[Ranked]:
@@ -4656,6 +4648,13 @@ def ranked_of(r: SetupResult, ctx: LimitContext) -> Optional[Ranked]:
                                all(x.saturated for x in rates.values())),
                   min(values), max(values), over,
                   statistics.median(allowed) if allowed else None)
+
+
+def contradicted(*cells: Optional[Ranked]) -> str:
+    """Why two cells tell nothing of each other: those of them whose
+    capacity their own CPU per request contradicts ("" where none does)."""
+    over = [x.name for x in cells if x is not None and not x.ranked]
+    return f"{_join(over)}: capacity over its own cores bound" if over else ""
 
 
 def relations_of(a: SetupResult, b: SetupResult, step: int, unit: str, wanted: int,
@@ -4862,6 +4861,11 @@ def crossing(relation: Relation) -> Told:
     return said.pop()
 
 
+# What the rounds said of a wait of the sweep (crossing), in words: the
+# report, the JSON and the claims compared across studies use these.
+CROSSING_WORDS = {Told.A: "beaten", Told.ALIKE: "not beaten", Told.UNTOLD: "not told"}
+
+
 def base_name(cell: Cell) -> str:
     """A swept cell's name without its wait: the line its points lie on."""
     return dataclasses.replace(cell, wait_ms=None).name
@@ -4889,15 +4893,12 @@ def sweep_of(asked: Asked, by_cell: dict[Cell, SetupResult], ctx: LimitContext,
             fast = point.base
     others = [b for b in lines if fast and b != fast]
 
-    def void(*results: SetupResult) -> str:
-        over = [r.name for r in results if (x := ranked_of(r, ctx)) and not x.ranked]
-        return f"{_join(over)}: capacity over its own cores bound" if over else ""
-
     def said(other: str) -> dict[float, Told]:
         mine = {p.wait_ms: r for p, r in lines[fast]}
-        return {p.wait_ms: crossing(relations_of(mine[p.wait_ms], r, 1, "users", wanted,
-                                                 void(mine[p.wait_ms], r))[-1])
-                for p, r in lines[other] if p.wait_ms in mine}
+        return {p.wait_ms: crossing(relations_of(
+            mine[p.wait_ms], r, 1, "users", wanted,
+            contradicted(ranked_of(mine[p.wait_ms], ctx), ranked_of(r, ctx)))[-1])
+            for p, r in lines[other] if p.wait_ms in mine}
     return Sweep(tuple(points), fast, tuple((b, tuple(sorted(said(b).items()))) for b in others),
                  tuple((b, predicted_crossover([p for p, _ in lines[fast]],
                                                [p for p, _ in lines[b]])) for b in others))
@@ -4960,13 +4961,9 @@ def answer_question(question: Question, asked: Asked, setups: Sequence[SetupResu
         return Answer((), (), "", (), (), missing, sweep_of(asked, by_cell, ctx, wanted))
     ranked = {r.name: x for r in results if (x := ranked_of(r, ctx)) is not None}
 
-    def void(*names: str) -> str:
-        over = [n for n in names if n in ranked and not ranked[n].ranked]
-        return f"{_join(over)}: capacity over its own cores bound" if over else ""
-
     def pair(label: str, a: SetupResult, b: SetupResult) -> PairAnswer:
-        return PairAnswer(label, a.name, b.name,
-                          relations_of(a, b, step, unit, wanted, void(a.name, b.name)))
+        return PairAnswer(label, a.name, b.name, relations_of(
+            a, b, step, unit, wanted, contradicted(ranked.get(a.name), ranked.get(b.name))))
     pairs = tuple(pair(f"{a.name} and {b.name}", a, b)
                   for a, b in itertools.combinations(results, 2))
     weighed = tuple(pair(label, by_cell[a], by_cell[b])
@@ -4990,7 +4987,7 @@ def claims(answer: Answer) -> dict[tuple, str]:
     for other, waits in answer.sweep.said if answer.sweep else ():
         for wait, said in waits:
             if said is not Told.UNTOLD:
-                told[("Beaten", other, wait)] = "beaten" if said is Told.A else "not beaten"
+                told[("Beaten", other, wait)] = CROSSING_WORDS[said]
     return told
 
 
@@ -6072,8 +6069,7 @@ def pair_words(p: PairAnswer, figures: bool) -> str:
     if p.told is Told.ALIKE:
         return "alike" + (f" (capacity {median_text(capacity.values(p.a))} vs "
                           f"{median_text(capacity.values(p.b))} req/s)" if figures else "")
-    untold = [r for r in p.relations if r.told is Told.UNTOLD or r.said_by_any(p.a)
-              and r.said_by_any(p.b)]
+    untold = [r for r in p.relations if r.told is Told.UNTOLD]
     return "not told" + (": " + "; ".join(
         f"{r.metric.lower()}: " + (r.void if r.void else
                                    f"{untold_reason(r.disagree)} ({rounds_text(r)})")
@@ -6312,8 +6308,8 @@ def render_sweep(sweep: Sweep) -> list[str]:
                      "-" if b.predicted_rps is None or p.capacity_rps is None else
                      f"{p.capacity_rps / b.predicted_rps - 1:+.0%}"
                      + (f": more than {PREDICTION_WITHIN:.0%} off" if off is not None else "")])
-    said = {Told.A: "beaten", Told.ALIKE: "not beaten", Told.UNTOLD: "not told"}
-    crossings = [f"- Against `{other}`: " + ", ".join(f"{w:g} ms {said[t]}" for w, t in waits)
+    crossings = [f"- Against `{other}`: " + ", ".join(f"{w:g} ms {CROSSING_WORDS[t]}"
+                                                      for w, t in waits)
                  + "." for other, waits in sweep.said]
     return [*md_table(["wait ms", "setup", "users, most", "capacity req/s", "slots allow",
                        "cores allow", "predicted", "limited by", "measured vs predicted"],
@@ -6953,7 +6949,6 @@ QUESTION_FIELDS = (
     JsonField("skipped", tuple_of(json_text)),
 )
 GAUGE_FIELDS = fields_of(GaugeReading, round=json_int(1))
-TOLD_WORDS = {Told.A: "beaten", Told.ALIKE: "not beaten", Told.UNTOLD: "not told"}
 
 
 def report_to_json(report: Report) -> dict:
@@ -7006,7 +7001,7 @@ def report_to_json(report: Report) -> dict:
              "winner": a.winner,
              **({"crossovers": dict(a.sweep.crossovers),
                  "predicted_crossovers": dict(a.sweep.predicted),
-                 "crossings": {other: {f"{w:g}": TOLD_WORDS[t] for w, t in waits}
+                 "crossings": {other: {f"{w:g}": CROSSING_WORDS[t] for w, t in waits}
                                for other, waits in a.sweep.said}} if a.sweep else {})}
             for q, asked, a in report.answers()]} if report.questions else {}),
     }
@@ -7892,11 +7887,11 @@ class Rounds:
                        SetupResult(setup, ramps, profile=profiles.get(setup), probes=probes))
         return tuple(out)
 
-    def interrupted(self) -> Optional[str]:
+    def interrupted(self, unfinished: bool = False) -> Optional[str]:
         """The signal's name if one cut the run short (one that came while
         the last server was stopping cut nothing short)."""
         cut = any(r.interrupted for rs in self.results.values() for r in rs)
-        if self.stop and (self.done < self.planned or cut):
+        if self.stop and (self.done < self.planned or cut or unfinished):
             return signal.Signals(self.stop.signum).name
         return None
 
@@ -7995,9 +7990,7 @@ def run_measurements(config: Config, stop: StopFlag, progress: Progress) -> Repo
                   settings=report_settings(config), setups=rounds.setups(profiles),
                   unprofiled=unprofiled,
                   seconds=time.monotonic() - began,
-                  interrupted=rounds.interrupted() or (
-                      signal.Signals(stop.signum).name
-                      if stop and INTERRUPTED in unprofiled.values() else None),
+                  interrupted=rounds.interrupted(INTERRUPTED in unprofiled.values()),
                   db_limit_rps=db_limit, connect_ms=connect_ms, questions=tuple(asked),
                   gauge=tuple(rounds.gauge))
 
